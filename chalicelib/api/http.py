@@ -1,0 +1,204 @@
+"""How every route parses, authorizes, runs and answers. One place, so every route agrees.
+
+A route declares its body, query and response models and the roles allowed; the same
+declarations feed `/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.domain.callers import ANYONE, Caller
+from chalicelib.domain.errors import BadRequest, FieldlineError, Forbidden, Invalid
+from chalicelib.logs import logger
+
+current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default=None)
+JSON = "application/json"
+
+
+@dataclass
+class Route:
+    path: str
+    method: str
+    name: str
+    summary: str
+    roles: tuple[str, ...] | None  # None: public (no token)
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    tag: str = ""
+    content_types: list[str] = field(default_factory=lambda: [JSON])
+    raw: bool = False  # the handler reads the request itself (webhooks) and returns a Response
+
+
+ROUTES: list[Route] = []
+
+
+def error_response(error: FieldlineError, headers: dict[str, str] | None = None) -> Response:
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    if error.status == 503:
+        headers = {"Retry-After": "5", **(headers or {})}
+    return Response(body=body, status_code=error.status, headers=headers or {})
+
+
+def caller() -> Caller:
+    found = current_caller.get()
+    if found is None:  # a route declared with roles always runs behind the auth middleware
+        raise Forbidden("no caller")
+    return found
+
+
+class Api:
+    """A Chalice blueprint whose routes declare their models and roles."""
+
+    def __init__(self, import_name: str, tag: str):
+        self.blueprint = Blueprint(import_name)
+        self.tag = tag
+
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        summary: str = "",
+        roles: tuple[str, ...] | None = ANYONE,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        content_types: list[str] | None = None,
+        raw: bool = False,
+    ) -> Callable:
+        def register(handler: Callable) -> Callable:
+            spec = Route(
+                path=path,
+                method=method,
+                name=handler.__name__,
+                summary=summary or (handler.__doc__ or handler.__name__).strip().split("\n")[0],
+                roles=roles,
+                body=body,
+                query=query,
+                response=response,
+                status=status,
+                tag=self.tag,
+                content_types=content_types or [JSON],
+                raw=raw,
+            )
+            ROUTES.append(spec)
+
+            def view(**path_params: str) -> Response:
+                request = self.blueprint.current_request
+                return _run(spec, handler, request, path_params)
+
+            view.__name__ = handler.__name__
+            self.blueprint.route(path, methods=[method], content_types=spec.content_types)(view)
+            return handler
+
+        return register
+
+
+def _run(spec: Route, handler: Callable, request, path_params: dict[str, str]) -> Response:
+    started = time.perf_counter()
+    try:
+        if spec.raw:
+            response = handler(request, **path_params)
+        else:
+            response = _run_declared(spec, handler, request, path_params)
+    except FieldlineError as error:
+        response = error_response(error)
+    except ValidationError as exc:  # a change a body allowed but the entity refuses (a null name)
+        response = error_response(_invalid(exc))
+    except Exception:
+        logger.exception("unhandled error")
+        response = error_response(
+            FieldlineError("something went wrong on our side", code="internal_error")
+        )
+        response.status_code = 500
+    logger.info(
+        "request handled",
+        extra={
+            "route": f"{spec.method} {spec.path}",
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    return response
+
+
+def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str, str]):
+    who = current_caller.get()
+    if spec.roles is not None:
+        caller().require(*spec.roles)
+    kwargs: dict[str, Any] = dict(path_params)
+    if spec.query:
+        kwargs["query"] = validate(spec.query, dict(request.query_params or {}))
+    raw_body = None
+    if spec.body:
+        raw_body = parse_json(request.raw_body)
+        kwargs["body"] = validate(spec.body, raw_body)
+    if_match = (request.headers or {}).get("if-match")
+    if if_match is not None:
+        kwargs["if_match"] = parse_if_match(if_match)
+
+    def compute() -> dict:
+        result = handler(**kwargs)
+        return {"status": spec.status, "body": shape(spec.response, result)}
+
+    key = (request.headers or {}).get("idempotency-key")
+    if spec.method == "POST" and key and who is not None:
+        from chalicelib.services.idempotency import run_once
+
+        if len(key) > 255:
+            raise BadRequest("Idempotency-Key is at most 255 characters")
+        outcome = run_once(who.tenant_id, f"POST {spec.path} {path_params}", key, raw_body, compute)
+    else:
+        outcome = compute()
+    return Response(body=outcome["body"], status_code=outcome["status"])
+
+
+def parse_json(raw: bytes | None) -> Any:
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("the request body is not valid JSON", code="malformed_json") from exc
+
+
+def validate(model: type[BaseModel], data: Any) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+def _invalid(exc: ValidationError) -> Invalid:
+    details = [
+        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    return Invalid("the request is not valid", details=details)
+
+
+def parse_if_match(value: str) -> int:
+    try:
+        return int(value.strip().strip('"').removeprefix("W/").strip('"'))
+    except ValueError as exc:
+        raise BadRequest("If-Match must be the object's version number") from exc
+
+
+def shape(model: type[BaseModel] | None, result: Any) -> Any:
+    if model is None or result is None:
+        return result
+    if not isinstance(result, model):
+        result = model.model_validate(result, from_attributes=True)
+    return result.model_dump(mode="json")

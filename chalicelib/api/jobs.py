@@ -1,0 +1,154 @@
+"""Leads and jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from chalicelib.api.customers import CustomerIn
+from chalicelib.api.http import Api, caller
+from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
+from chalicelib.domain.callers import ANYONE, STAFF
+from chalicelib.domain.jobs import PRIORITIES, STAGES
+from chalicelib.services import jobs
+
+api = Api(__name__, "jobs")
+
+Stage = Literal[STAGES]  # type: ignore[valid-type]
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+
+
+class LeadIn(Strict):
+    customer_id: str | None = Field(None, min_length=1, max_length=64)
+    customer: CustomerIn | None = None
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    source: str | None = Field(None, max_length=100)
+    priority: Priority = "normal"
+    tags: list[str] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def one_customer(self):
+        if (self.customer_id is None) == (self.customer is None):
+            raise ValueError("give either customer_id or customer")
+        return self
+
+
+class JobPatch(Strict):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    priority: Priority | None = None
+    tags: list[str] | None = Field(None, max_length=20)
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class NoteIn(Strict):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class JobOut(Out):
+    id: str = Field(validation_alias="job_id")
+    customer_id: str
+    title: str
+    description: str | None
+    source: str | None
+    priority: str
+    tags: list[str]
+    stage: str
+    closed_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class JobPage(PageOut[JobOut]):
+    pass
+
+
+class JobDetailOut(JobOut):
+    currency: str
+    balance_cents: int
+    quote: dict[str, Any] | None = None
+    visits: list[dict[str, Any]] = Field(default_factory=list)
+    invoices: list[dict[str, Any]] = Field(default_factory=list)
+    notes: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class NoteOut(Out):
+    id: str = Field(validation_alias="note_id")
+    job_id: str
+    text: str
+    author_id: str
+    created_at: datetime
+
+
+class EventOut(Out):
+    id: str = Field(validation_alias="event_id")
+    job_id: str
+    type: str
+    at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+class TimelinePage(PageOut[EventOut]):
+    pass
+
+
+class JobQuery(ListQuery):
+    stage: Stage | None = None
+    customer_id: str | None = Field(None, max_length=64)
+
+
+@api.route("/leads", "POST", roles=STAFF, body=LeadIn, response=JobOut, status=201)
+def create_lead(body: LeadIn):
+    """A new lead: a job at stage `lead`, for an existing or a new customer."""
+    fields = body.model_dump(exclude_none=True)
+    return jobs.create_lead(caller(), fields)
+
+
+@api.route("/jobs", "GET", roles=STAFF, query=JobQuery, response=JobPage)
+def list_jobs(query: JobQuery):
+    """Jobs, most recently changed first, by stage and/or customer."""
+    return jobs.list_jobs(caller(), query.stage, query.customer_id, query.cursor, query.limit)
+
+
+@api.route("/jobs/{job_id}", "GET", roles=ANYONE, response=JobDetailOut)
+def get_job(job_id: str):
+    """The job with its quote, visits, invoices, balance and stage."""
+    return jobs.detail(caller(), job_id)
+
+
+@api.route("/jobs/{job_id}", "PATCH", roles=STAFF, body=JobPatch, response=JobOut)
+def patch_job(job_id: str, body: JobPatch, if_match: int | None = None):
+    """Change a job's title, description, priority or tags."""
+    return jobs.update(caller(), job_id, body.model_dump(exclude_unset=True), if_match)
+
+
+@api.route("/jobs/{job_id}/lose", "POST", roles=STAFF, body=ReasonIn, response=JobOut)
+def lose_job(job_id: str, body: ReasonIn, if_match: int | None = None):
+    """The customer went elsewhere: the job is `lost`."""
+    return jobs.close(caller(), job_id, "lost", body.reason, if_match)
+
+
+@api.route("/jobs/{job_id}/cancel", "POST", roles=STAFF, body=ReasonIn, response=JobOut)
+def cancel_job(job_id: str, body: ReasonIn, if_match: int | None = None):
+    """The work is called off: the job is `cancelled`."""
+    return jobs.close(caller(), job_id, "cancelled", body.reason, if_match)
+
+
+@api.route("/jobs/{job_id}/notes", "POST", roles=ANYONE, body=NoteIn, response=NoteOut, status=201)
+def add_note(job_id: str, body: NoteIn):
+    """A note on the job (staff, or a technician with a visit on it)."""
+    return jobs.add_note(caller(), job_id, body.text)
+
+
+@api.route("/jobs/{job_id}/timeline", "GET", roles=ANYONE, query=ListQuery, response=TimelinePage)
+def get_timeline(job_id: str, query: ListQuery):
+    """Every event of the job, oldest first."""
+    return jobs.timeline(caller(), job_id, query.cursor, query.limit)

@@ -1,0 +1,84 @@
+"""The HTTP middleware: body limit, bearer token, log context, and the API.md error body.
+
+The token is checked here rather than in a Chalice authorizer so a bad token gets the same
+401 body locally, under `chalice.test.Client` and deployed (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import json
+
+from chalice import Response
+
+from chalicelib.api.http import ROUTES, current_caller, error_response
+from chalicelib.config import get_settings
+from chalicelib.domain.callers import Caller
+from chalicelib.domain.errors import FieldlineError, PayloadTooLarge, Unauthorized
+from chalicelib.domain.tenants import ROLES
+from chalicelib.integrations import tokens
+from chalicelib.logs import logger
+
+
+def _public_paths() -> set[str]:
+    return {route.path for route in ROUTES if route.roles is None}
+
+
+def http_middleware(event, get_response):
+    path = (event.context or {}).get("resourcePath", event.path)
+    logger.append_keys(
+        request_id=(event.context or {}).get("requestId"), route=f"{event.method} {path}"
+    )
+    logger.remove_keys(["tenant_id"])
+    token = current_caller.set(None)
+    try:
+        if len(event.raw_body or b"") > get_settings().max_body_bytes:
+            raise PayloadTooLarge(f"the body is larger than {get_settings().max_body_bytes} bytes")
+        if path not in _public_paths():
+            who = authenticate(event.headers.get("authorization"))
+            current_caller.set(who)
+            logger.append_keys(tenant_id=who.tenant_id)
+        response = get_response(event)
+    except FieldlineError as error:
+        response = error_response(error)
+    finally:
+        current_caller.reset(token)
+    return normalize_error(response)
+
+
+def authenticate(header: str | None) -> Caller:
+    if not header or not header.lower().startswith("bearer "):
+        raise Unauthorized("a bearer token is required")
+    try:
+        claims = tokens.verify(header[7:].strip())
+    except tokens.InvalidToken as exc:
+        raise Unauthorized("the token is not valid") from exc
+    tenant_id = claims.get("tenant_id") or claims.get("custom:tenant_id")
+    role = claims.get("role") or claims.get("custom:role")
+    if not tenant_id or role not in ROLES:
+        raise Unauthorized("the token does not name a tenant and a role")
+    return Caller(tenant_id=tenant_id, user_id=claims["sub"], role=role)
+
+
+def normalize_error(response: Response) -> Response:
+    """Chalice's own errors (415, 405, 500…) get the API.md error body too."""
+    if response.status_code < 400:
+        return response
+    body = response.body
+    if isinstance(body, str | bytes):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            body = {"Message": body if isinstance(body, str) else body.decode(errors="replace")}
+    if isinstance(body, dict) and "error" in body:
+        return response
+    message = body.get("Message", "request failed") if isinstance(body, dict) else "request failed"
+    code = body.get("Code", "error") if isinstance(body, dict) else "error"
+    if response.status_code >= 500:
+        message, code = "something went wrong on our side", "internal_error"
+    response.body = {"error": {"code": _snake(code), "message": message, "details": []}}
+    response.headers = {**(response.headers or {}), "Content-Type": "application/json"}
+    return response
+
+
+def _snake(code: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in code).lstrip("_")

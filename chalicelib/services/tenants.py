@@ -1,0 +1,51 @@
+"""Tenants, their settings and their staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain import clock
+from chalicelib.domain.callers import OWNER, Caller
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.phones import to_e164
+from chalicelib.domain.tenants import Tenant, require_timezone
+from chalicelib.domain.users import User
+from chalicelib.services.common import check_version, found
+from chalicelib.store import tenants as store
+from chalicelib.store.db import Transaction
+
+
+def create_tenant(name: str, timezone: str, currency: str) -> tuple[Tenant, User]:
+    """A new business with its owner; used by the local stage and by sign-up."""
+    tenant = Tenant(
+        tenant_id=new_id(),
+        name=name,
+        timezone=require_timezone(timezone),
+        currency=currency.upper(),
+        created_at=clock.now(),
+    )
+    owner = User(user_id=new_id(), role=OWNER, name=f"{name} owner", created_at=clock.now())
+    tx = Transaction()
+    tx.put(store.tenant_item(tenant), entity=tenant)
+    tx.put(store.user_item(tenant.tenant_id, owner), entity=owner)
+    tx.commit()
+    return tenant, owner
+
+
+def get_settings(caller: Caller) -> Tenant:
+    return found(store.get_tenant(caller.tenant_id), "tenant")
+
+
+def update_settings(caller: Caller, changes: dict[str, Any], if_match: int | None) -> Tenant:
+    tenant = get_settings(caller)
+    check_version(tenant.version, if_match)
+    if "timezone" in changes:
+        require_timezone(changes["timezone"])
+    for phone_field in ("twilio_from_number", "phone"):
+        if changes.get(phone_field):
+            changes[phone_field] = to_e164(changes[phone_field], tenant.country)
+    updated = Tenant.model_validate({**tenant.model_dump(), **changes})
+    tx = Transaction()
+    tx.put(store.tenant_item(updated), label="tenant", entity=updated)
+    tx.commit()
+    return updated

@@ -1,0 +1,58 @@
+"""Customers: by id, by name or phone prefix, and by exact phone (inbound SMS)."""
+
+from __future__ import annotations
+
+from chalicelib.domain.customers import Customer
+from chalicelib.store import keys
+from chalicelib.store.models import Item
+from chalicelib.store.records import Page, batch_get, entity, get, page, record
+
+
+def customer_items(tenant_id: str, customer: Customer) -> list[Item]:
+    """The customer and its phone search entry; written together in one transaction."""
+    cid = customer.customer_id
+    main = record(
+        keys.customer(tenant_id, cid),
+        "customer",
+        tenant_id,
+        customer,
+        gsi1=(keys.customers_index(tenant_id), keys.customer_name_sort(customer.name, cid)),
+        gsi2=(keys.phone_lookup(tenant_id, customer.phone), f"CUST#{cid}"),
+    )
+    phone_entry = Item(
+        *keys.customer_phone_entry(tenant_id, cid),
+        type="customer_phone",
+        tenant_id=tenant_id,
+        gsi1pk=keys.customers_index(tenant_id),
+        gsi1sk=keys.customer_phone_sort(customer.phone, cid),
+        data={"customer_id": cid},
+    )
+    # The entry follows the customer's version, so both are rewritten under one condition.
+    phone_entry.version = customer.version
+    return [main, phone_entry]
+
+
+def get_customer(tenant_id: str, customer_id: str) -> Customer | None:
+    return get(keys.customer(tenant_id, customer_id), Customer)
+
+
+def search_customers(tenant_id: str, sort_prefix: str, cursor: str | None, limit: int) -> Page:
+    """Prefix search on the customers index: name entries and phone entries share it."""
+    items, next_cursor = page(
+        Item.gsi1,
+        keys.customers_index(tenant_id),
+        Item.gsi1.gsi1sk.startswith(sort_prefix),
+        tenant_id,
+        cursor,
+        limit,
+    )
+    direct = {i.data["customer_id"]: entity(i, Customer) for i in items if i.type == "customer"}
+    ids = [item.data["customer_id"] for item in items]
+    missing = [keys.customer(tenant_id, c) for c in ids if c not in direct]
+    direct.update({i.data["customer_id"]: entity(i, Customer) for i in batch_get(missing)})
+    return Page([direct[c] for c in ids if c in direct], next_cursor)
+
+
+def find_by_phone(tenant_id: str, phone: str) -> Customer | None:
+    results = list(Item.gsi2.query(keys.phone_lookup(tenant_id, phone), limit=1))
+    return entity(results[0], Customer) if results else None

@@ -1,0 +1,159 @@
+"""Connection, transactions and error translation for the one table."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import get_settings
+from chalicelib.domain.errors import BadRequest, Conflict, Unavailable
+from chalicelib.store.models import Item
+
+# DynamoDB answers these when it is overloaded or racing: the caller may safely retry.
+RETRYABLE = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+}
+
+
+@lru_cache(maxsize=1)
+def connection() -> Connection:
+    settings = get_settings()
+    return Connection(region=settings.aws_region, host=settings.aws_endpoint_url)
+
+
+class Transaction:
+    """A TransactWriteItems of up to 100 writes that either all happen or none do.
+
+    Each write carries a label so a failed condition can name what it protects (for example
+    the visit a technician is already booked on).
+    """
+
+    def __init__(self) -> None:
+        self._writes: dict[str, list[tuple[str, Any]]] = {
+            "check": [],
+            "delete": [],
+            "put": [],
+            "update": [],
+        }
+        self._versioned: list[tuple[Any, Item]] = []
+
+    def put(
+        self, item: Item, condition: Condition | None = None, label: str = "", entity=None
+    ) -> None:
+        """Put an item; `entity` (the domain object it came from) gets the new version."""
+        self._writes["put"].append((label or item.sk, (item, condition)))
+        if entity is not None:
+            self._versioned.append((entity, item))
+
+    def update(
+        self,
+        item: Item,
+        actions: list[Action],
+        condition: Condition | None = None,
+        label: str = "",
+        versioned: bool = True,
+    ) -> None:
+        self._writes["update"].append((label or item.sk, (item, actions, condition, versioned)))
+
+    def check(self, pk: str, sk: str, condition: Condition, label: str = "") -> None:
+        self._writes["check"].append((label or sk, (pk, sk, condition)))
+
+    def commit(self) -> None:
+        with translate_errors(self._labels()), TransactWrite(connection=connection()) as tx:
+            for _, (pk, sk, condition) in self._writes["check"]:
+                tx.condition_check(Item, pk, sk, condition=condition)
+            for _, (item, condition) in self._writes["put"]:
+                tx.save(item, condition=condition)
+            for _, (item, actions, condition, versioned) in self._writes["update"]:
+                tx.update(item, actions, condition=condition, add_version_condition=versioned)
+        for entity, item in self._versioned:
+            entity.version = item.version
+
+    def _labels(self) -> list[str]:
+        # TransactWrite sends checks, deletes, puts, updates in that order; reasons follow it.
+        return [
+            label
+            for group in ("check", "delete", "put", "update")
+            for label, _ in self._writes[group]
+        ]
+
+
+class ConditionFailed(Conflict):
+    """A write's condition failed; `labels` names the writes that failed."""
+
+    def __init__(self, labels: list[str]):
+        super().__init__(
+            "the object was changed by someone else; reload and retry", code="conflict"
+        )
+        self.labels = labels
+
+
+@contextmanager
+def translate_errors(labels: list[str] | None = None) -> Iterator[None]:
+    try:
+        yield
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        failed = [
+            label
+            for label, reason in zip(labels or [], reasons, strict=False)
+            if reason is not None and reason.code == "ConditionalCheckFailed"
+        ]
+        if failed:
+            raise ConditionFailed(failed) from exc
+        raise _unavailable(exc) from exc
+    except PynamoDBException as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConditionFailed(labels or []) from exc
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: PynamoDBException) -> Unavailable:
+    code = exc.cause_response_code or "ConnectionError"
+    return Unavailable(f"storage is busy ({code}); retry shortly", code="storage_unavailable")
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def encode_cursor(last_key: dict[str, Any] | None, tenant_id: str) -> str | None:
+    """A signed, opaque cursor: a client cannot forge one that points into another tenant."""
+    if not last_key:
+        return None
+    payload = json.dumps({"t": tenant_id, "k": last_key}, separators=(",", ":")).encode()
+    body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return f"{body}.{_sign(body)}"
+
+
+def decode_cursor(cursor: str | None, tenant_id: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    body, _, signature = cursor.partition(".")
+    if not hmac.compare_digest(signature, _sign(body)):
+        raise BadRequest("the cursor is not valid", code="invalid_cursor")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    if payload.get("t") != tenant_id:
+        raise BadRequest("the cursor is not valid", code="invalid_cursor")
+    return payload["k"]
+
+
+def _sign(body: str) -> str:
+    secret = get_settings().link_secret.encode()
+    return hmac.new(secret, b"cursor:" + body.encode(), hashlib.sha256).hexdigest()[:32]

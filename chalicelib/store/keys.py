@@ -1,0 +1,174 @@
+"""Every key pattern of the one table, and the table's schema (infra/ and tests build from it).
+
+Every key of tenant data begins with `T#<tenant>`, so no key built from a request can reach
+another tenant's items.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+PK, SK = "PK", "SK"
+GSI1, GSI2 = "GSI1", "GSI2"
+TTL_ATTRIBUTE = "ttl"
+
+TABLE_SCHEMA = {
+    "AttributeDefinitions": [
+        {"AttributeName": name, "AttributeType": "S"}
+        for name in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
+    ],
+    "KeySchema": [
+        {"AttributeName": "PK", "KeyType": "HASH"},
+        {"AttributeName": "SK", "KeyType": "RANGE"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": index,
+            "KeySchema": [
+                {"AttributeName": f"{index}PK", "KeyType": "HASH"},
+                {"AttributeName": f"{index}SK", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+        for index in (GSI1, GSI2)
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+    "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+}
+
+
+class Key(NamedTuple):
+    pk: str
+    sk: str
+
+
+def _t(tenant_id: str) -> str:
+    return f"T#{tenant_id}"
+
+
+# --- primary keys -----------------------------------------------------------------------------
+
+
+def tenant(tenant_id: str) -> Key:
+    return Key(_t(tenant_id), "TENANT")
+
+
+def user(tenant_id: str, user_id: str) -> Key:
+    return Key(_t(tenant_id), f"USER#{user_id}")
+
+
+def customer(tenant_id: str, customer_id: str) -> Key:
+    return Key(f"{_t(tenant_id)}#CUST#{customer_id}", "CUST")
+
+
+def customer_phone_entry(tenant_id: str, customer_id: str) -> Key:
+    """A second item per customer so a phone prefix is searchable beside the name."""
+    return Key(f"{_t(tenant_id)}#CUST#{customer_id}", "CUST#PHONE")
+
+
+def job_partition(tenant_id: str, job_id: str) -> str:
+    return f"{_t(tenant_id)}#JOB#{job_id}"
+
+
+def job(tenant_id: str, job_id: str) -> Key:
+    return Key(job_partition(tenant_id, job_id), "JOB")
+
+
+def job_child(tenant_id: str, job_id: str, kind: str, child_id: str) -> Key:
+    """Quotes, visits, invoices, payments, notes and photos live in the job's collection."""
+    return Key(job_partition(tenant_id, job_id), f"{kind}#{child_id}")
+
+
+def timeline_event(tenant_id: str, job_id: str, at_iso: str, event_id: str) -> Key:
+    return Key(job_partition(tenant_id, job_id), f"EVT#{at_iso}#{event_id}")
+
+
+TIMELINE_PREFIX = "EVT#"
+
+
+def tech_day(tenant_id: str, user_id: str, day: str) -> Key:
+    return Key(f"{_t(tenant_id)}#TECH#{user_id}", f"DAY#{day}")
+
+
+def counter(tenant_id: str, name: str) -> Key:
+    return Key(_t(tenant_id), f"COUNTER#{name}")
+
+
+def webhook_dedupe(provider: str, event_id: str) -> Key:
+    return Key(f"HOOK#{provider}#{event_id}", "HOOK")
+
+
+def idempotency_partition(tenant_id: str) -> str:
+    return f"{_t(tenant_id)}#IDEMPOTENCY"
+
+
+# --- index keys (GSI1 / GSI2) ----------------------------------------------------------------
+
+
+def users_index(tenant_id: str) -> str:
+    return f"{_t(tenant_id)}#USERS"
+
+
+def users_sort(role: str, name: str, user_id: str) -> str:
+    return f"{role}#{name.lower()}#{user_id}"
+
+
+def customers_index(tenant_id: str) -> str:
+    return f"{_t(tenant_id)}#CUSTS"
+
+
+def customer_name_sort(name: str, customer_id: str = "") -> str:
+    return f"NAME#{name.lower()}#{customer_id}" if customer_id else f"NAME#{name.lower()}"
+
+
+def customer_phone_sort(phone_prefix: str, customer_id: str = "") -> str:
+    return f"PHONE#{phone_prefix}#{customer_id}" if customer_id else f"PHONE#{phone_prefix}"
+
+
+def phone_lookup(tenant_id: str, phone: str) -> str:
+    return f"{_t(tenant_id)}#PHONE#{phone}"
+
+
+def jobs_index(tenant_id: str) -> str:
+    return f"{_t(tenant_id)}#JOBS"
+
+
+def jobs_by_stage_sort(stage: str, updated_iso: str = "", job_id: str = "") -> str:
+    """One index answers 'all jobs' and 'jobs in a stage': the stage leads the sort key."""
+    return f"STAGE#{stage}#{updated_iso}#{job_id}" if job_id else f"STAGE#{stage}#"
+
+
+def customer_jobs_index(tenant_id: str, customer_id: str) -> str:
+    return f"{_t(tenant_id)}#CUST#{customer_id}"
+
+
+def customer_jobs_sort(created_iso: str = "", job_id: str = "") -> str:
+    return f"JOB#{created_iso}#{job_id}" if job_id else "JOB#"
+
+
+def tech_day_index(tenant_id: str, user_id: str, day: str) -> str:
+    return f"{_t(tenant_id)}#TECH#{user_id}#DAY#{day}"
+
+
+def unassigned_index(tenant_id: str, day: str) -> str:
+    return f"{_t(tenant_id)}#UNASSIGNED#{day}"
+
+
+def invoices_by_status_index(tenant_id: str, status: str) -> str:
+    return f"{_t(tenant_id)}#INVSTATUS#{status}"
+
+
+def invoice_number_index(tenant_id: str, number: str) -> str:
+    return f"{_t(tenant_id)}#INVNO#{number}"
+
+
+def stripe_intent_index(intent_id: str) -> str:
+    return f"STRIPE#{intent_id}"
+
+
+def twilio_message_index(sid: str) -> str:
+    return f"TWILIO#{sid}"
+
+
+def tenant_owns(tenant_id: str, key_value: str) -> bool:
+    return key_value == _t(tenant_id) or key_value.startswith(_t(tenant_id) + "#")

@@ -1,0 +1,94 @@
+"""Mapping between domain objects and items of the one table, and paged reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from chalicelib.store import db
+from chalicelib.store.keys import Key
+from chalicelib.store.models import Item
+
+E = TypeVar("E", bound=BaseModel)
+
+MAX_PAGE = 200
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def record(
+    key: Key,
+    type_: str,
+    tenant_id: str | None,
+    entity: BaseModel,
+    *,
+    gsi1: tuple[str, str] | None = None,
+    gsi2: tuple[str, str] | None = None,
+    ttl: int | None = None,
+) -> Item:
+    data = entity.model_dump(mode="json", exclude={"version"})
+    item = Item(key.pk, key.sk, type=type_, tenant_id=tenant_id, data=data, ttl=ttl)
+    item.version = getattr(entity, "version", None)
+    if gsi1:
+        item.gsi1pk, item.gsi1sk = gsi1
+    if gsi2:
+        item.gsi2pk, item.gsi2sk = gsi2
+    return item
+
+
+def entity(item: Item, cls: type[E]) -> E:
+    return cls.model_validate({**item.data.as_dict(), "version": item.version})
+
+
+def get(key: Key, cls: type[E]) -> E | None:
+    with db.translate_errors():
+        try:
+            return entity(Item.get(key.pk, key.sk, consistent_read=True), cls)
+        except Item.DoesNotExist:
+            return None
+
+
+def partition(pk: str, sk_prefix: str | None = None) -> list[Item]:
+    """Every item of one collection (a job with its children); bounded by the job's size."""
+    condition = Item.sk.startswith(sk_prefix) if sk_prefix else None
+    with db.translate_errors():
+        return list(Item.query(pk, condition, consistent_read=True))
+
+
+def page(
+    index,
+    hash_key: str,
+    condition,
+    tenant_id: str,
+    cursor: str | None,
+    limit: int,
+    newest_first: bool = False,
+    filter_condition=None,
+) -> tuple[list[Item], str | None]:
+    """One page of a query on the table (index=None) or one of its indexes."""
+    source = index or Item
+    with db.translate_errors():
+        results = source.query(
+            hash_key,
+            condition,
+            filter_condition=filter_condition,
+            limit=min(limit, MAX_PAGE),
+            page_size=min(limit, MAX_PAGE),
+            last_evaluated_key=db.decode_cursor(cursor, tenant_id),
+            scan_index_forward=not newest_first,
+        )
+        items = list(results)
+        return items, db.encode_cursor(results.last_evaluated_key, tenant_id)
+
+
+def batch_get(keys: list[Key]) -> list[Item]:
+    if not keys:
+        return []
+    with db.translate_errors():
+        return list(Item.batch_get([(k.pk, k.sk) for k in dict.fromkeys(keys)]))
