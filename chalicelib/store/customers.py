@@ -28,7 +28,8 @@ def customer_items(tenant_id: str, customer: Customer) -> list[Item]:
         data={"customer_id": cid},
     )
     # The entry follows the customer's version, so both are rewritten under one condition.
-    phone_entry.version = customer.version
+    if customer.version is not None:
+        phone_entry.version = customer.version
     return [main, phone_entry]
 
 

@@ -34,7 +34,8 @@ def record(
 ) -> Item:
     data = entity.model_dump(mode="json", exclude={"version"})
     item = Item(key.pk, key.sk, type=type_, tenant_id=tenant_id, data=data, ttl=ttl)
-    item.version = getattr(entity, "version", None)
+    if getattr(entity, "version", None) is not None:
+        item.version = entity.version
     if gsi1:
         item.gsi1pk, item.gsi1sk = gsi1
     if gsi2:

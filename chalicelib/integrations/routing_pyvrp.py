@@ -1,0 +1,250 @@
+"""Dispatch optimisation with PyVRP, behind `chalicelib.domain.routing`'s types.
+
+PyVRP and numpy are imported inside `solve`, so a Lambda that only imports this module for
+its types or never optimises does not pay for them at cold start.
+
+Mapping:
+- a technician is a vehicle type with one vehicle; technicians that are interchangeable
+  (same start, home, shift, skills and free capacity) share one type with several vehicles,
+  which is the same model but lets the solver treat their routes as one fleet;
+- skills are load dimensions: a visit needing skill s delivers 1 in s's dimension, and a
+  technician without s has capacity 0 there, so no feasible solution gives it that visit;
+- `Visit.load` is one more dimension, limited by the problem's capacity;
+- pinned visits are scheduled by the domain before the solver runs; the technician's vehicle
+  then starts at the last pinned visit when it is done, so the pins stay first and in order;
+- travel time is both the distance and the duration, at unit cost with no fixed vehicle cost,
+  so the objective is total travel time (minus prizes of optional visits served).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain.routing import (
+    Proposal,
+    RoutingProblem,
+    Technician,
+    TravelTable,
+    TravelTimeProvider,
+    Unassigned,
+    Visit,
+    departure_after_pins,
+    find_violations,
+    impossible_visits,
+    schedule_route,
+    unassigned_reason,
+    validate_problem,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.domain.routing import Location
+
+# Small problems converge in well under a second; stop there instead of burning the whole
+# time limit. Large ones (100 visits) run about 1,000 iterations a second, so the time
+# limit is what stops them.
+NO_IMPROVEMENT_ITERATIONS = 20_000
+
+
+def solve(
+    problem: RoutingProblem,
+    travel: TravelTimeProvider,
+    *,
+    seed: int = 0,
+    time_limit_seconds: float = 10,
+    max_iterations: int | None = None,
+) -> Proposal:
+    """Plan the day: an ordered route per technician and the visits that could not be placed.
+
+    Results are deterministic for a seed when the search stops on iterations (small problems,
+    or `max_iterations`); when the time limit stops it, they depend on machine speed.
+    """
+    validate_problem(problem)
+    table = TravelTable.for_problem(problem, travel)
+    impossible = impossible_visits(problem, table)
+    model = _FleetModel.build(problem, table, excluded={item.visit_id for item in impossible})
+    stop = _StopRule(time_limit_seconds, max_iterations)
+    sequences = model.solve(stop, seed) if model.has_work else {}
+    proposal = _proposal(problem, table, sequences, impossible)
+    if violations := find_violations(problem, proposal, table):
+        raise RuntimeError(f"solver returned an infeasible plan: {violations}")
+    return proposal
+
+
+@dataclass(frozen=True)
+class _StopRule:
+    time_limit_seconds: float
+    max_iterations: int | None
+
+    def criterion(self) -> Any:
+        from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
+
+        criteria = [MaxRuntime(self.time_limit_seconds), NoImprovement(NO_IMPROVEMENT_ITERATIONS)]
+        if self.max_iterations is not None:
+            criteria.append(MaxIterations(self.max_iterations))
+        return MultipleCriteria(criteria)
+
+
+@dataclass(frozen=True)
+class _Fleet:
+    """Interchangeable technicians: one PyVRP vehicle type with one vehicle each."""
+
+    technicians: list[Technician]
+    start: Location
+    home: Location
+    start_time: int
+    shift_end: int
+    skills: frozenset[str]
+    free_capacity: int | None
+
+
+@dataclass(frozen=True)
+class _FleetModel:
+    problem: RoutingProblem
+    table: TravelTable
+    fleets: list[_Fleet]
+    visits: list[Visit]
+    skill_dimensions: list[str]
+
+    @classmethod
+    def build(cls, problem: RoutingProblem, table: TravelTable, excluded: set[str]) -> _FleetModel:
+        pinned = problem.pinned_ids()
+        visits = [v for v in problem.visits if v.id not in pinned and v.id not in excluded]
+        skills = sorted({skill for visit in visits for skill in visit.required_skills})
+        return cls(problem, table, _fleets(problem, table), visits, skills)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.fleets and self.visits)
+
+    def solve(self, stop: _StopRule, seed: int) -> dict[str, list[str]]:
+        """Visit ids per technician. Falls back to optional priority visits if all won't fit."""
+        solution = self._run(stop, seed, priority_required=True)
+        if not solution.is_feasible():
+            # Some priority visits cannot all be served together; rather than fail, serve as
+            # many as possible, each worth more than every optional visit and all travel.
+            solution = self._run(stop, seed, priority_required=False)
+        return self._sequences(solution)
+
+    def _run(self, stop: _StopRule, seed: int, *, priority_required: bool) -> Any:
+        import pyvrp
+
+        data = self._problem_data(priority_required)
+        result = pyvrp.solve(
+            data, stop=stop.criterion(), seed=seed, collect_stats=False, display=False
+        )
+        return result.best
+
+    def _problem_data(self, priority_required: bool) -> Any:
+        import numpy as np
+        import pyvrp
+
+        locations = [pyvrp.Location(x=loc.lng, y=loc.lat) for loc in self.table.locations]
+        depot_locations = _unique([fleet.start for fleet in self.fleets] + self._homes())
+        depots = [pyvrp.Depot(location=self.table.index(loc)) for loc in depot_locations]
+        depot_index = {loc: i for i, loc in enumerate(depot_locations)}
+        vehicle_types = [self._vehicle_type(fleet, depot_index) for fleet in self.fleets]
+        clients = [self._client(visit, priority_required) for visit in self.visits]
+        matrix = np.asarray(self.table.matrix, dtype=np.int64)
+        return pyvrp.ProblemData(locations, clients, depots, vehicle_types, [matrix], [matrix])
+
+    def _homes(self) -> list[Location]:
+        return [fleet.home for fleet in self.fleets]
+
+    def _vehicle_type(self, fleet: _Fleet, depot_index: dict[Location, int]) -> Any:
+        import pyvrp
+
+        # No visit can need a skill more often than there are visits.
+        plenty = len(self.visits)
+        capacity = [plenty if skill in fleet.skills else 0 for skill in self.skill_dimensions]
+        if fleet.free_capacity is not None:
+            capacity.append(fleet.free_capacity)
+        return pyvrp.VehicleType(
+            num_available=len(fleet.technicians),
+            capacity=capacity,
+            start_depot=depot_index[fleet.start],
+            end_depot=depot_index[fleet.home],
+            fixed_cost=0,
+            tw_early=fleet.start_time,
+            tw_late=fleet.shift_end,
+            unit_distance_cost=1,
+            unit_duration_cost=0,
+            name=",".join(tech.id for tech in fleet.technicians),
+        )
+
+    def _client(self, visit: Visit, priority_required: bool) -> Any:
+        import pyvrp
+
+        demand = [int(skill in visit.required_skills) for skill in self.skill_dimensions]
+        if self.problem.capacity is not None:
+            demand.append(visit.load)
+        required = visit.priority and priority_required
+        return pyvrp.Client(
+            location=self.table.index(visit.location),
+            delivery=demand,
+            service_duration=visit.duration,
+            tw_early=visit.window_start,
+            tw_late=visit.window_end,
+            prize=self._prize(visit, priority_required),
+            required=required,
+            name=visit.id,
+        )
+
+    def _prize(self, visit: Visit, priority_required: bool) -> int:
+        if not visit.priority:
+            return visit.prize
+        if priority_required:
+            return 0
+        # Dropping a priority visit must never pay: it outweighs every optional prize plus
+        # any travel the fleet could possibly do (travel <= shift length per technician).
+        optional = sum(v.prize for v in self.visits if not v.priority)
+        shifts = sum((f.shift_end - f.start_time) * len(f.technicians) for f in self.fleets)
+        return optional + shifts + 1
+
+    def _sequences(self, solution: Any) -> dict[str, list[str]]:
+        if not solution.is_feasible():
+            return {}  # nothing trustworthy to propose; every visit is reported unassigned
+        unused = [list(fleet.technicians) for fleet in self.fleets]
+        sequences: dict[str, list[str]] = {}
+        for route in solution.routes():
+            tech = unused[route.vehicle_type()].pop(0)
+            visits = [self.visits[a.idx].id for a in route.schedule() if a.is_client()]
+            sequences[tech.id] = visits
+        return sequences
+
+
+def _fleets(problem: RoutingProblem, table: TravelTable) -> list[_Fleet]:
+    """Group technicians who can still take work into interchangeable fleets."""
+    groups: dict[tuple, list[Technician]] = {}
+    for tech in problem.technicians:
+        free = departure_after_pins(problem, tech, table)
+        if free.time + table.seconds(free.location, tech.home) > tech.shift_end:
+            continue  # the pinned visits already fill this technician's day
+        capacity = None if problem.capacity is None else max(0, problem.capacity - free.load)
+        key = (free.location, tech.home, free.time, tech.shift_end, tech.skills, capacity)
+        groups.setdefault(key, []).append(tech)
+    return [_Fleet(techs, *key) for key, techs in groups.items()]
+
+
+def _unique(locations: list[Location]) -> list[Location]:
+    return list(dict.fromkeys(locations))
+
+
+def _proposal(
+    problem: RoutingProblem,
+    table: TravelTable,
+    sequences: dict[str, list[str]],
+    impossible: list[Unassigned],
+) -> Proposal:
+    routes = [
+        schedule_route(problem, tech, [*tech.pinned_visit_ids, *sequences.get(tech.id, [])], table)
+        for tech in problem.technicians
+    ]
+    placed = {vid for route in routes for vid in route.visit_ids}
+    known_reasons = {item.visit_id: item for item in impossible}
+    unassigned = [
+        known_reasons.get(v.id) or Unassigned(v.id, unassigned_reason(problem, v, table))
+        for v in problem.visits
+        if v.id not in placed
+    ]
+    return Proposal(routes, unassigned)

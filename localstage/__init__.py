@@ -1,0 +1,1 @@
+"""The local stage: moto, localstripe and Chalice's local server in one process tree."""
