@@ -38,8 +38,11 @@ def total_distance(instance: Instance, routes: Routes) -> int:
 def _coverage(instance: Instance, routes: Routes) -> list[str]:
     served = [cid for route in routes for cid in route]
     expected = {node.id for node in instance.customers}
-    found = [f"customer {cid} served {served.count(cid)} times" for cid in sorted(set(served))
-             if served.count(cid) > 1]
+    found = [
+        f"customer {cid} served {served.count(cid)} times"
+        for cid in sorted(set(served))
+        if served.count(cid) > 1
+    ]
     found += [f"customer {cid} never served" for cid in sorted(expected - set(served))]
     found += [f"unknown customer {cid}" for cid in sorted(set(served) - expected)]
     return found

@@ -26,6 +26,12 @@ class Settings(BaseModel):
     stripe_api_base: str | None = None
     stripe_secret_key: str = "sk_test_local"
     stripe_webhook_secret: str = "whsec_local"
+    # "outbox" (the local stage's, readable at /dev/outbox) or "twilio".
+    sms_provider: str = "outbox"
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = "local-twilio-token"
+    # Sender when a tenant has not set its own number.
+    twilio_default_from: str = "+15005550006"
     max_body_bytes: int = 256 * 1024
     version: str = "0.1.0"
 
@@ -49,6 +55,10 @@ def _from_environment() -> Settings:
         "stripe_api_base": "FIELDLINE_STRIPE_API_BASE",
         "stripe_secret_key": "FIELDLINE_STRIPE_SECRET_KEY",
         "stripe_webhook_secret": "FIELDLINE_STRIPE_WEBHOOK_SECRET",
+        "sms_provider": "FIELDLINE_SMS_PROVIDER",
+        "twilio_account_sid": "FIELDLINE_TWILIO_ACCOUNT_SID",
+        "twilio_auth_token": "FIELDLINE_TWILIO_AUTH_TOKEN",
+        "twilio_default_from": "FIELDLINE_TWILIO_DEFAULT_FROM",
     }
     values = {field: os.environ[var] for field, var in env.items() if os.environ.get(var)}
     return Settings(**values)

@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 from chalicelib.api.http import Api
 from chalicelib.api.schemas import Strict
 from chalicelib.domain.callers import Caller
+from chalicelib.domain.phones import to_e164
 from chalicelib.integrations import tokens
+from chalicelib.integrations.sms import OUTBOX
 from chalicelib.services import tenants
 
 api = Api(__name__, "local stage")
@@ -37,6 +39,24 @@ class TokenOut(BaseModel):
     token: str
 
 
+class OutboxQuery(Strict):
+    to: str | None = Field(None, max_length=32)
+
+
+class OutboxItem(BaseModel):
+    id: str
+    channel: str
+    to: str
+    from_: str
+    body: str
+    subject: str | None = None
+    sent_at: str
+
+
+class OutboxOut(BaseModel):
+    items: list[OutboxItem]
+
+
 @api.route("/dev/tenants", "POST", roles=None, body=TenantIn, response=TenantCreated, status=201)
 def create_tenant(body: TenantIn):
     """Create a tenant and its owner, and return an owner token (local stage only)."""
@@ -52,3 +72,10 @@ def create_token(body: TokenIn):
     tenants.get_settings(owner)  # 404 for a tenant that does not exist
     user_id = body.user_id or f"{body.role}-user"
     return TokenOut(token=tokens.issue_local_token(body.tenant_id, user_id, body.role))
+
+
+@api.route("/dev/outbox", "GET", roles=None, query=OutboxQuery, response=OutboxOut)
+def read_outbox(query: OutboxQuery):
+    """What the local stage 'sent' (texts and emails), newest first."""
+    to = to_e164(query.to) if query.to else None
+    return OutboxOut(items=OUTBOX.read(to))

@@ -86,6 +86,15 @@ def timeline_event(tenant_id: str, job_id: str, at_iso: str, event_id: str) -> K
 TIMELINE_PREFIX = "EVT#"
 
 
+def job_message(tenant_id: str, job_id: str, at_iso: str, message_id: str) -> Key:
+    return Key(job_partition(tenant_id, job_id), f"MSG#{at_iso}#{message_id}")
+
+
+def customer_message(tenant_id: str, customer_id: str, message_id: str) -> Key:
+    """A text with no job (a reply to STOP, an inbound text with nothing open)."""
+    return Key(f"{_t(tenant_id)}#CUST#{customer_id}", f"MSG#{message_id}")
+
+
 def tech_day(tenant_id: str, user_id: str, day: str) -> Key:
     return Key(f"{_t(tenant_id)}#TECH#{user_id}", f"DAY#{day}")
 
