@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -29,6 +30,7 @@ def start_moto(port: int | None = None):
     """An in-process moto server on loopback. Returns (server, endpoint_url)."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     os.environ.update(FAKE_AWS_ENV)
     # AWS_ENDPOINT_URL would send every boto3 client elsewhere (DESIGN §7).
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -82,3 +84,17 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def register_stripe_webhook(stripe_port: int, url: str, secret: str) -> None:
+    """localstripe signs and posts its events to `url` like Stripe does."""
+    import urllib.parse
+
+    data = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+    request = urllib.request.Request(
+        f"http://{LOOPBACK}:{stripe_port}/_config/webhooks/fieldline",
+        data=data,
+        headers=stripe_auth(),
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=5)

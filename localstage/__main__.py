@@ -1,0 +1,96 @@
+"""`make run`: the local stage in the foreground. Ctrl-C stops everything it started.
+
+One process tree: an in-process moto server (DynamoDB, S3, ...), a localstripe child process
+and Chalice's local server, all on loopback. No AWS account, no keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from localstage import emulators
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TABLE = "fieldline-local"
+WEBHOOK_SECRET = "whsec_local_stage"
+
+
+def main() -> int:
+    args = parse_args()
+    local_dir = PROJECT_DIR / ".local"
+    local_dir.mkdir(exist_ok=True)
+    moto, aws_endpoint = emulators.start_moto(args.moto_port)
+    stripe = emulators.start_localstripe(args.stripe_port, log_path=local_dir / "localstripe.log")
+    try:
+        base_url = f"http://127.0.0.1:{args.port}"
+        os.environ.update(stage_environment(aws_endpoint, args.stripe_port, base_url, local_dir))
+        emulators.create_table(aws_endpoint, TABLE)
+        emulators.register_stripe_webhook(
+            args.stripe_port, f"{base_url}/webhooks/stripe", WEBHOOK_SECRET
+        )
+        server = chalice_server(args.port)
+        print_banner(base_url, aws_endpoint, args.stripe_port)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulators.stop(stripe)
+        moto.stop()
+        print("local stage stopped")
+    return 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m localstage", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    parser.add_argument("--stripe-port", type=int, default=int(os.environ.get("STRIPE_PORT", 8420)))
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 0)))
+    return parser.parse_args()
+
+
+def stage_environment(aws_endpoint: str, stripe_port: int, base_url: str, local_dir: Path):
+    return {
+        "FIELDLINE_STAGE": "local",
+        "FIELDLINE_TABLE": TABLE,
+        "FIELDLINE_AWS_ENDPOINT": aws_endpoint,
+        "FIELDLINE_PUBLIC_BASE_URL": base_url,
+        "FIELDLINE_LOCAL_DIR": str(local_dir),
+        "FIELDLINE_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
+        "FIELDLINE_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+
+
+def chalice_server(port: int):
+    """Chalice's local server for the `local` stage of .chalice/config.json, in this process."""
+    from chalice.cli import create_local_server
+    from chalice.cli.factory import CLIFactory
+
+    factory = CLIFactory(project_dir=str(PROJECT_DIR), environ=os.environ)
+    return create_local_server(factory, "127.0.0.1", port, "local")
+
+
+def print_banner(base_url: str, aws_endpoint: str, stripe_port: int) -> None:
+    print(
+        f"""
+Fieldline local stage
+  API         {base_url}   (OpenAPI: {base_url}/openapi.json)
+  AWS (moto)  {aws_endpoint}
+  Stripe      http://127.0.0.1:{stripe_port}   (localstripe; webhooks -> /webhooks/stripe)
+
+Get a token:
+  curl -s -X POST {base_url}/dev/tenants -H 'Content-Type: application/json' \\
+       -d '{{"name": "Acme Plumbing", "timezone": "America/Chicago"}}'
+  -> {{"tenant_id": ..., "owner_token": ...}}; send it as 'Authorization: Bearer <owner_token>'.
+Ctrl-C stops everything.
+""",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
