@@ -159,7 +159,9 @@ def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str
 
         if len(key) > 255:
             raise BadRequest("Idempotency-Key is at most 255 characters")
-        outcome = run_once(who.tenant_id, f"POST {spec.path} {path_params}", key, raw_body, compute)
+        route = f"POST {spec.path} {path_params}"
+        context = getattr(request, "lambda_context", None)
+        outcome = run_once(who.tenant_id, route, key, raw_body, compute, context)
     else:
         outcome = compute()
     return Response(body=outcome["body"], status_code=outcome["status"])

@@ -17,7 +17,14 @@ from chalicelib.store import keys
 KEY_LIFETIME_SECONDS = 24 * 3600
 
 
-def run_once(tenant_id: str, route: str, key: str, body: Any, compute: Callable[[], dict]) -> dict:
+def run_once(
+    tenant_id: str,
+    route: str,
+    key: str,
+    body: Any,
+    compute: Callable[[], dict],
+    lambda_context: Any = None,
+) -> dict:
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -42,6 +49,12 @@ def run_once(tenant_id: str, route: str, key: str, body: Any, compute: Callable[
         payload_validation_jmespath="body",
         expires_after_seconds=KEY_LIFETIME_SECONDS,
     )
+    if hasattr(lambda_context, "get_remaining_time_in_millis"):
+        # An in-progress record then expires with the invocation, so a timed-out try can retry.
+        config.register_lambda_context(lambda_context)
+    if hasattr(lambda_context, "get_remaining_time_in_millis"):
+        # An in-progress record then expires with the invocation, so a timed-out try can retry.
+        config.register_lambda_context(lambda_context)
 
     @idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
     def handle(request: dict) -> dict:

@@ -42,7 +42,7 @@ def search_customers(tenant_id: str, sort_prefix: str, cursor: str | None, limit
     items, next_cursor = page(
         Item.gsi1,
         keys.customers_index(tenant_id),
-        Item.gsi1.gsi1sk.startswith(sort_prefix),
+        Item.gsi1sk.startswith(sort_prefix),
         tenant_id,
         cursor,
         limit,

@@ -74,7 +74,7 @@ def list_jobs(tenant_id: str, stage: str | None, cursor: str | None, limit: int)
     items, next_cursor = page(
         Item.gsi1,
         keys.jobs_index(tenant_id),
-        Item.gsi1.gsi1sk.startswith(prefix),
+        Item.gsi1sk.startswith(prefix),
         tenant_id,
         cursor,
         limit,
@@ -89,7 +89,7 @@ def list_customer_jobs(
     items, next_cursor = page(
         Item.gsi2,
         keys.customer_jobs_index(tenant_id, customer_id),
-        Item.gsi2.gsi2sk.startswith(keys.customer_jobs_sort()),
+        Item.gsi2sk.startswith(keys.customer_jobs_sort()),
         tenant_id,
         cursor,
         limit,

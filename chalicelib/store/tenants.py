@@ -35,7 +35,7 @@ def list_users(tenant_id: str, role: str, cursor: str | None, limit: int) -> Pag
     items, next_cursor = page(
         Item.gsi1,
         keys.users_index(tenant_id),
-        Item.gsi1.gsi1sk.startswith(f"{role}#"),
+        Item.gsi1sk.startswith(f"{role}#"),
         tenant_id,
         cursor,
         limit,
