@@ -7,23 +7,43 @@ import tempfile
 
 import pytest
 
+from bench import ddbcalls
 from localstage import emulators
 
+# Before any client exists: count every DynamoDB call the app makes (see test_call_counts),
+# and fail whichever test makes the app issue a Scan.
+ddbcalls.install(forbid=("Scan",))
+
 TABLE = "fieldline-test"
+MOTO_PORT, STRIPE_PORT = emulators.free_port(), emulators.free_port()
+
+# The environment is set when pytest loads this file, before any test module imports
+# chalicelib (its settings are read once and cached): every client of the session points at
+# the emulators below.
+os.environ.update(
+    {
+        **emulators.FAKE_AWS_ENV,
+        "FIELDLINE_STAGE": "local",
+        "FIELDLINE_TABLE": TABLE,
+        "FIELDLINE_AWS_ENDPOINT": f"http://{emulators.LOOPBACK}:{MOTO_PORT}",
+        "FIELDLINE_STRIPE_API_BASE": f"http://{emulators.LOOPBACK}:{STRIPE_PORT}",
+        "FIELDLINE_LOCAL_DIR": tempfile.mkdtemp(prefix="fieldline-test-"),
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint():
-    server, endpoint = emulators.start_moto()
-    os.environ.update(
-        {
-            "FIELDLINE_STAGE": "local",
-            "FIELDLINE_TABLE": TABLE,
-            "FIELDLINE_AWS_ENDPOINT": endpoint,
-            "FIELDLINE_LOCAL_DIR": tempfile.mkdtemp(prefix="fieldline-test-"),
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-    )
+def localstripe():
+    """One localstripe process per session, on the port the environment names."""
+    process = emulators.start_localstripe(STRIPE_PORT)
+    yield os.environ["FIELDLINE_STRIPE_API_BASE"]
+    emulators.stop(process)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(localstripe):
+    server, endpoint = emulators.start_moto(MOTO_PORT)
     emulators.create_table(endpoint, TABLE)
     yield endpoint
     server.stop()

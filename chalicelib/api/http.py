@@ -202,5 +202,12 @@ def shape(model: type[BaseModel] | None, result: Any) -> Any:
     if model is None or result is None:
         return result
     if not isinstance(result, model):
-        result = model.model_validate(result, from_attributes=True)
+        try:
+            result = model.model_validate(result, from_attributes=True)
+        except ValidationError as exc:  # our bug, not the client's: a 500, not a 422
+            raise ResponseShapeError(f"{model.__name__}: {exc}") from exc
     return result.model_dump(mode="json")
+
+
+class ResponseShapeError(Exception):
+    """A handler returned something its declared response model refuses."""
