@@ -40,6 +40,8 @@ class Tenant(BaseModel):
     dunning_policy: list[DunningStep] = Field(default_factory=lambda: list(DEFAULT_DUNNING))
     twilio_from_number: str | None = None
     stripe_account_id: str | None = None
+    # Texts the tenant rewrote (chalicelib/domain/templates.py holds the defaults).
+    templates: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
     version: int | None = None
 

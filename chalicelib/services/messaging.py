@@ -1,9 +1,12 @@
-"""The one place every outbound text passes through: send, then record it on the job."""
+"""The one place every outbound text passes through: opt-out, templates, send with retries,
+and the record on the job (message item + timeline event)."""
 
 from __future__ import annotations
 
+import time
+
 from chalicelib.config import get_settings
-from chalicelib.domain import clock
+from chalicelib.domain import clock, templates
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.messages import Message
@@ -14,55 +17,107 @@ from chalicelib.logs import logger
 from chalicelib.store import jobs as job_store
 from chalicelib.store import keys
 from chalicelib.store.db import Transaction
-from chalicelib.store.records import record
+from chalicelib.store.models import Item
+from chalicelib.store.records import Page, entity, page, record
+
+SEND_ATTEMPTS = 3
+BACKOFF_SECONDS = 0.25  # doubled each retry; Lambda time is money, so the budget stays short
 
 
 def text_customer(
     tenant: Tenant, customer: Customer, job_id: str | None, kind: str, body: str, actor: str
 ) -> Message:
-    """Text the customer and record the message and its timeline event together.
+    """Text the customer (unless they opted out) and record the message on the job.
 
     A failed send is recorded as failed (the office sees it) rather than raised: the change
     that prompted the text has already happened and must not be undone by a carrier.
     """
-    settings = get_settings()
-    message = Message(
+    message = new_message(tenant, customer, job_id, kind, body)
+    if customer.sms_opted_out:
+        message.status = "suppressed"
+    else:
+        send(message)
+    record_message(tenant.tenant_id, message, actor)
+    return message
+
+
+def text_from_template(
+    tenant: Tenant,
+    customer: Customer,
+    job_id: str | None,
+    kind: str,
+    values: dict[str, str],
+    actor: str,
+) -> Message:
+    """The usual way to text: the tenant's template for `kind`, filled with `values`."""
+    values = {
+        "first_name": customer.first_name,
+        "business_name": tenant.name,
+        "business_phone": tenant.phone or "",
+        **values,
+    }
+    body = templates.render(kind, tenant.templates, values)
+    return text_customer(tenant, customer, job_id, kind, body, actor)
+
+
+def new_message(
+    tenant: Tenant, customer: Customer, job_id: str | None, kind: str, body: str
+) -> Message:
+    return Message(
         message_id=new_id(),
         job_id=job_id,
         customer_id=customer.customer_id,
         kind=kind,
         to=customer.phone,
-        from_=tenant.twilio_from_number or settings.twilio_default_from,
+        from_=tenant.twilio_from_number or get_settings().twilio_default_from,
         body=body,
         created_at=clock.now(),
     )
-    try:
-        message.provider_id = gateway().send(
-            message.to, message.from_, body, f"{settings.public_base_url}/webhooks/twilio/status"
-        )
-        message.status = "sent"
-    except SmsFailed as exc:
-        logger.warning("text not sent", extra={"kind": kind, "error": str(exc)})
-        message.status, message.error = "failed", str(exc)
-    record_message(tenant.tenant_id, message, actor)
-    return message
+
+
+def send(message: Message) -> None:
+    """Send with a short exponential backoff on transient failures; permanent ones fail now."""
+    callback = f"{get_settings().public_base_url}/webhooks/twilio/status"
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            message.provider_id = gateway().send(message.to, message.from_, message.body, callback)
+            message.status = "sent"
+            return
+        except SmsFailed as exc:
+            message.status, message.error = "failed", str(exc)
+            logger.warning("text not sent", extra={"kind": message.kind, "attempt": attempt})
+            if not exc.retryable or attempt == SEND_ATTEMPTS:
+                return
+            time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
 
 
 def record_message(tenant_id: str, message: Message, actor: str) -> None:
     tx = Transaction()
     tx.put(message_item(tenant_id, message), entity=message, label="message")
     if message.job_id:
-        type_ = "MessageSent" if message.status != "failed" else "MessageFailed"
-        evt = event(
-            message.job_id,
-            type_,
-            actor,
-            message_id=message.message_id,
-            kind=message.kind,
-            status=message.status,
-        )
-        tx.put(job_store.event_item(tenant_id, evt), label=type_)
+        evt = message_event(message, actor)
+        tx.put(job_store.event_item(tenant_id, evt), label=evt.type)
     tx.commit()
+
+
+EVENT_BY_STATUS = {
+    "failed": "MessageFailed",
+    "undelivered": "MessageFailed",
+    "suppressed": "MessageSuppressed",
+    "received": "MessageReceived",
+}
+
+
+def message_event(message: Message, actor: str):
+    return event(
+        message.job_id,
+        EVENT_BY_STATUS.get(message.status, "MessageSent"),
+        actor,
+        message_id=message.message_id,
+        kind=message.kind,
+        status=message.status,
+        error=message.error,
+    )
 
 
 def message_item(tenant_id: str, message: Message):
@@ -71,5 +126,22 @@ def message_item(tenant_id: str, message: Message):
         key = keys.job_message(tenant_id, message.job_id, at, message.message_id)
     else:
         key = keys.customer_message(tenant_id, message.customer_id, message.message_id)
+    gsi1 = (
+        keys.messages_by_status_index(tenant_id, message.status),
+        f"{clock.iso(message.created_at)}#{message.message_id}",
+    )
     gsi2 = (keys.twilio_message_index(message.provider_id), "MSG") if message.provider_id else None
-    return record(key, "message", tenant_id, message, gsi2=gsi2)
+    return record(key, "message", tenant_id, message, gsi1=gsi1, gsi2=gsi2)
+
+
+def by_status(caller, status: str, cursor: str | None, limit: int) -> Page:
+    items, next_cursor = page(
+        Item.gsi1,
+        keys.messages_by_status_index(caller.tenant_id, status),
+        None,
+        caller.tenant_id,
+        cursor,
+        limit,
+        newest_first=True,
+    )
+    return Page([entity(item, Message) for item in items], next_cursor)

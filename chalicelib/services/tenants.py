@@ -6,6 +6,7 @@ from typing import Any
 
 from chalicelib.domain import clock
 from chalicelib.domain.callers import OWNER, Caller
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.phones import to_e164
 from chalicelib.domain.tenants import Tenant, require_timezone
@@ -44,6 +45,11 @@ def update_settings(caller: Caller, changes: dict[str, Any], if_match: int | Non
     for phone_field in ("twilio_from_number", "phone"):
         if changes.get(phone_field):
             changes[phone_field] = to_e164(changes[phone_field], tenant.country)
+    number = changes.get("twilio_from_number")
+    if number and number != tenant.twilio_from_number:
+        claimed = store.find_by_sms_number(number)
+        if claimed and claimed.tenant_id != tenant.tenant_id:
+            raise Conflict("that number belongs to another business", code="number_taken")
     updated = Tenant.model_validate({**tenant.model_dump(), **changes})
     tx = Transaction()
     tx.put(store.tenant_item(updated), label="tenant", entity=updated)

@@ -54,6 +54,7 @@ def search_customers(tenant_id: str, sort_prefix: str, cursor: str | None, limit
     return Page([direct[c] for c in ids if c in direct], next_cursor)
 
 
-def find_by_phone(tenant_id: str, phone: str) -> Customer | None:
-    results = list(Item.gsi2.query(keys.phone_lookup(tenant_id, phone), limit=1))
-    return entity(results[0], Customer) if results else None
+def find_by_phone(tenant_id: str, phone: str, limit: int = 10) -> list[Customer]:
+    """Customers of the tenant with this number (a household may share one)."""
+    results = Item.gsi2.query(keys.phone_lookup(tenant_id, phone), limit=limit)
+    return [entity(item, Customer) for item in results]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -32,8 +33,10 @@ def record(
     gsi2: tuple[str, str] | None = None,
     ttl: int | None = None,
 ) -> Item:
+    """`ttl` is epoch seconds: DynamoDB deletes the item some time after it passes."""
     data = entity.model_dump(mode="json", exclude={"version"})
-    item = Item(key.pk, key.sk, type=type_, tenant_id=tenant_id, data=data, ttl=ttl)
+    expires = datetime.fromtimestamp(ttl, UTC) if ttl is not None else None
+    item = Item(key.pk, key.sk, type=type_, tenant_id=tenant_id, data=data, ttl=expires)
     if getattr(entity, "version", None) is not None:
         item.version = entity.version
     if gsi1:

@@ -10,7 +10,14 @@ from chalicelib.store.records import Page, entity, get, page, record
 
 
 def tenant_item(tenant: Tenant) -> Item:
-    return record(keys.tenant(tenant.tenant_id), "tenant", tenant.tenant_id, tenant)
+    number = tenant.twilio_from_number
+    gsi1 = (keys.tenant_by_sms_number(number), "TENANT") if number else None
+    return record(keys.tenant(tenant.tenant_id), "tenant", tenant.tenant_id, tenant, gsi1=gsi1)
+
+
+def find_by_sms_number(number: str) -> Tenant | None:
+    found = list(Item.gsi1.query(keys.tenant_by_sms_number(number), limit=1))
+    return entity(found[0], Tenant) if found else None
 
 
 def get_tenant(tenant_id: str) -> Tenant | None:
