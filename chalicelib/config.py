@@ -32,8 +32,28 @@ class Settings(BaseModel):
     twilio_auth_token: str = "local-twilio-token"
     # Sender when a tenant has not set its own number.
     twilio_default_from: str = "+15005550006"
+    email_from: str = "no-reply@fieldline.local"
     max_body_bytes: int = 256 * 1024
     version: str = "0.1.0"
+    # Time-driven work (DESIGN §4). The bus the timeline is forwarded to, the queue its rules
+    # feed the workflow consumer through, and the three state machines.
+    event_bus_name: str = "fieldline"
+    workflow_queue_name: str = "fieldline-workflow-events"
+    # The stream handler's event source needs a literal ARN when the app is imported; the
+    # deployed stack replaces it with the table's stream ARN.
+    table_stream_arn: str = (
+        "arn:aws:dynamodb:us-east-1:000000000000:table/fieldline/stream/placeholder"
+    )
+    reminders_state_machine_arn: str | None = None
+    dunning_state_machine_arn: str | None = None
+    reconciliation_state_machine_arn: str | None = None
+    # Local stage only: the queue the clock polls for the consumer, and where it parks stream
+    # records that failed every try (AWS: the event source mapping's on-failure destination).
+    workflow_queue_url: str | None = None
+    stream_dlq_url: str | None = None
+    # Local stage only: how much faster than real time its clock runs waits (86400: a day a
+    # second).
+    time_scale: float = 1.0
 
     @property
     def is_local(self) -> bool:
@@ -56,9 +76,19 @@ def _from_environment() -> Settings:
         "stripe_secret_key": "FIELDLINE_STRIPE_SECRET_KEY",
         "stripe_webhook_secret": "FIELDLINE_STRIPE_WEBHOOK_SECRET",
         "sms_provider": "FIELDLINE_SMS_PROVIDER",
+        "email_from": "FIELDLINE_EMAIL_FROM",
         "twilio_account_sid": "FIELDLINE_TWILIO_ACCOUNT_SID",
         "twilio_auth_token": "FIELDLINE_TWILIO_AUTH_TOKEN",
         "twilio_default_from": "FIELDLINE_TWILIO_DEFAULT_FROM",
+        "event_bus_name": "FIELDLINE_EVENT_BUS",
+        "workflow_queue_name": "FIELDLINE_WORKFLOW_QUEUE",
+        "table_stream_arn": "FIELDLINE_TABLE_STREAM_ARN",
+        "reminders_state_machine_arn": "FIELDLINE_REMINDERS_STATE_MACHINE_ARN",
+        "dunning_state_machine_arn": "FIELDLINE_DUNNING_STATE_MACHINE_ARN",
+        "reconciliation_state_machine_arn": "FIELDLINE_RECONCILIATION_STATE_MACHINE_ARN",
+        "workflow_queue_url": "FIELDLINE_WORKFLOW_QUEUE_URL",
+        "stream_dlq_url": "FIELDLINE_STREAM_DLQ_URL",
+        "time_scale": "FIELDLINE_TIME_SCALE",
     }
     values = {field: os.environ[var] for field, var in env.items() if os.environ.get(var)}
     return Settings(**values)

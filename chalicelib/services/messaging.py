@@ -145,3 +145,31 @@ def by_status(caller, status: str, cursor: str | None, limit: int) -> Page:
         newest_first=True,
     )
     return Page([entity(item, Message) for item in items], next_cursor)
+
+
+def email_customer(
+    tenant: Tenant,
+    customer: Customer,
+    job_id: str | None,
+    kind: str,
+    subject: str,
+    text: str,
+    actor: str,
+) -> Message | None:
+    """Email the customer (plain text and HTML) when they have an address; recorded like a text."""
+    from html import escape
+
+    from chalicelib.integrations.email import EmailFailed, send_email
+
+    if not customer.email:
+        return None
+    message = new_message(tenant, customer, job_id, kind, text)
+    message.channel, message.to, message.from_ = "email", customer.email, tenant.email
+    html = "".join(f"<p>{escape(line)}</p>" for line in text.split("\n") if line)
+    try:
+        send_email(customer.email, subject, text, html, tenant.email)
+        message.status = "sent"
+    except EmailFailed as exc:
+        message.status, message.error = "failed", str(exc)
+    record_message(tenant.tenant_id, message, actor)
+    return message
