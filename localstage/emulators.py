@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -34,10 +36,96 @@ def start_moto(port: int | None = None):
     os.environ.update(FAKE_AWS_ENV)
     # AWS_ENDPOINT_URL would send every boto3 client elsewhere (DESIGN §7).
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    serialize_dynamodb_requests()
+    roll_back_only_touched_items()
     port = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     return server, f"http://{LOOPBACK}:{port}"
+
+
+_DYNAMODB_REQUEST_LOCK = threading.RLock()
+
+
+def serialize_dynamodb_requests() -> None:
+    """Handle one DynamoDB request at a time, as DynamoDB's transactions behave.
+
+    moto (5.2) applies a TransactWriteItems one item after another with no lock, and undoes a
+    failed one by restoring a copy of the whole table taken when it began. Under the threaded
+    server two racing transactions can then both pass their version checks, and a rollback can
+    erase a write another request committed meanwhile. Serializing requests removes the
+    emulator's race, so a concurrency test races our conditions, not moto's internals.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, "serialized", False):
+        return
+
+    @functools.wraps(original)
+    def call_action(self):
+        with _DYNAMODB_REQUEST_LOCK:
+            return original(self)
+
+    call_action.serialized = True
+    DynamoHandler.call_action = call_action
+
+
+def roll_back_only_touched_items() -> None:
+    """Make moto's TransactWriteItems cost what the transaction touches, not the table size.
+
+    moto (5.2) deep-copies every table a transaction names, once per item, so that it can
+    restore the table if the transaction fails: the cost grows with everything ever written.
+    Instead, keep copies of just the items the transaction names and put those back.
+    """
+    import copy
+
+    from moto.dynamodb import models
+
+    original = models.DynamoDBBackend.transact_write_items
+    if getattr(original, "touched_items_only", False):
+        return
+
+    class _KeepTables:
+        """`copy` for moto's module: tables are not copied (we restore items ourselves)."""
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            if isinstance(value, models.Table):
+                return value
+            return copy.deepcopy(value, memo)
+
+    models.copy = _KeepTables
+
+    @functools.wraps(original)
+    def transact_write_items(self, transact_items):
+        before = [_snapshot(self, op) for item in transact_items for op in item.values()]
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table_name, key, saved in reversed(before):
+                _restore(self, table_name, key, saved)
+            raise
+
+    transact_write_items.touched_items_only = True
+    models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _snapshot(backend, op: dict):
+    import copy
+
+    table = backend.get_table(op["TableName"])
+    attrs = op.get("Key") or op["Item"]
+    key = {name: attrs[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+    current = backend.get_item(op["TableName"], key)
+    return op["TableName"], key, copy.deepcopy(current.to_json()["Attributes"]) if current else None
+
+
+def _restore(backend, table_name: str, key: dict, saved: dict | None) -> None:
+    if saved is not None:
+        backend.put_item(table_name, saved)
+    elif backend.get_item(table_name, key) is not None:
+        backend.delete_item(table_name, key)
 
 
 def create_table(endpoint_url: str, table_name: str) -> None:

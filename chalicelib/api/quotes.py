@@ -1,0 +1,181 @@
+"""Quotes: the office writes and sends them; the customer answers through the signed link."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt
+
+from chalicelib.api.http import Api, caller
+from chalicelib.api.schemas import Out, Strict
+from chalicelib.domain.callers import STAFF
+from chalicelib.domain.quotes import (
+    MAX_LINE_ITEMS,
+    MAX_OPTIONS,
+    MAX_QUANTITY,
+    MAX_UNIT_PRICE_CENTS,
+)
+from chalicelib.services import quotes
+
+api = Api(__name__, "quotes")
+
+
+class QuoteLineIn(Strict):
+    description: str = Field(min_length=1, max_length=500)
+    # Strict integers: a price of 12.5 is a client bug to refuse, not a float to round.
+    quantity: StrictInt = Field(1, ge=1, le=MAX_QUANTITY)
+    unit_price_cents: StrictInt = Field(ge=0, le=MAX_UNIT_PRICE_CENTS)
+    taxable: bool = True
+
+
+class QuoteOptionIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    line_items: list[QuoteLineIn] = Field(min_length=1, max_length=MAX_LINE_ITEMS)
+
+
+class QuoteIn(Strict):
+    options: list[QuoteOptionIn] = Field(min_length=1, max_length=MAX_OPTIONS)
+    deposit_percent: StrictInt | None = Field(None, ge=0, le=100)
+    expires_at: AwareDatetime | None = None
+    message: str | None = Field(None, max_length=2000)
+
+
+class QuoteApprovalIn(Strict):
+    option_id: str = Field(min_length=1, max_length=64)
+    signed_by: str = Field(min_length=1, max_length=200)
+
+
+class QuoteDeclineIn(Strict):
+    reason: str | None = Field(None, max_length=1000)
+
+
+class QuoteLineOut(Out):
+    description: str
+    quantity: int
+    unit_price_cents: int
+    taxable: bool
+    amount_cents: int
+    tax_cents: int
+
+
+class QuoteOptionOut(Out):
+    id: str = Field(validation_alias="option_id")
+    name: str
+    status: str
+    line_items: list[QuoteLineOut]
+    subtotal_cents: int
+    tax_cents: int
+    total_cents: int
+    deposit_cents: int | None
+
+
+class QuoteOut(Out):
+    id: str = Field(validation_alias="quote_id")
+    job_id: str
+    status: str
+    currency: str
+    tax_rate_bps: int
+    deposit_percent: int | None
+    options: list[QuoteOptionOut]
+    message: str | None
+    expires_at: datetime
+    created_by: str
+    created_at: datetime
+    sent_at: datetime | None
+    approved_option_id: str | None
+    signed_by: str | None
+    approved_at: datetime | None
+    declined_at: datetime | None
+    decline_reason: str | None
+    version: int
+    # The customer's link, once sent and until it expires (the office may copy it).
+    link: str | None = None
+
+
+class PublicQuoteOptionOut(BaseModel):
+    id: str
+    name: str
+    status: str
+    line_items: list[QuoteLineOut]
+    subtotal_cents: int
+    tax_cents: int
+    total_cents: int
+    deposit_cents: int | None
+
+
+class PublicQuoteOut(BaseModel):
+    """The quote as the customer sees it: no ids but the option ids to choose from."""
+
+    business_name: str
+    job_title: str
+    status: str
+    currency: str
+    tax_rate_bps: int
+    deposit_percent: int | None
+    message: str | None
+    expires_at: datetime
+    options: list[PublicQuoteOptionOut]
+    approved_option_id: str | None
+    signed_by: str | None
+    approved_at: datetime | None
+    declined_at: datetime | None
+
+
+@api.route(
+    "/jobs/{job_id}/quotes", "POST", roles=STAFF, body=QuoteIn, response=QuoteOut, status=201
+)
+def create_quote(job_id: str, body: QuoteIn):
+    """A draft quote with one to three options, priced at the tenant's tax rate."""
+    return quotes.create(caller(), job_id, body.model_dump(exclude_none=True))
+
+
+@api.route("/jobs/{job_id}/quotes/{quote_id}", "GET", roles=STAFF, response=QuoteOut)
+def get_quote(job_id: str, quote_id: str):
+    """One quote, with the customer's link once it is sent."""
+    return quotes.get(caller(), job_id, quote_id)
+
+
+@api.route("/jobs/{job_id}/quotes/{quote_id}/send", "POST", roles=STAFF, response=QuoteOut)
+def send_quote(job_id: str, quote_id: str, if_match: int | None = None):
+    """Text the customer a signed link; the quote is `sent` and the job `quoted`.
+
+    Sending a `sent` quote again re-texts the same link; an approved or declined one is 409.
+    """
+    return quotes.send(caller(), job_id, quote_id, if_match)
+
+
+@api.route("/public/quotes/{token}", "GET", roles=None, response=PublicQuoteOut)
+def view_quote(token: str):
+    """The quote behind a customer's link (404 for an expired or altered link)."""
+    return quotes.public_view(token)
+
+
+@api.route(
+    "/public/quotes/{token}/approve",
+    "POST",
+    roles=None,
+    body=QuoteApprovalIn,
+    response=PublicQuoteOut,
+)
+def approve_quote(token: str, body: QuoteApprovalIn):
+    """The customer approves one option; approving it again returns the same result."""
+    return quotes.approve(token, body.option_id, body.signed_by, _customer_ip())
+
+
+@api.route(
+    "/public/quotes/{token}/decline",
+    "POST",
+    roles=None,
+    body=QuoteDeclineIn,
+    response=PublicQuoteOut,
+)
+def decline_quote(token: str, body: QuoteDeclineIn):
+    """The customer declines the quote; the job stays for the office to decide."""
+    return quotes.decline(token, body.reason)
+
+
+def _customer_ip() -> str | None:
+    # Recorded with the signature as evidence of who approved; API Gateway puts it here.
+    request = api.blueprint.current_request
+    identity = (getattr(request, "context", None) or {}).get("identity") or {}
+    return identity.get("sourceIp")
