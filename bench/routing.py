@@ -16,7 +16,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from bench import check, ortools_baseline
@@ -61,118 +61,148 @@ def fieldline_problem(instance: Instance) -> RoutingProblem:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    routes: list[list[int]] | None  # None: the solver found no solution
+    seconds: float  # wall clock
+    cpu_seconds: float  # this process's CPU time: shows whether the machine was busy
+
+
+@dataclass(frozen=True)
 class Score:
     vehicles: int
     distance: int  # x10 units
     gap_percent: float | None  # None when there is no solution at all
     feasible: bool
     seconds: float
+    cpu_seconds: float
     violations: list[str]
     routes: list[list[int]]
 
 
-def score(
-    instance: Instance, routes: list[list[int]] | None, best: BestKnown, seconds: float
-) -> Score:
-    if routes is None:
-        return Score(0, 0, None, False, seconds, ["no solution found"], [])
-    routes = [route for route in routes if route]
-    distance = check.total_distance(instance, routes)
-    gap = 100 * (distance - best.distance) / best.distance
-    found = check.violations(instance, routes)
-    return Score(len(routes), distance, gap, not found, seconds, found, routes)
+def timed(solver: Callable[[], list[list[int]] | None]) -> Attempt:
+    wall, cpu = time.perf_counter(), time.process_time()
+    routes = solver()
+    return Attempt(routes, time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def run_ours(instance: Instance, seconds: float, seed: int) -> tuple[list[list[int]], float]:
-    started = time.perf_counter()
-    proposal = routing_pyvrp.solve(
-        fieldline_problem(instance), EuclideanTravel(), seed=seed, time_limit_seconds=seconds
-    )
-    elapsed = time.perf_counter() - started
-    return [[int(vid) for vid in route.visit_ids] for route in proposal.routes], elapsed
+def run_ours(instance: Instance, seconds: float, seed: int) -> Attempt:
+    problem = fieldline_problem(instance)
+
+    def solve() -> list[list[int]]:
+        proposal = routing_pyvrp.solve(
+            problem, EuclideanTravel(), seed=seed, time_limit_seconds=seconds
+        )
+        return [[int(vid) for vid in route.visit_ids] for route in proposal.routes]
+
+    return timed(solve)
 
 
-def run_ortools(instance: Instance, seconds: float) -> tuple[list[list[int]] | None, float]:
-    started = time.perf_counter()
-    routes = ortools_baseline.solve(instance, seconds)
-    return routes, time.perf_counter() - started
+def run_ortools(instance: Instance, seconds: float, allow_drops: bool) -> Attempt:
+    return timed(lambda: ortools_baseline.solve(instance, seconds, allow_drops))
+
+
+@dataclass(frozen=True)
+class Options:
+    seconds: float
+    seed: int = 0
+    solvers: tuple[str, ...] = ("ours", "ortools")
+    ortools_drops: bool = False
 
 
 @dataclass(frozen=True)
 class Row:
     instance: str
     best_known: BestKnown
-    ours: Score
+    ours: Score | None
     ortools: Score | None
 
     @property
     def ours_worse(self) -> bool:
-        if self.ortools is None or not self.ortools.feasible:
+        if self.ours is None or self.ortools is None or not self.ortools.feasible:
             return False
         return not self.ours.feasible or self.ours.distance > self.ortools.distance
 
 
-def benchmark(name: str, seconds: float, seed: int, with_ortools: bool) -> Row:
+def benchmark(name: str, options: Options) -> Row:
     instance = load(name)
     best = load_best_known()[instance.name]
-    routes, elapsed = run_ours(instance, seconds, seed)
-    ours = score(instance, routes, best, elapsed)
-    ortools = None
-    if with_ortools:
-        routes, elapsed = run_ortools(instance, seconds)
-        ortools = score(instance, routes, best, elapsed)
+    ours = ortools = None
+    if "ours" in options.solvers:
+        ours = score(instance, run_ours(instance, options.seconds, options.seed), best)
+    if "ortools" in options.solvers:
+        attempt = run_ortools(instance, options.seconds, options.ortools_drops)
+        ortools = score(instance, attempt, best)
     return Row(instance.name, best, ours, ortools)
 
 
-HEADER = (
-    f"{'instance':<8} {'bks':>12} | {'ours veh':>8} {'dist':>7} {'gap%':>6} {'feas':>4}"
-    f" {'s':>5} | {'ortools veh':>11} {'dist':>7} {'gap%':>6} {'feas':>4} {'s':>5}"
-)
+def score(instance: Instance, attempt: Attempt, best: BestKnown) -> Score:
+    times = (attempt.seconds, attempt.cpu_seconds)
+    if attempt.routes is None:
+        return Score(0, 0, None, False, *times, ["no solution found"], [])
+    routes = [route for route in attempt.routes if route]
+    distance = check.total_distance(instance, routes)
+    gap = 100 * (distance - best.distance) / best.distance
+    found = check.violations(instance, routes)
+    return Score(len(routes), distance, gap, not found, *times, found, routes)
+
+
+SCORE_HEADER = f"{'veh':>4} {'dist':>6} {'gap%':>6} {'feas':>4} {'s':>5} {'cpu':>5}"
+
+
+def header(options: Options) -> str:
+    parts = [f"{'instance':<8} {'bks veh/dist':>12}"]
+    parts += [f"{solver:<7} {SCORE_HEADER}" for solver in options.solvers]
+    return " | ".join(parts)
 
 
 def format_row(row: Row) -> str:
     bks = f"{row.best_known.vehicles}/{row.best_known.distance}"
-    text = f"{row.instance:<8} {bks:>12} | {_format_score(row.ours, 8)}"
-    if row.ortools is not None:
-        text += f" | {_format_score(row.ortools, 11)}"
-    return text
+    parts = [f"{row.instance:<8} {bks:>12}"]
+    parts += [f"{'ours':<7} {_format_score(row.ours)}"] if row.ours else []
+    parts += [f"{'ortools':<7} {_format_score(row.ortools)}"] if row.ortools else []
+    return " | ".join(parts)
 
 
-def _format_score(s: Score, width: int) -> str:
+def _format_score(s: Score) -> str:
     feasible = "yes" if s.feasible else "no"
     gap = "-" if s.gap_percent is None else f"{s.gap_percent:.2f}"
-    return f"{s.vehicles:>{width}} {s.distance:>7} {gap:>6} {feasible:>4} {s.seconds:>5.1f}"
+    times = f"{s.seconds:>5.1f} {s.cpu_seconds:>5.1f}"
+    return f"{s.vehicles:>4} {s.distance:>6} {gap:>6} {feasible:>4} {times}"
 
 
 def summary(rows: list[Row]) -> dict:
-    ortools = [row.ortools for row in rows if row.ortools is not None]
-    return {
-        "instances": len(rows),
-        "mean_gap_percent_ours": _mean_gap([row.ours for row in rows]),
-        "mean_gap_percent_ortools": _mean_gap(ortools) if ortools else None,
-        "feasible_ours": sum(row.ours.feasible for row in rows),
-        "feasible_ortools": sum(s.feasible for s in ortools) if ortools else None,
-        "ours_worse_than_ortools": [row.instance for row in rows if row.ours_worse],
-    }
+    result: dict = {"instances": len(rows)}
+    for solver in ("ours", "ortools"):
+        scores = [getattr(row, solver) for row in rows if getattr(row, solver) is not None]
+        if scores:
+            result[f"mean_gap_percent_{solver}"] = _mean_gap(scores)
+            result[f"feasible_{solver}"] = sum(s.feasible for s in scores)
+    if "feasible_ours" in result and "feasible_ortools" in result:
+        result["ours_worse_than_ortools"] = [row.instance for row in rows if row.ours_worse]
+    return result
 
 
 def _mean_gap(scores: list[Score]) -> float | None:
     """Mean over feasible solutions only: an infeasible route set has no meaningful gap."""
-    gaps = [s.gap_percent for s in scores if s.feasible]
+    gaps = [s.gap_percent for s in scores if s.feasible and s.gap_percent is not None]
     return round(sum(gaps) / len(gaps), 3) if gaps else None
 
 
+SOLVER_NAMES = {"ours": "ours", "ortools": "OR-Tools"}
+
+
 def format_summary(result: dict) -> str:
-    worse = ", ".join(result["ours_worse_than_ortools"]) or "none"
-    feasible_ortools = result["feasible_ortools"]
-    return (
-        f"summary: mean gap ours {result['mean_gap_percent_ours']}%,"
-        f" mean gap OR-Tools {result['mean_gap_percent_ortools']}%"
-        f" (means over feasible solutions);"
-        f" feasible ours {result['feasible_ours']}/{result['instances']},"
-        f" OR-Tools {feasible_ortools}/{result['instances']};"
-        f" ours worse than OR-Tools on: {worse}"
-    )
+    total = result["instances"]
+    parts = [
+        f"{label}: mean gap {result[f'mean_gap_percent_{solver}']}% over feasible solutions,"
+        f" feasible {result[f'feasible_{solver}']}/{total}"
+        for solver, label in SOLVER_NAMES.items()
+        if f"feasible_{solver}" in result
+    ]
+    if "ours_worse_than_ortools" in result:
+        worse = ", ".join(result["ours_worse_than_ortools"]) or "none"
+        parts.append(f"ours worse than OR-Tools on: {worse}")
+    return "summary: " + "; ".join(parts)
 
 
 def instance_names(args: list[str]) -> list[str]:
@@ -182,25 +212,35 @@ def instance_names(args: list[str]) -> list[str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.routing", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.routing",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("instances", nargs="+", help="paths, names like C101, or 'all'")
     parser.add_argument("--seconds", type=float, default=10.0, help="time limit per solver")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print JSON with routes")
-    parser.add_argument("--skip-ortools", action="store_true", help="run only our solver")
+    parser.add_argument("--json", action="store_true", help="print JSON, with routes")
+    parser.add_argument("--solvers", default="ours,ortools", help="comma-separated: ours, ortools")
+    parser.add_argument(
+        "--ortools-drops",
+        action="store_true",
+        help="let OR-Tools drop customers at a penalty so it always has a first solution",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    rows = []
+    solvers = tuple(name.strip() for name in args.solvers.split(",") if name.strip())
+    options = Options(args.seconds, args.seed, solvers, args.ortools_drops)
     if not args.json:
-        print(HEADER, flush=True)
+        print(header(options), flush=True)
+    rows = []
     for name in instance_names(args.instances):
-        row = benchmark(name, args.seconds, args.seed, with_ortools=not args.skip_ortools)
-        rows.append(row)
+        rows.append(benchmark(name, options))
         if not args.json:
-            print(format_row(row), flush=True)
+            print(format_row(rows[-1]), flush=True)
     result = summary(rows)
     if args.json:
         json.dump({"rows": [asdict(row) for row in rows], "summary": result}, sys.stdout, indent=1)

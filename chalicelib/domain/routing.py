@@ -181,7 +181,13 @@ class TravelTable:
     @classmethod
     def for_problem(cls, problem: RoutingProblem, travel: TravelTimeProvider) -> TravelTable:
         locations = problem.all_locations()
-        return cls(locations, travel.matrix(locations))
+        matrix = travel.matrix(locations)
+        size = len(locations)
+        if len(matrix) != size or any(len(row) != size for row in matrix):
+            raise ValueError(f"travel matrix must be {size}x{size}")
+        if any(not isinstance(s, int) or s < 0 for row in matrix for s in row):
+            raise ValueError("travel times must be non-negative whole seconds")
+        return cls(locations, matrix)
 
     def index(self, location: Location) -> int:
         return self._indices[location]
@@ -233,7 +239,7 @@ def _validate_pins(problem: RoutingProblem) -> None:
             if visit_id not in known:
                 raise RoutingProblemError(f"technician {tech.id}: unknown pinned visit {visit_id}")
             if visit_id in owner:
-                raise RoutingProblemError(f"visit {visit_id} is pinned to two technicians")
+                raise RoutingProblemError(f"visit {visit_id} is pinned more than once")
             owner[visit_id] = tech.id
 
 

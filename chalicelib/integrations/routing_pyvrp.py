@@ -58,6 +58,9 @@ def solve(
 
     Results are deterministic for a seed when the search stops on iterations (small problems,
     or `max_iterations`); when the time limit stops it, they depend on machine speed.
+    If the priority visits cannot all be served together, a second search with the same limits
+    serves as many of them as it can, so the worst case takes twice the time limit.
+    Raises `RoutingProblemError` for a malformed problem.
     """
     validate_problem(problem)
     table = TravelTable.for_problem(problem, travel)
