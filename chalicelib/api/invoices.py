@@ -1,0 +1,299 @@
+"""Invoices, payments and refunds; the customer's pay page; receivables across jobs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field, StrictBool, StrictInt
+
+from chalicelib.api.http import Api, caller
+from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
+from chalicelib.domain import invoices as rules
+from chalicelib.domain.callers import ANYONE, STAFF
+from chalicelib.domain.money import LineItem
+from chalicelib.services import invoicing, payments
+
+api = Api(__name__, "invoices")
+
+Kind = Literal[rules.KINDS]  # type: ignore[valid-type]
+Status = Literal[rules.STATUSES]  # type: ignore[valid-type]
+ManualMethod = Literal[rules.MANUAL_METHODS]  # type: ignore[valid-type]
+Cents = StrictInt  # integer minor units: a JSON float (even 12.0) is refused
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+class LineItemIn(Strict):
+    description: str = Field(min_length=1, max_length=500)
+    quantity: StrictInt = Field(1, ge=1, le=rules.MAX_QUANTITY)
+    unit_price_cents: Cents = Field(ge=-rules.MAX_UNIT_PRICE_CENTS, le=rules.MAX_UNIT_PRICE_CENTS)
+    taxable: StrictBool = True
+
+
+class InvoiceIn(Strict):
+    kind: Kind
+    line_items: list[LineItemIn] | None = Field(None, max_length=rules.MAX_LINE_ITEMS)
+    due_days: StrictInt | None = Field(None, ge=0, le=rules.MAX_DUE_DAYS)
+
+
+class VoidIn(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class PaymentIn(Strict):
+    method: ManualMethod
+    amount_cents: Cents = Field(gt=0)
+    reference: str | None = Field(None, max_length=200)
+
+
+class RefundIn(Strict):
+    amount_cents: Cents = Field(gt=0)
+    reason: str = Field(min_length=1, max_length=1000)
+    payment_id: str | None = Field(
+        None, max_length=64, description="Which payment to refund; default: the latest that can"
+    )
+
+
+class InvoiceQuery(ListQuery):
+    status: Status | None = None
+    due_before: date | None = None
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+class InvoiceLineOut(Out):
+    description: str
+    quantity: int
+    unit_price_cents: int
+    taxable: bool
+    amount_cents: int
+    tax_cents: int
+
+
+class RefundOut(Out):
+    id: str | None = Field(validation_alias="refund_id")
+    amount_cents: int
+    reason: str | None
+    stripe_refund_id: str | None
+    created_at: datetime
+
+
+class PaymentOut(Out):
+    id: str = Field(validation_alias="payment_id")
+    job_id: str
+    invoice_id: str
+    method: str
+    amount_cents: int
+    currency: str
+    status: str
+    reference: str | None
+    recorded_by: str
+    refunded_cents: int
+    refunds: list[RefundOut]
+    stripe_payment_intent_id: str | None
+    failure_message: str | None
+    created_at: datetime
+    succeeded_at: datetime | None
+
+
+class InvoiceOut(Out):
+    id: str = Field(validation_alias="invoice_id")
+    job_id: str
+    customer_id: str
+    kind: str
+    status: str
+    number: int | None
+    currency: str
+    tax_rate_bps: int
+    line_items: list[InvoiceLineOut]
+    subtotal_cents: int
+    tax_cents: int
+    total_cents: int
+    amount_paid_cents: int
+    refunded_cents: int
+    balance_cents: int
+    due_days: int
+    due_date: date | None
+    overdue: bool
+    disputed: bool
+    void_reason: str | None
+    link: str | None = Field(None, description="The customer's pay link, once sent")
+    payments: list[PaymentOut] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+    version: int
+
+
+class InvoicePage(PageOut[InvoiceOut]):
+    pass
+
+
+class PaymentRecordedOut(PaymentOut):
+    invoice: InvoiceOut
+
+
+class RefundIssuedOut(Out):
+    id: str | None
+    payment_id: str
+    amount_cents: int
+    currency: str
+    reason: str
+    stripe_refund_id: str | None
+    created_at: datetime
+    invoice: InvoiceOut
+
+
+class AgingBucketOut(Out):
+    name: str
+    invoice_count: int
+    balance_cents: int
+
+
+class AgingOut(Out):
+    as_of: date
+    currency: str
+    buckets: list[AgingBucketOut]
+    invoice_count: int
+    total_cents: int
+
+
+class PublicLineOut(Out):
+    description: str
+    quantity: int
+    unit_price_cents: int
+    amount_cents: int
+    tax_cents: int
+
+
+class PublicPaymentOut(Out):
+    method: str
+    amount_cents: int
+    refunded_cents: int
+    status: str
+    paid_at: datetime
+
+
+class PublicInvoiceOut(Out):
+    business_name: str
+    job_title: str
+    number: int | None
+    kind: str
+    status: str
+    currency: str
+    line_items: list[PublicLineOut]
+    subtotal_cents: int
+    tax_cents: int
+    total_cents: int
+    amount_paid_cents: int
+    refunded_cents: int
+    balance_cents: int
+    due_date: date | None
+    overdue: bool
+    payments: list[PublicPaymentOut]
+    payment_processing: bool = Field(
+        description="A payment is on its way (a bank debit takes days): no new one is offered"
+    )
+    client_secret: str | None = Field(
+        description="Stripe PaymentIntent client secret for Stripe.js; null when nothing is owed"
+    )
+    payment_intent_id: str | None
+    stripe_account: str | None = Field(description="The connected account to give Stripe.js")
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+
+def _lines(body_lines: list[LineItemIn] | None) -> list[LineItem] | None:
+    if body_lines is None:
+        return None
+    return [LineItem(**line.model_dump()) for line in body_lines]
+
+
+@api.route(
+    "/jobs/{job_id}/invoices", "POST", roles=STAFF, body=InvoiceIn, response=InvoiceOut, status=201
+)
+def create_invoice(job_id: str, body: InvoiceIn):
+    """A draft invoice: a deposit from the approved quote, a progress bill, or the final one
+    (the approved option plus what was added on site, less deposits paid)."""
+    return invoicing.create(caller(), job_id, body.kind, _lines(body.line_items), body.due_days)
+
+
+@api.route("/jobs/{job_id}/invoices/{invoice_id}", "GET", roles=ANYONE, response=InvoiceOut)
+def get_invoice(job_id: str, invoice_id: str):
+    """One invoice with its payments and the customer's pay link."""
+    return invoicing.get(caller(), job_id, invoice_id)
+
+
+@api.route("/jobs/{job_id}/invoices/{invoice_id}/send", "POST", roles=STAFF, response=InvoiceOut)
+def send_invoice(job_id: str, invoice_id: str):
+    """Number the invoice (per tenant, gap-free), mark it `sent` and text the pay link."""
+    return invoicing.send(caller(), job_id, invoice_id)
+
+
+@api.route(
+    "/jobs/{job_id}/invoices/{invoice_id}/void",
+    "POST",
+    roles=STAFF,
+    body=VoidIn,
+    response=InvoiceOut,
+)
+def void_invoice(job_id: str, invoice_id: str, body: VoidIn):
+    """Void an invoice nothing was kept on (refund first if money was received)."""
+    return invoicing.void(caller(), job_id, invoice_id, body.reason)
+
+
+@api.route(
+    "/jobs/{job_id}/invoices/{invoice_id}/payments",
+    "POST",
+    roles=ANYONE,
+    body=PaymentIn,
+    response=PaymentRecordedOut,
+    status=201,
+)
+def record_payment(job_id: str, invoice_id: str, body: PaymentIn):
+    """Cash, check or other, by the office or the technician on the job; never more than owed."""
+    return payments.record_payment(
+        caller(), job_id, invoice_id, body.method, body.amount_cents, body.reference
+    )
+
+
+@api.route(
+    "/jobs/{job_id}/invoices/{invoice_id}/refunds",
+    "POST",
+    roles=STAFF,
+    body=RefundIn,
+    response=RefundIssuedOut,
+    status=201,
+)
+def refund_payment(job_id: str, invoice_id: str, body: RefundIn):
+    """Give money back (through Stripe for card and bank payments); the balance reopens."""
+    return payments.refund(
+        caller(), job_id, invoice_id, body.amount_cents, body.reason, body.payment_id
+    )
+
+
+@api.route("/invoices", "GET", roles=STAFF, query=InvoiceQuery, response=InvoicePage)
+def list_invoices(query: InvoiceQuery):
+    """Invoices across jobs by status (default `sent`), soonest due first."""
+    return invoicing.list_invoices(
+        caller(), query.status, query.due_before, query.cursor, query.limit
+    )
+
+
+@api.route("/reports/ar-aging", "GET", roles=STAFF, response=AgingOut)
+def ar_aging():
+    """What customers owe, by days past due: current, 1-30, 31-60, 61-90, 90+."""
+    return invoicing.ar_aging(caller())
+
+
+@api.route("/public/invoices/{token}", "GET", roles=None, response=PublicInvoiceOut)
+def public_invoice(token: str):
+    """The invoice behind a customer's link, with a Stripe client secret while money is owed
+    (404 for an expired or altered link)."""
+    return payments.public_invoice(token)

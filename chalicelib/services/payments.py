@@ -1,0 +1,551 @@
+"""Money in and out: payments recorded by hand, the customer's pay page (a Stripe
+PaymentIntent), refunds, and Stripe's webhook events.
+
+Stripe is always called before anything is written: if it cannot be reached the request
+fails with 503 and nothing changed. What Stripe did is then written idempotently (by intent
+id, refund totals and event id), so a retry, a replayed webhook, or a webhook that beats the
+request that caused it all count once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from chalicelib.config import get_settings
+from chalicelib.domain import clock, links
+from chalicelib.domain import invoices as rules
+from chalicelib.domain.callers import CUSTOMER, SYSTEM, Caller
+from chalicelib.domain.errors import Conflict, Invalid, NotFound
+from chalicelib.domain.invoices import Invoice, Payment
+from chalicelib.domain.jobs import Job
+from chalicelib.domain.tenants import Tenant
+from chalicelib.domain.timeline import TimelineEvent, event
+from chalicelib.integrations import payments_stripe as stripe
+from chalicelib.logs import logger
+from chalicelib.services import invoicing, jobs, tenants
+from chalicelib.services.invoicing import (
+    find_invoice,
+    invoices_of,
+    payments_of,
+    require_invoice,
+    retrying,
+    settle_job,
+    write,
+)
+from chalicelib.store import db, keys
+from chalicelib.store.db import ConditionFailed, Transaction
+from chalicelib.store.jobs import JobCollection
+from chalicelib.store.models import Item
+from chalicelib.store.records import record
+
+STRIPE = "stripe"  # the actor of what Stripe's events change
+WEBHOOK_DEDUPE_DAYS = 30
+DEDUPE_LABEL = "stripe event"
+
+
+# --- recorded by hand ------------------------------------------------------------------------
+
+
+def record_payment(
+    caller: Caller,
+    job_id: str,
+    invoice_id: str,
+    method: str,
+    amount_cents: int,
+    reference: str | None,
+) -> dict[str, Any]:
+    """Cash, a check or another way, taken by the office or the technician on site."""
+
+    def attempt() -> tuple[Invoice, Payment]:
+        collection = jobs.load(caller, job_id)
+        job = collection.header()
+        invoice = require_invoice(collection, invoice_id)
+        payment = rules.manual_payment(invoice, method, amount_cents, reference, caller.user_id)
+        events = rules.receive(invoice, payment, caller.user_id)
+        events.append(_settle_job(collection, job, invoice, caller.user_id))
+        write(Transaction(), caller, job, invoice, *events, payments=(payment,)).commit()
+        return invoice, payment
+
+    invoice, payment = retrying(attempt)
+    return {
+        **payment.model_dump(),
+        "invoice": invoicing.office_view(caller.tenant_id, invoice, [payment]),
+    }
+
+
+def _settle_job(
+    collection: JobCollection, job: Job, invoice: Invoice, actor: str
+) -> TimelineEvent | None:
+    others = [i for i in invoices_of(collection) if i.invoice_id != invoice.invoice_id]
+    return settle_job(job, [*others, invoice], actor, invoice_id=invoice.invoice_id)
+
+
+# --- refunds ---------------------------------------------------------------------------------
+
+
+def refund(
+    caller: Caller,
+    job_id: str,
+    invoice_id: str,
+    amount_cents: int,
+    reason: str,
+    payment_id: str | None = None,
+) -> dict[str, Any]:
+    """Give money back on one payment: through Stripe for a card or bank payment, recorded
+    only for cash and checks. The invoice's balance reopens."""
+    collection = jobs.load(caller, job_id)
+    require_invoice(collection, invoice_id)
+    payment = _refundable_payment(payments_of(collection, invoice_id), amount_cents, payment_id)
+    rules.check_refund(payment, amount_cents)
+    refunded_before = payment.refunded_cents
+    stripe_refund_id = None
+    if payment.via_stripe:
+        tenant = tenants.get_settings(caller)
+        result = stripe.refund(
+            payment.stripe_payment_intent_id,
+            amount_cents,
+            {
+                "tenant_id": caller.tenant_id,
+                "job_id": job_id,
+                "invoice_id": invoice_id,
+                "payment_id": payment.payment_id,
+                "reason": reason[:500],
+            },
+            tenant.stripe_account_id,
+            # The same refund asked twice (a retry) is one refund; a second refund of the
+            # same amount later starts from a higher total and is a new one.
+            f"refund-{payment.payment_id}-{refunded_before}-{amount_cents}",
+        )
+        stripe_refund_id = result.id
+
+    def attempt() -> tuple[Invoice, Payment, rules.Refund | None]:
+        fresh = jobs.load(caller, job_id)
+        job, invoice = fresh.header(), require_invoice(fresh, invoice_id)
+        paid = next(p for p in payments_of(fresh, invoice_id) if p.payment_id == payment.payment_id)
+        if stripe_refund_id is None:
+            rules.check_refund(paid, amount_cents)  # cash: nothing has happened yet, re-check
+            goal = paid.refunded_cents + amount_cents
+        else:
+            goal = refunded_before + amount_cents  # the money went back: record it, whatever
+        given = rules.refund_to(paid, goal, reason, caller.user_id, stripe_refund_id)
+        if given is None:  # Stripe's charge.refunded got here first and recorded it
+            return invoice, paid, None
+        events = rules.give_back(invoice, paid, given, caller.user_id)
+        write(Transaction(), caller, job, invoice, *events, payments=(paid,)).commit()
+        return invoice, paid, given
+
+    invoice, paid, given = retrying(attempt)
+    return {
+        "id": given.refund_id if given else None,
+        "payment_id": paid.payment_id,
+        "amount_cents": amount_cents,
+        "currency": paid.currency,
+        "reason": reason,
+        "stripe_refund_id": stripe_refund_id,
+        "created_at": given.created_at if given else clock.now(),
+        "invoice": invoicing.office_view(caller.tenant_id, invoice),
+    }
+
+
+def _refundable_payment(
+    payments: list[Payment], amount_cents: int, payment_id: str | None
+) -> Payment:
+    if payment_id is not None:
+        chosen = next((p for p in payments if p.payment_id == payment_id), None)
+        if chosen is None:
+            raise NotFound("payment not found")
+        return chosen
+    candidates = [p for p in payments if p.refundable_cents > 0]
+    if not candidates:
+        raise Invalid("nothing was paid on this invoice to refund", code="refund_exceeds_payment")
+    # The latest payment that can cover it alone (one refund, one payment).
+    for payment in sorted(candidates, key=lambda p: p.payment_id, reverse=True):
+        if payment.refundable_cents >= amount_cents:
+            return payment
+    most = max(p.refundable_cents for p in candidates)
+    raise Invalid(
+        f"{amount_cents} is more than any one payment can refund (at most {most}); "
+        "refund payment by payment with payment_id",
+        details=[
+            {"payment_id": p.payment_id, "refundable_cents": p.refundable_cents} for p in candidates
+        ],
+        code="refund_exceeds_payment",
+    )
+
+
+# --- the customer's pay page -----------------------------------------------------------------
+
+
+@dataclass
+class Opened:
+    caller: Caller  # the customer, acting inside the token's tenant
+    tenant: Tenant
+    collection: JobCollection
+    invoice: Invoice
+
+
+def _open(token: str) -> Opened:
+    """Anything wrong with the link (altered, expired, another kind, gone, draft): 404."""
+    claims = links.verify(token, "invoice", get_settings().link_secret, clock.now())
+    if claims is None:
+        raise NotFound("invoice not found")
+    customer = Caller(tenant_id=claims.tenant_id, user_id=CUSTOMER, role=CUSTOMER)
+    try:
+        collection = jobs.load(customer, claims.job_id)
+    except NotFound:
+        raise NotFound("invoice not found") from None
+    invoice = find_invoice(collection, claims.object_id)
+    if invoice is None or invoice.status in ("draft", "void"):
+        raise NotFound("invoice not found")
+    return Opened(customer, tenants.get_settings(customer), collection, invoice)
+
+
+def public_invoice(token: str) -> dict[str, Any]:
+    """The invoice as the customer sees it and, while money is owed, a way to pay it.
+
+    One PaymentIntent per outstanding balance: created the first time the page is opened,
+    reused while the customer can still pay with it and its amount is the balance, replaced
+    (and cancelled) when the balance changed. While a payment is processing (a bank debit
+    takes days) no second intent is offered.
+    """
+    for _ in range(3):
+        opened = _open(token)
+        try:
+            intent, processing = _intent_for(opened)
+        except ConditionFailed:
+            continue  # another tab saved its intent first: read again and reuse that one
+        return _customer_view(opened, intent, processing)
+    return _customer_view(_open(token), None, False)
+
+
+def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
+    invoice, tenant = opened.invoice, opened.tenant
+    if invoice.status not in rules.PAYABLE_ONLINE or invoice.balance_cents <= 0:
+        return None, False
+    payments = payments_of(opened.collection, invoice.invoice_id)
+    previous = invoice.payment_intent_id
+    stale: Payment | None = None
+    if previous:
+        current = stripe.retrieve_intent(previous, tenant.stripe_account_id)
+        ours = next((p for p in payments if p.stripe_payment_intent_id == previous), None)
+        if current.status in stripe.REUSABLE and current.amount_cents == invoice.balance_cents:
+            return current, False
+        if current.status in stripe.IN_FLIGHT and not (ours and ours.status in rules.SETTLED):
+            return None, True  # Stripe has the money (or soon will); the webhook settles it
+        if current.status in stripe.REUSABLE:
+            stripe.cancel_intent(previous, tenant.stripe_account_id)
+        stale = ours
+    settled = sum(1 for p in payments if p.status in rules.SETTLED)
+    intent = stripe.create_intent(
+        invoice.balance_cents,
+        invoice.currency,
+        {
+            "tenant_id": opened.caller.tenant_id,
+            "job_id": invoice.job_id,
+            "invoice_id": invoice.invoice_id,
+            "invoice_number": str(invoice.number),
+        },
+        tenant.stripe_account_id,
+        # Same invoice, balance, payments and predecessor → the same intent, however many
+        # times the page is retried; any of them changing makes a new one.
+        f"invoice-{invoice.invoice_id}-{invoice.balance_cents}-{settled}-{previous or 'first'}",
+    )
+    invoice.payment_intent_id = intent.id
+    invoice.payment_intent_amount_cents = intent.amount_cents
+    invoice.updated_at = clock.now()
+    pending = rules.online_payment(invoice, intent.id, intent.amount_cents, CUSTOMER)
+    changed = [pending]
+    if stale is not None and rules.cancel(stale):
+        changed.append(stale)
+    tenant_id = opened.caller.tenant_id
+    tx = Transaction()
+    tx.put(invoicing.invoice_item(tenant_id, invoice), label="invoice", entity=invoice)
+    for payment in changed:
+        tx.put(invoicing.payment_item(tenant_id, payment), label="payment", entity=payment)
+    started = event(
+        invoice.job_id,
+        "PaymentStarted",
+        CUSTOMER,
+        invoice_id=invoice.invoice_id,
+        payment_id=pending.payment_id,
+        stripe_payment_intent_id=intent.id,
+        currency=invoice.currency,
+        amount_cents=intent.amount_cents,
+    )
+    invoicing.events_only(tx, tenant_id, started).commit()
+    return intent, False
+
+
+def _customer_view(
+    opened: Opened, intent: stripe.Intent | None, processing: bool
+) -> dict[str, Any]:
+    invoice = opened.invoice
+    received = [
+        p for p in payments_of(opened.collection, invoice.invoice_id) if p.status in rules.SETTLED
+    ]
+    return {
+        "business_name": opened.tenant.name,
+        "job_title": opened.collection.header().title,
+        "number": invoice.number,
+        "kind": invoice.kind,
+        "status": invoice.status,
+        "currency": invoice.currency,
+        "line_items": [line.model_dump() for line in invoice.line_items],
+        "subtotal_cents": invoice.subtotal_cents,
+        "tax_cents": invoice.tax_cents,
+        "total_cents": invoice.total_cents,
+        "amount_paid_cents": invoice.amount_paid_cents,
+        "refunded_cents": invoice.refunded_cents,
+        "balance_cents": invoice.balance_cents,
+        "due_date": invoice.due_date,
+        "overdue": invoice.is_overdue(clock.now()),
+        "payments": [
+            {
+                "method": p.method,
+                "amount_cents": p.amount_cents,
+                "refunded_cents": p.refunded_cents,
+                "status": p.status,
+                "paid_at": p.succeeded_at or p.created_at,
+            }
+            for p in received
+        ],
+        "payment_processing": processing,
+        "client_secret": intent.client_secret if intent else None,
+        "payment_intent_id": intent.id if intent else None,
+        "stripe_account": opened.tenant.stripe_account_id if intent else None,
+    }
+
+
+# --- Stripe's webhook ------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """What a Stripe event is about, loaded fresh from our side."""
+
+    caller: Caller
+    tenant: Tenant
+    collection: JobCollection
+    job: Job
+    invoice: Invoice
+    payment: Payment | None
+
+
+def handle_stripe_event(payload: bytes, signature: str | None) -> dict[str, Any]:
+    """Verify, then apply once: the event id is recorded (conditional put) in the same
+    transaction as the change it causes, so a replay finds it and changes nothing."""
+    return apply_stripe_event(stripe.verify_event(payload, signature))
+
+
+def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
+    """Apply a verified event once. Reconciliation repairs a lost webhook through here too,
+    so the webhook arriving later finds the payment settled and changes nothing."""
+    event_id, type_ = str(stripe_event["id"]), str(stripe_event.get("type"))
+    apply = HANDLERS.get(type_)
+    if apply is None:
+        logger.info("stripe event acknowledged", extra={"type": type_})
+        return {"received": True, "outcome": "ignored"}
+    for _ in range(invoicing.RACE_ATTEMPTS):
+        target = _locate(stripe_event)
+        if target is None:
+            return {"received": True, "outcome": "ignored"}
+        tx = Transaction()
+        tx.put(_receipt(event_id, type_), condition=Item.pk.does_not_exist(), label=DEDUPE_LABEL)
+        changed = apply(target, stripe_event["data"]["object"], tx)
+        if changed:
+            job = target.job
+            invoice = target.invoice
+            write(tx, target.caller, job, invoice, *changed, payments=_payments(target))
+        try:
+            tx.commit()
+        except ConditionFailed as failed:
+            if DEDUPE_LABEL in failed.labels:
+                return {"received": True, "outcome": "duplicate"}
+            time.sleep(0.01)
+            continue  # the job changed under us: read again, apply again
+        return {"received": True, "outcome": "applied" if changed else "unchanged"}
+    raise Conflict("the job is busy; Stripe will deliver again", code="conflict")
+
+
+def _payments(target: Target) -> tuple[Payment, ...]:
+    return (target.payment,) if target.payment is not None else ()
+
+
+class _Receipt(BaseModel):
+    """The record that an event was applied; it expires once Stripe stops retrying."""
+
+    provider: str
+    event_id: str
+    type: str
+    received_at: datetime
+
+
+def _receipt(event_id: str, type_: str) -> Item:
+    key = keys.webhook_dedupe("stripe", event_id)
+    expires = int(clock.now().timestamp()) + WEBHOOK_DEDUPE_DAYS * 86400
+    receipt = _Receipt(provider="stripe", event_id=event_id, type=type_, received_at=clock.now())
+    return record(key, "webhook_event", None, receipt, ttl=expires)
+
+
+def _locate(stripe_event: dict[str, Any]) -> Target | None:
+    """Our invoice and payment for an event: by the intent id we indexed, else by the
+    metadata we put on the intent (an event can beat the page that made the intent)."""
+    obj = stripe_event["data"]["object"]
+    intent_id = (
+        obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
+    )
+    if isinstance(intent_id, dict):
+        intent_id = intent_id.get("id")
+    where = _indexed(intent_id) if intent_id else None
+    by_metadata = where is None
+    if by_metadata:
+        meta = obj.get("metadata") or {}
+        where = (meta.get("tenant_id"), meta.get("job_id"), meta.get("invoice_id"))
+    tenant_id, job_id, invoice_id = where
+    if not (tenant_id and job_id and invoice_id):
+        logger.warning(
+            "stripe event for nothing of ours", extra={"stripe_event": stripe_event["id"]}
+        )
+        return None
+    system = Caller(tenant_id=str(tenant_id), user_id=STRIPE, role=SYSTEM)
+    try:
+        collection = jobs.load(system, str(job_id))
+        tenant = tenants.get_settings(system)
+    except NotFound:
+        logger.warning("stripe event for an unknown tenant or job")
+        return None
+    invoice = find_invoice(collection, str(invoice_id))
+    if invoice is None:
+        logger.warning("stripe event for an unknown invoice")
+        return None
+    if not _from_tenants_account(stripe_event.get("account"), tenant, by_metadata):
+        logger.warning("stripe event from another account ignored")
+        return None
+    payment = next(
+        (
+            p
+            for p in payments_of(collection, invoice.invoice_id)
+            if intent_id and p.stripe_payment_intent_id == intent_id
+        ),
+        None,
+    )
+    return Target(system, tenant, collection, collection.header(), invoice, payment)
+
+
+def _from_tenants_account(account: str | None, tenant: Tenant, by_metadata: bool) -> bool:
+    """A connected account may only pay its own tenant's invoices.
+
+    Metadata is written by whoever creates the intent, so an intent we never saw is believed
+    only when the event comes from the tenant's own account. An intent we created and indexed
+    is ours whatever the event says (localstripe, for one, never names the account), unless
+    the event names a different account outright.
+    """
+    if by_metadata:
+        return account == tenant.stripe_account_id
+    return (
+        account is None or tenant.stripe_account_id is None or account == tenant.stripe_account_id
+    )
+
+
+def _indexed(intent_id: str) -> tuple[str, str, str] | None:
+    with db.translate_errors():
+        found = list(Item.gsi2.query(keys.stripe_intent_index(intent_id), limit=1))
+    if not found:
+        return None
+    data = found[0].data.as_dict()
+    return found[0].tenant_id, data.get("job_id"), data.get("invoice_id")
+
+
+def _same_currency(target: Target, currency: str | None) -> bool:
+    if currency and currency.upper() != target.invoice.currency.upper():
+        logger.error("stripe event in another currency than its invoice; not applied")
+        return False
+    return True
+
+
+def _ensure_payment(target: Target, intent_id: str, amount_cents: int, method: str | None):
+    if target.payment is None:
+        target.payment = rules.online_payment(
+            target.invoice, intent_id, amount_cents, STRIPE, method or "card"
+        )
+    return target.payment
+
+
+def _received(target: Target, amount_cents: int, charge_id: str | None, method: str | None):
+    """The payment succeeded: balance down, invoice (and job) paid when that settles it."""
+    if not rules.succeed(target.payment, amount_cents, charge_id, method):
+        return []
+    events = rules.receive(target.invoice, target.payment, STRIPE)
+    events.append(_settle_job(target.collection, target.job, target.invoice, STRIPE))
+    return events
+
+
+def _on_succeeded(target: Target, intent: dict[str, Any], tx: Transaction) -> list:
+    # The amount Stripe says it received, never the balance we hoped for.
+    amount = int(intent.get("amount_received") or intent.get("amount") or 0)
+    if amount <= 0 or not _same_currency(target, intent.get("currency")):
+        return []
+    method, charge_id = _charge_details(intent)
+    _ensure_payment(target, intent["id"], amount, method)
+    return _received(target, amount, charge_id, method)
+
+
+def _on_failed(target: Target, intent: dict[str, Any], tx: Transaction) -> list:
+    amount = int(intent.get("amount") or 0)
+    payment = _ensure_payment(target, intent["id"], amount, None)
+    error = intent.get("last_payment_error") or {}
+    failed = rules.fail(payment, error.get("message") or error.get("code"), STRIPE)
+    return [failed] if failed else []
+
+
+def _on_refunded(target: Target, charge: dict[str, Any], tx: Transaction) -> list:
+    if not charge.get("payment_intent") or not _same_currency(target, charge.get("currency")):
+        return []
+    # A refund proves the charge went through, even if its success has not reached us yet.
+    intent_id = charge["payment_intent"]
+    intent_id = intent_id.get("id") if isinstance(intent_id, dict) else intent_id
+    _ensure_payment(target, intent_id, int(charge.get("amount") or 0), None)
+    events = _received(target, int(charge.get("amount") or 0), charge.get("id"), None)
+    listed = (charge.get("refunds") or {}).get("data") or []
+    newest = max(listed, key=lambda r: r.get("created", 0), default={})
+    reason = (newest.get("metadata") or {}).get("reason") or "refunded in Stripe"
+    given = rules.refund_to(
+        target.payment, int(charge.get("amount_refunded") or 0), reason, STRIPE, newest.get("id")
+    )
+    if given is not None:
+        events += rules.give_back(target.invoice, target.payment, given, STRIPE)
+    return events
+
+
+def _on_dispute(target: Target, dispute: dict[str, Any], tx: Transaction) -> list:
+    if not dispute.get("payment_intent"):
+        return []
+    intent_id = dispute["payment_intent"]
+    amount = int(dispute.get("amount") or 0)
+    _ensure_payment(target, intent_id, amount, None)
+    events = _received(target, amount, dispute.get("charge"), None)
+    if rules.dispute(target.payment, dispute.get("id"), dispute.get("reason")):
+        events.append(rules.flag_dispute(target.invoice, target.payment, STRIPE))
+    return events
+
+
+def _charge_details(intent: dict[str, Any]) -> tuple[str | None, str | None]:
+    charge = intent.get("latest_charge")
+    if isinstance(charge, dict):
+        details = charge.get("payment_method_details") or {}
+        return details.get("type"), charge.get("id")
+    return None, charge
+
+
+HANDLERS = {
+    "payment_intent.succeeded": _on_succeeded,
+    "payment_intent.payment_failed": _on_failed,
+    "charge.refunded": _on_refunded,
+    "charge.dispute.created": _on_dispute,
+}
+# payout.paid: acknowledged; reconciliation (a later issue) records payouts.
