@@ -6,7 +6,23 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
+
+# The secrets' values in the local stage and tests. A deployed stage names a Secrets Manager
+# secret instead (FIELDLINE_SECRETS_NAME) and never puts a secret in its environment.
+LOCAL_SECRETS = {
+    "link_secret": "local-link-secret-change-me",
+    "stripe_secret_key": "sk_test_local",
+    "stripe_webhook_secret": "whsec_local",
+    "twilio_auth_token": "local-twilio-token",
+}
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+SECRET_ENV = {
+    "link_secret": "FIELDLINE_LINK_SECRET",
+    "stripe_secret_key": "FIELDLINE_STRIPE_SECRET_KEY",
+    "stripe_webhook_secret": "FIELDLINE_STRIPE_WEBHOOK_SECRET",
+    "twilio_auth_token": "FIELDLINE_TWILIO_AUTH_TOKEN",
+}
 
 
 class Settings(BaseModel):
@@ -21,15 +37,15 @@ class Settings(BaseModel):
     jwt_audience: str = "fieldline"
     jwks_url: str | None = None
     local_dir: Path = Path(".local")
-    # Signs customer links and pagination cursors. Deployed stages read it from Secrets Manager.
-    link_secret: str = "local-link-secret-change-me"
     stripe_api_base: str | None = None
-    stripe_secret_key: str = "sk_test_local"
-    stripe_webhook_secret: str = "whsec_local"
+    # The customer's pay page loads Stripe.js from here with this publishable key (not a
+    # secret). Unset, they follow stripe_api_base: against an emulator, localstripe's Stripe.js
+    # stand-in and a local key; against Stripe, Stripe's script (the key must then be given).
+    stripe_js_url: str | None = None
+    stripe_publishable_key: str | None = None
     # "outbox" (the local stage's, readable at /dev/outbox) or "twilio".
     sms_provider: str = "outbox"
     twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = "local-twilio-token"
     # Sender when a tenant has not set its own number.
     twilio_default_from: str = "+15005550006"
     email_from: str = "no-reply@fieldline.local"
@@ -55,9 +71,52 @@ class Settings(BaseModel):
     # second).
     time_scale: float = 1.0
 
+    # Deployed stages: the Secrets Manager secret (a JSON object) that holds the secrets below.
+    secrets_name: str | None = None
+    # Secrets given in the environment (the local stage, tests) win over the secret's values.
+    secret_values: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="after")
+    def _stripe_js_follows_the_api(self) -> Settings:
+        if self.stripe_js_url is None:
+            emulator = self.stripe_api_base
+            self.stripe_js_url = (
+                f"{emulator.rstrip('/')}/js.stripe.com/v3/" if emulator else STRIPE_JS_URL
+            )
+        if self.stripe_publishable_key is None and self.stripe_api_base:
+            self.stripe_publishable_key = "pk_test_local"  # localstripe takes any pk_ key
+        return self
+
     @property
     def is_local(self) -> bool:
         return self.stage == "local"
+
+    # Secrets resolve on first use, not at import, so a cold start that needs none reads none.
+    @property
+    def link_secret(self) -> str:
+        """Signs customer links and pagination cursors."""
+        return self._secret("link_secret")
+
+    @property
+    def stripe_secret_key(self) -> str:
+        return self._secret("stripe_secret_key")
+
+    @property
+    def stripe_webhook_secret(self) -> str:
+        return self._secret("stripe_webhook_secret")
+
+    @property
+    def twilio_auth_token(self) -> str:
+        return self._secret("twilio_auth_token")
+
+    def _secret(self, key: str) -> str:
+        if key in self.secret_values:
+            return self.secret_values[key]
+        if self.secrets_name:
+            from chalicelib.integrations import secrets
+
+            return secrets.read(self.secrets_name, key)
+        return LOCAL_SECRETS[key]
 
 
 def _from_environment() -> Settings:
@@ -71,14 +130,12 @@ def _from_environment() -> Settings:
         "jwt_audience": "FIELDLINE_JWT_AUDIENCE",
         "jwks_url": "FIELDLINE_JWKS_URL",
         "local_dir": "FIELDLINE_LOCAL_DIR",
-        "link_secret": "FIELDLINE_LINK_SECRET",
         "stripe_api_base": "FIELDLINE_STRIPE_API_BASE",
-        "stripe_secret_key": "FIELDLINE_STRIPE_SECRET_KEY",
-        "stripe_webhook_secret": "FIELDLINE_STRIPE_WEBHOOK_SECRET",
+        "stripe_js_url": "FIELDLINE_STRIPE_JS_URL",
+        "stripe_publishable_key": "FIELDLINE_STRIPE_PUBLISHABLE_KEY",
         "sms_provider": "FIELDLINE_SMS_PROVIDER",
         "email_from": "FIELDLINE_EMAIL_FROM",
         "twilio_account_sid": "FIELDLINE_TWILIO_ACCOUNT_SID",
-        "twilio_auth_token": "FIELDLINE_TWILIO_AUTH_TOKEN",
         "twilio_default_from": "FIELDLINE_TWILIO_DEFAULT_FROM",
         "event_bus_name": "FIELDLINE_EVENT_BUS",
         "workflow_queue_name": "FIELDLINE_WORKFLOW_QUEUE",
@@ -89,9 +146,11 @@ def _from_environment() -> Settings:
         "workflow_queue_url": "FIELDLINE_WORKFLOW_QUEUE_URL",
         "stream_dlq_url": "FIELDLINE_STREAM_DLQ_URL",
         "time_scale": "FIELDLINE_TIME_SCALE",
+        "secrets_name": "FIELDLINE_SECRETS_NAME",
     }
     values = {field: os.environ[var] for field, var in env.items() if os.environ.get(var)}
-    return Settings(**values)
+    secret_values = {key: os.environ[var] for key, var in SECRET_ENV.items() if os.environ.get(var)}
+    return Settings(**values, secret_values=secret_values)
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from localstage import emulators
+from localstage import clock, emulators
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TABLE = "fieldline-local"
@@ -25,6 +25,7 @@ def main() -> int:
     local_dir.mkdir(exist_ok=True)
     moto, aws_endpoint = emulators.start_moto(args.moto_port)
     stripe = emulators.start_localstripe(args.stripe_port, log_path=local_dir / "localstripe.log")
+    ticking = None
     try:
         base_url = f"http://127.0.0.1:{args.port}"
         os.environ.update(stage_environment(aws_endpoint, args.stripe_port, base_url, local_dir))
@@ -32,13 +33,18 @@ def main() -> int:
         emulators.register_stripe_webhook(
             args.stripe_port, f"{base_url}/webhooks/stripe", WEBHOOK_SECRET
         )
+        # The bus, queues and state machines, before the app reads its settings.
+        clock.provision(aws_endpoint)
         server = chalice_server(args.port)
+        ticking = clock.start(aws_endpoint, TABLE)
         print_banner(base_url, aws_endpoint, args.stripe_port)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if ticking is not None:
+            ticking.stop()
         emulators.stop(stripe)
         moto.stop()
         print("local stage stopped")
@@ -81,6 +87,8 @@ Fieldline local stage
   API         {base_url}   (OpenAPI: {base_url}/openapi.json)
   AWS (moto)  {aws_endpoint}
   Stripe      http://127.0.0.1:{stripe_port}   (localstripe; webhooks -> /webhooks/stripe)
+  Clock       waits {os.environ.get("FIELDLINE_TIME_SCALE", "1")}x faster (FIELDLINE_TIME_SCALE);
+              POST {base_url}/dev/reconcile runs a payment reconciliation now
 
 Get a token:
   curl -s -X POST {base_url}/dev/tenants -H 'Content-Type: application/json' \\

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain import clock
+from chalicelib.domain import invoices as invoice_rules
 from chalicelib.domain import jobs as rules
 from chalicelib.domain.callers import Caller
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import new_id
+from chalicelib.domain.invoices import Invoice
 from chalicelib.domain.jobs import Job
 from chalicelib.domain.notes import Note
+from chalicelib.domain.quotes import Quote, current_quote, office_view
 from chalicelib.domain.timeline import TimelineEvent, event
+from chalicelib.domain.visits import Visit
 from chalicelib.services import customers, tenants
 from chalicelib.services.common import check_version, found
 from chalicelib.store import jobs as store
@@ -71,13 +75,18 @@ def detail(caller: Caller, job_id: str) -> dict[str, Any]:
     """The job as a client shows it: header, quote, visits, invoices, notes and balance."""
     collection = load(caller, job_id)
     job = collection.header()
-    invoices = [item.data.as_dict() for item in collection.by_type.get("invoice", [])]
-    open_invoices = [i for i in invoices if i.get("status") not in ("void", "draft")]
+    invoices = sorted(collection.children("invoice", Invoice), key=lambda i: i.invoice_id)
+    quote = current_quote(collection.children("quote", Quote))
     return {
         **job.model_dump(),
-        "balance_cents": sum(i.get("balance_cents", 0) for i in open_invoices),
+        "quote": office_view(quote, with_prices=not caller.is_technician) if quote else None,
+        "balance_cents": invoice_rules.outstanding_cents(invoices),
         "notes": [n.model_dump(mode="json") for n in collection.children("note", Note)],
-        "invoices": invoices,
+        "visits": [
+            v.model_dump(mode="json")
+            for v in sorted(collection.children("visit", Visit), key=lambda v: v.start)
+        ],
+        "invoices": [invoice_rules.summary(i, clock.now()) for i in invoices],
     }
 
 

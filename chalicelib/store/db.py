@@ -95,6 +95,11 @@ class Transaction:
         ]
 
 
+# A failed version check, or another transaction writing the same item at that moment
+# (TransactionConflict): either way the caller lost a race, and may reload and retry.
+LOST_RACE = ("ConditionalCheckFailed", "TransactionConflict")
+
+
 class ConditionFailed(Conflict):
     """A write's condition failed; `labels` names the writes that failed."""
 
@@ -114,7 +119,7 @@ def translate_errors(labels: list[str] | None = None) -> Iterator[None]:
         failed = [
             label
             for label, reason in zip(labels or [], reasons, strict=False)
-            if reason is not None and reason.code == "ConditionalCheckFailed"
+            if reason is not None and reason.code in LOST_RACE
         ]
         if failed:
             raise ConditionFailed(failed) from exc

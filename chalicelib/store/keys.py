@@ -111,6 +111,38 @@ def idempotency_partition(tenant_id: str) -> str:
     return f"{_t(tenant_id)}#IDEMPOTENCY"
 
 
+# --- time-driven work (DESIGN §4) -------------------------------------------------------------
+
+
+def consumed_event(tenant_id: str, consumer: str, event_id: str) -> Key:
+    """That a consumer of the event bus has handled a timeline event (expires by ttl)."""
+    return Key(f"{_t(tenant_id)}#CONSUMED#{event_id}", f"CONSUMER#{consumer}")
+
+
+def workflow(tenant_id: str, kind: str, object_id: str) -> Key:
+    """The one live workflow of an object (a visit's reminder, an invoice's dunning): which
+    execution is current, and what it has already done."""
+    return Key(f"{_t(tenant_id)}#WORKFLOW#{kind}#{object_id}", "WORKFLOW")
+
+
+PLATFORM = "PLATFORM"  # what belongs to no tenant: the platform's own Stripe account
+
+
+def reconciliation_cursor(account: str | None) -> Key:
+    """How far reconciliation has read one Stripe account's balance history."""
+    return Key(f"RECON#{account or PLATFORM}", "CURSOR")
+
+
+def reconciliation_day(tenant_id: str | None, day: str) -> str:
+    """A day's reconciliation report: one item per balance transaction and per payout."""
+    owner = _t(tenant_id) if tenant_id else PLATFORM
+    return f"{owner}#RECON#{day}"
+
+
+def reconciliation_entry(tenant_id: str | None, day: str, kind: str, stripe_id: str) -> Key:
+    return Key(reconciliation_day(tenant_id, day), f"{kind}#{stripe_id}")
+
+
 # --- index keys (GSI1 / GSI2) ----------------------------------------------------------------
 
 
@@ -163,16 +195,44 @@ def unassigned_index(tenant_id: str, day: str) -> str:
     return f"{_t(tenant_id)}#UNASSIGNED#{day}"
 
 
+def visit_day_sort(start_iso: str, visit_id: str) -> str:
+    """A day's visits (a technician's or the unassigned ones) in start order."""
+    return f"{start_iso}#{visit_id}"
+
+
 def invoices_by_status_index(tenant_id: str, status: str) -> str:
     return f"{_t(tenant_id)}#INVSTATUS#{status}"
+
+
+def invoice_due_sort(due_iso: str | None = None, invoice_id: str = "") -> str:
+    """Invoices of one status by due date; a draft (no due date yet) sorts after all others."""
+    return f"{due_iso or NO_DUE_DATE}#{invoice_id}" if invoice_id else (due_iso or "")
+
+
+NO_DUE_DATE = "9999-12-31"
 
 
 def invoice_number_index(tenant_id: str, number: str) -> str:
     return f"{_t(tenant_id)}#INVNO#{number}"
 
 
+INVOICE_NUMBER_SORT = "INV"
+
+
+def tenant_by_sms_number(number: str) -> str:
+    """Inbound texts name only the number they were sent to: it leads to the tenant."""
+    return f"SMSNUMBER#{number}"
+
+
+def messages_by_status_index(tenant_id: str, status: str) -> str:
+    return f"{_t(tenant_id)}#MSGSTATUS#{status}"
+
+
 def stripe_intent_index(intent_id: str) -> str:
     return f"STRIPE#{intent_id}"
+
+
+STRIPE_INTENT_SORT = "PAY"
 
 
 def twilio_message_index(sid: str) -> str:

@@ -27,6 +27,8 @@ def test_local_stage_routes_exist_only_in_the_local_stage(tmp_path):
     code = "import json, app; print(json.dumps(sorted(p for p in app.app.routes if p.startswith('/dev'))))"
     assert _run_in_fresh_interpreter(code, tmp_path, "local") == [
         "/dev/outbox",
+        "/dev/reconcile",
+        "/dev/stripe/confirm-card",
         "/dev/tenants",
         "/dev/tokens",
     ]

@@ -1,0 +1,140 @@
+"""Visits: scheduling, assignment and the status technicians report from the field."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field
+
+from chalicelib.api.http import Api, caller
+from chalicelib.api.schemas import Out, Strict
+from chalicelib.api.technicians import PointIn
+from chalicelib.domain.callers import ANYONE, STAFF
+from chalicelib.domain.users import Point
+from chalicelib.domain.visits import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES, StatusChange
+from chalicelib.services import scheduling
+
+api = Api(__name__, "visits")
+
+Skill = Annotated[str, Field(min_length=1, max_length=50)]
+TechnicianId = Annotated[str, Field(min_length=1, max_length=64)]
+# A visit's technicians and each one's day lock are written in one transaction: keep it small.
+MAX_TECHNICIANS = 5
+
+
+class VisitIn(Strict):
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    duration_minutes: int = Field(ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES)
+    start: AwareDatetime | None = None
+    required_skills: list[Skill] = Field(default_factory=list, max_length=20)
+    technician_ids: list[TechnicianId] = Field(default_factory=list, max_length=MAX_TECHNICIANS)
+
+
+class AssignIn(Strict):
+    technician_ids: list[TechnicianId] = Field(min_length=1, max_length=MAX_TECHNICIANS)
+    start: AwareDatetime | None = None
+
+
+class RescheduleIn(Strict):
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    start: AwareDatetime | None = None
+
+
+class CancelIn(Strict):
+    reason: str | None = Field(None, min_length=1, max_length=1000)
+
+
+class StatusIn(Strict):
+    status: Literal["en_route", "on_site", "completed", "no_access"]
+    note: str | None = Field(None, min_length=1, max_length=5000)
+    location: PointIn | None = None
+
+
+class VisitOut(Out):
+    id: str = Field(validation_alias="visit_id")
+    job_id: str
+    status: str
+    window_start: datetime
+    window_end: datetime
+    duration_minutes: int
+    start: datetime
+    end: datetime
+    required_skills: list[str]
+    technician_ids: list[str]
+    location: Point | None
+    timezone: str
+    history: list[StatusChange]
+    cancel_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@api.route(
+    "/jobs/{job_id}/visits", "POST", roles=STAFF, body=VisitIn, response=VisitOut, status=201
+)
+def create_visit(job_id: str, body: VisitIn):
+    """A visit: `scheduled` with technicians (the job too), otherwise `unscheduled`."""
+    return scheduling.create_visit(caller(), job_id, body.model_dump())
+
+
+@api.route("/jobs/{job_id}/visits/{visit_id}", "GET", roles=ANYONE, response=VisitOut)
+def get_visit(job_id: str, visit_id: str):
+    """One visit (a technician sees only the visits they are on)."""
+    return scheduling.get_visit(caller(), job_id, visit_id)
+
+
+@api.route(
+    "/jobs/{job_id}/visits/{visit_id}/assign", "POST", roles=STAFF, body=AssignIn, response=VisitOut
+)
+def assign_visit(job_id: str, visit_id: str, body: AssignIn, if_match: int | None = None):
+    """Assign technicians: 409 double_booking naming the other visit; 422 skill or shift."""
+    return scheduling.assign(
+        caller(), job_id, visit_id, body.technician_ids, body.start, if_match=if_match
+    )
+
+
+@api.route(
+    "/jobs/{job_id}/visits/{visit_id}/reschedule",
+    "POST",
+    roles=STAFF,
+    body=RescheduleIn,
+    response=VisitOut,
+)
+def reschedule_visit(job_id: str, visit_id: str, body: RescheduleIn, if_match: int | None = None):
+    """Move a visit's window; its technicians keep it if their day and shift allow."""
+    return scheduling.reschedule(
+        caller(),
+        job_id,
+        visit_id,
+        body.window_start,
+        body.window_end,
+        body.start,
+        if_match=if_match,
+    )
+
+
+@api.route(
+    "/jobs/{job_id}/visits/{visit_id}/cancel", "POST", roles=STAFF, body=CancelIn, response=VisitOut
+)
+def cancel_visit(job_id: str, visit_id: str, body: CancelIn, if_match: int | None = None):
+    """Call a visit off; its technicians' time is free again."""
+    return scheduling.cancel(caller(), job_id, visit_id, body.reason, if_match=if_match)
+
+
+@api.route(
+    "/jobs/{job_id}/visits/{visit_id}/status",
+    "POST",
+    roles=ANYONE,
+    body=StatusIn,
+    response=VisitOut,
+)
+def report_status(job_id: str, visit_id: str, body: StatusIn, if_match: int | None = None):
+    """en_route (texts the customer "on my way"), on_site, completed or no_access."""
+    location = Point(**body.location.model_dump()) if body.location else None
+    return scheduling.report_status(
+        caller(), job_id, visit_id, body.status, body.note, location, if_match=if_match
+    )

@@ -1,0 +1,100 @@
+"""Bus → workflows: the rule's SQS queue feeds this consumer, which starts and stops executions.
+
+Delivery is at least once (the stream handler may forward an event twice, SQS may deliver a
+message twice), so each timeline event is claimed by its id with a conditional put before it
+is acted on; a duplicate finds the claim and does nothing. A failure releases the claim and
+reports the message (`batchItemFailures`) so SQS delivers it again; after the queue's
+maxReceiveCount it lands in the queue's dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.domain import clock
+from chalicelib.logs import logger
+from chalicelib.services import dunning, reminders
+from chalicelib.store import keys
+from chalicelib.store.db import ConditionFailed, translate_errors
+from chalicelib.store.models import Item
+
+CONSUMER = "workflows"
+CLAIM_DAYS = 7  # longer than any redelivery (stream retention is 24 h)
+
+
+# The detail is the whole timeline event: its ids, type, time and actor, with what happened
+# in `data`, plus the tenant.
+def _visit(detail: dict[str, Any]) -> str:
+    visit_id = detail["data"]["visit_id"]
+    return reminders.on_visit_changed(detail["tenant_id"], detail["job_id"], visit_id)
+
+
+def _invoice(detail: dict[str, Any]) -> str:
+    invoice_id = detail["data"]["invoice_id"]
+    return dunning.on_invoice_sent(detail["tenant_id"], detail["job_id"], invoice_id)
+
+
+# The event types the workflow rule routes to the queue, and what each one sets going.
+TRIGGERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "VisitScheduled": _visit,
+    "VisitRescheduled": _visit,
+    "TechnicianAssigned": _visit,
+    "VisitCancelled": _visit,
+    "InvoiceSent": _invoice,
+}
+EVENT_PATTERN = {"source": ["fieldline"], "detail-type": sorted(TRIGGERS)}
+
+
+def workflow_events(event) -> dict[str, Any]:
+    """`on_sqs_message` entry point (a Chalice SQSEvent); reports the messages to redeliver."""
+    failures = []
+    for message in event.to_dict().get("Records", []):
+        try:
+            handle(json.loads(message["body"]))
+        except Exception:
+            logger.exception("workflow event not handled", extra={"id": message.get("messageId")})
+            failures.append({"itemIdentifier": message["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def handle(bus_event: dict[str, Any]) -> str:
+    """Act on one EventBridge event (as the rule delivers it); returns what happened."""
+    kind = bus_event.get("detail-type")
+    action = TRIGGERS.get(kind)
+    if action is None:
+        return "ignored"
+    detail = bus_event["detail"]
+    tenant_id, event_id = detail["tenant_id"], detail["event_id"]
+    if not _claim(tenant_id, event_id):
+        return "duplicate"
+    try:
+        outcome = action(detail)
+    except Exception:
+        _release(tenant_id, event_id)
+        raise
+    logger.info("workflow event handled", extra={"type": kind, "outcome": outcome})
+    return outcome
+
+
+def _claim(tenant_id: str, event_id: str) -> bool:
+    key = keys.consumed_event(tenant_id, CONSUMER, event_id)
+    expires = clock.now() + timedelta(days=CLAIM_DAYS)
+    claim = Item(key.pk, key.sk, type="consumed", tenant_id=tenant_id, ttl=expires)
+    try:
+        with translate_errors(["claim"]):
+            claim.save(condition=Item.pk.does_not_exist())
+    except ConditionFailed:
+        return False
+    return True
+
+
+def _release(tenant_id: str, event_id: str) -> None:
+    key = keys.consumed_event(tenant_id, CONSUMER, event_id)
+    try:
+        with translate_errors(["claim"]):
+            Item(key.pk, key.sk).delete(add_version_condition=False)
+    except Exception:
+        logger.exception("claim not released; the event will not be retried")

@@ -1,0 +1,22 @@
+"""The nightly schedule: start the day's reconciliation run.
+
+Deployed, an EventBridge schedule (`@app.schedule`) invokes it; locally the stage's clock does.
+The run is named after the date, so a second firing the same night starts nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain import clock
+from chalicelib.logs import logger
+from chalicelib.services import reconciliation
+
+# 07:00 UTC: after midnight across the US, before anyone opens the report.
+NIGHTLY = "cron(0 7 * * ? *)"
+
+
+def nightly_reconciliation(event: Any = None) -> dict[str, Any]:
+    started = reconciliation.start_nightly(clock.now())
+    logger.info("nightly reconciliation", extra={"already_running": started.already_existed})
+    return {"execution_arn": started.execution_arn, "already_existed": started.already_existed}

@@ -1,0 +1,535 @@
+"""The local stage's clock: does in-process what AWS would trigger (DESIGN §4, §7).
+
+- provisions the event bus, the workflow queue (fed by the bus's rule), the stream's
+  dead-letter queue and the three state machines (the ASL files of infra/statemachines) in moto;
+- makes moto *execute* state machines, with each Lambda task routed to the app's own handler
+  in this process, and every Wait scaled by `FIELDLINE_TIME_SCALE` (86400: a day a second);
+- polls the table's stream and hands new records to the stream handler, the way Lambda's
+  event source mapping does (a record failing `MAX_STREAM_TRIES` times goes to the
+  dead-letter queue);
+- polls the workflow queue and hands messages to the consumer (SQS → Lambda);
+- fires the nightly reconciliation once a (scaled) day, at most once a minute.
+
+The tests use the same provisioning and hooks, with a virtual clock in place of sleeping.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from chalicelib.logs import logger
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+STATE_MACHINES = ("reminders", "dunning", "reconciliation")
+ASL_DIR = Path(__file__).resolve().parent.parent / "infra" / "statemachines"
+EXECUTE = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+MAX_STREAM_TRIES = 3
+NIGHTLY_FLOOR_SECONDS = 60
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+
+def definition(workflow: str, substitutions: dict[str, str]) -> str:
+    """An ASL file with its `${...}` definition substitutions filled in."""
+    text = (ASL_DIR / f"{workflow}.asl.json").read_text()
+    for name, value in substitutions.items():
+        text = text.replace("${" + name + "}", value)
+    if "${" in text:
+        raise ValueError(f"{workflow}.asl.json has a substitution nobody fills")
+    return text
+
+
+def enable_execution(endpoint: str) -> None:
+    """Make moto execute state machines (its Lambda tasks call back into this server)."""
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/config",
+        data=json.dumps(EXECUTE).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=5)
+    # An executing Lambda task calls http://localhost:<moto_server_port()> (MOTO_PORT, default
+    # 5000). Point it at this server without putting MOTO_PORT in the environment, where child
+    # processes (another local stage) would inherit it.
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    port = endpoint.rsplit(":", 1)[1]
+    boto_client.moto_server_port = lambda: port
+
+
+def provision(endpoint: str, prefix: str = "fieldline-local", visibility: int = 30) -> dict:
+    """Create the bus, queues, rule and state machines; returns the stage's environment for
+    them (and sets it, so the app's settings see it when first read)."""
+    import boto3
+
+    from chalicelib.handlers.tasks import SUBSTITUTIONS
+
+    def aws(service: str):
+        return boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+
+    enable_execution(endpoint)
+    events, sqs, sfn = aws("events"), aws("sqs"), aws("stepfunctions")
+    bus = prefix
+    if not any(b["Name"] == bus for b in events.list_event_buses()["EventBuses"]):
+        events.create_event_bus(Name=bus)
+    dead = sqs.create_queue(QueueName=f"{prefix}-workflow-events-dlq")["QueueUrl"]
+    dead_arn = _queue_arn(sqs, dead)
+    queue = sqs.create_queue(
+        QueueName=f"{prefix}-workflow-events",
+        Attributes={
+            "VisibilityTimeout": str(visibility),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 5}),
+        },
+    )["QueueUrl"]
+    stream_dlq = sqs.create_queue(QueueName=f"{prefix}-stream-dlq")["QueueUrl"]
+    functions = _task_functions(
+        aws("iam"), aws("lambda"), prefix, sorted(set(SUBSTITUTIONS.values()))
+    )
+    substitutions = {name: functions[fn] for name, fn in SUBSTITUTIONS.items()}
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    arns = {}
+    for workflow in STATE_MACHINES:
+        name = f"{prefix}-{workflow}"
+        text = definition(workflow, substitutions)
+        if name in machines:
+            sfn.update_state_machine(stateMachineArn=machines[name], definition=text)
+            arns[workflow] = machines[name]
+        else:
+            arns[workflow] = sfn.create_state_machine(
+                name=name, definition=text, roleArn=f"arn:aws:iam::{ACCOUNT}:role/{prefix}-sfn"
+            )["stateMachineArn"]
+    env = {
+        "FIELDLINE_EVENT_BUS": bus,
+        "FIELDLINE_WORKFLOW_QUEUE": f"{prefix}-workflow-events",
+        "FIELDLINE_WORKFLOW_QUEUE_URL": queue,
+        "FIELDLINE_STREAM_DLQ_URL": stream_dlq,
+        "FIELDLINE_REMINDERS_STATE_MACHINE_ARN": arns["reminders"],
+        "FIELDLINE_DUNNING_STATE_MACHINE_ARN": arns["dunning"],
+        "FIELDLINE_RECONCILIATION_STATE_MACHINE_ARN": arns["reconciliation"],
+    }
+    os.environ.update(env)
+    from chalicelib.config import get_settings
+
+    get_settings.cache_clear()  # read again, with these names, whenever it was first read
+
+    from chalicelib.handlers.consumer import EVENT_PATTERN
+
+    events.put_rule(
+        Name=f"{prefix}-workflows", EventBusName=bus, EventPattern=json.dumps(EVENT_PATTERN)
+    )
+    events.put_targets(
+        Rule=f"{prefix}-workflows",
+        EventBusName=bus,
+        Targets=[{"Id": "workflow-queue", "Arn": _queue_arn(sqs, queue)}],
+    )
+    return env
+
+
+def _task_functions(iam, lambdas, prefix: str, names: list[str]) -> dict[str, str]:
+    """The task Lambdas, as the stage would name them, so the state machines invoke functions
+    that exist (their code never runs: `route_tasks` answers for them in this process)."""
+    import io
+    import zipfile
+
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    try:
+        role = iam.get_role(RoleName=f"{prefix}-tasks")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(
+            RoleName=f"{prefix}-tasks", AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("app.py", "# the local stage routes these invocations in-process\n")
+    arns = {}
+    for name in names:
+        function = f"{prefix}-{name}"
+        try:
+            arns[name] = lambdas.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        except lambdas.exceptions.ResourceNotFoundException:
+            arns[name] = lambdas.create_function(
+                FunctionName=function,
+                Runtime="python3.11",
+                Role=role,
+                Handler=f"app.{name}",
+                Code={"ZipFile": package.getvalue()},
+            )["FunctionArn"]
+    return arns
+
+
+def _queue_arn(sqs, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+
+
+# --- hooks into moto's executing mode ---------------------------------------------------------
+
+
+def route_tasks(handlers: dict[str, Callable[[dict, Any], Any]]) -> None:
+    """Lambda tasks run the app's handler of the same Chalice name, in this process.
+
+    In executing mode moto's Lambda would echo the payload instead. An exception becomes a
+    function error whose type is the exception's class name, as Lambda reports it.
+    """
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(self, function_name, qualifier, body, headers, response_headers):
+        name = function_name.rsplit(":", 1)[-1].rsplit("-", 1)[-1]
+        handler = handlers.get(name)
+        if handler is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return _error("ResourceNotFoundException", f"no task handler {function_name}")
+        try:
+            payload = json.loads(body) if body else {}
+            return json.dumps(handler(payload, None), default=str).encode()
+        except Exception as exc:
+            logger.warning("task failed", extra={"task": name, "error": repr(exc)})
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return _error(type(exc).__name__, str(exc))
+
+    LambdaSimpleBackend.invoke = invoke
+
+
+def _error(kind: str, message: str) -> bytes:
+    return json.dumps({"errorType": kind, "errorMessage": message}).encode()
+
+
+@dataclass
+class Wait:
+    """A Wait state that began: which execution, which state, and until when."""
+
+    execution: str
+    state: str
+    until: datetime | None  # Timestamp/TimestampPath waits
+    seconds: int  # as moto computed it (Seconds waits; unreliable for timestamps)
+    env: Any
+
+    @property
+    def stopped(self) -> bool:
+        return not self.env.is_running()
+
+
+def patch_waits(waiter: Callable[[Wait], None]) -> None:
+    """Every Wait state calls `waiter` instead of sleeping the real duration."""
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import (
+        Timestamp,
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+        WaitFunction,
+    )
+
+    def wait_interval(self, env, wait_seconds):
+        until = None
+        if isinstance(self, Timestamp):
+            # moto compares the timestamp with the machine's *local* naive time; read it again
+            # and keep it as the UTC instant it is.
+            self.string.eval(env=env)
+            until = parse_timestamp(env.stack.pop())
+        context = env.states.context_object.context_object_data
+        waiter(
+            Wait(context["Execution"]["Name"], context["State"]["Name"], until, wait_seconds, env)
+        )
+
+    WaitFunction._wait_interval = wait_interval
+
+
+def patch_retry_sleep(sleep: Callable[[float], None]) -> None:
+    """Retry intervals of Task states sleep through `sleep`."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    class _Time:
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+    shim = _Time()
+    shim.sleep = sleep
+    retrier_decl.time = shim
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def scaled_waiter(scale: float) -> Callable[[Wait], None]:
+    """Sleep the wait's length divided by `scale`; a stopped execution wakes at once.
+
+    Each execution keeps its own time: a wait starts from where the previous one ended (the
+    wall clock lags far behind once waits are scaled), so a dunning's +3, +7, +14 and +30 day
+    steps come 3, 7, 14 and 30 scaled days after the due date, not ever later.
+    """
+    reached: dict[str, datetime] = {}
+    lock = threading.Lock()
+
+    def wait(request: Wait) -> None:
+        with lock:
+            start = max(
+                datetime.now(UTC), reached.get(request.execution, datetime.min.replace(tzinfo=UTC))
+            )
+        until = request.until or start + timedelta(seconds=request.seconds)
+        deadline = time.monotonic() + max(0.0, (until - start).total_seconds() / scale)
+        while not request.stopped and time.monotonic() < deadline:
+            time.sleep(min(0.2, deadline - time.monotonic()))
+        with lock:
+            reached[request.execution] = max(until, start)
+
+    return wait
+
+
+def moto_internals() -> dict[str, Any]:
+    """What the hooks above rely on in moto, for the test that fails if it moves."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import (
+        Timestamp,
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+        WaitFunction,
+    )
+
+    return {
+        "invoke": list(inspect.signature(LambdaSimpleBackend.invoke).parameters),
+        "wait_interval": list(inspect.signature(WaitFunction._wait_interval).parameters),
+        "timestamp_string": "string" in inspect.signature(Timestamp.__init__).parameters,
+        "retrier_time": getattr(retrier_decl, "time", None) is not None,
+    }
+
+
+# --- stream, queue and schedule ---------------------------------------------------------------
+
+
+class StreamPoller:
+    """What Lambda's DynamoDB event source mapping does, for one table's stream."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        table: str,
+        deliver: Callable[[dict, Any], dict],
+        dead_letter_url: str | None,
+        batch_size: int = 100,
+        max_tries: int = MAX_STREAM_TRIES,
+        start_at: str = "TRIM_HORIZON",
+    ):
+        import boto3
+
+        self.ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+        self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=REGION)
+        self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
+        self.table, self.deliver, self.dead_letter_url = table, deliver, dead_letter_url
+        self.batch_size, self.max_tries, self.start_at = batch_size, max_tries, start_at
+        self.stream_arn = self.ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        self.iterators: dict[str, str | None] = {}
+        self.pending: list[dict] = []
+        self.tries: dict[str, int] = {}
+        self.dead_lettered = 0
+        self._shards()
+
+    def _shards(self) -> None:
+        described = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in described["Shards"]:
+            if shard["ShardId"] not in self.iterators:
+                self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn,
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType=self.start_at,
+                )["ShardIterator"]
+
+    def _fetch(self) -> None:
+        for shard, iterator in list(self.iterators.items()):
+            while iterator:
+                response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                records = response.get("Records", [])
+                self.pending += [self._lambda_record(r) for r in records]
+                iterator = response.get("NextShardIterator")
+                if not records:
+                    break
+            self.iterators[shard] = iterator
+
+    def _lambda_record(self, record: dict) -> dict:
+        dynamodb = dict(record["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            dynamodb["ApproximateCreationDateTime"] = created.timestamp()
+        return {**record, "dynamodb": dynamodb, "eventSourceARN": self.stream_arn}
+
+    def poll(self) -> int:
+        """Deliver what is new; returns how many records were delivered."""
+        self._fetch()
+        delivered = 0
+        while self.pending:
+            batch = self.pending[: self.batch_size]
+            try:
+                result = self.deliver({"Records": batch}, None) or {}
+                failures = result.get("batchItemFailures") or []
+            except Exception:
+                logger.exception("stream handler failed")
+                failures = [{"itemIdentifier": _sequence(batch[0])}]
+            if not failures:
+                self.pending = self.pending[len(batch) :]
+                delivered += len(batch)
+                continue
+            failed = failures[0]["itemIdentifier"]
+            at = next((i for i, r in enumerate(batch) if _sequence(r) == failed), 0)
+            self.pending = self.pending[at:]
+            delivered += at
+            self.tries[failed] = self.tries.get(failed, 0) + 1
+            if self.tries[failed] < self.max_tries:
+                break  # Lambda would retry from this record; so do we, next poll
+            self._dead_letter(self.pending.pop(0))
+        return delivered
+
+    def _dead_letter(self, record: dict) -> None:
+        logger.error("stream record sent to the dead-letter queue", extra={"record": record})
+        self.dead_lettered += 1
+        if self.dead_letter_url:
+            body = json.dumps(
+                {"reason": f"failed {self.max_tries} times", "record": record}, default=str
+            )
+            self.sqs.send_message(QueueUrl=self.dead_letter_url, MessageBody=body)
+
+
+def _sequence(record: dict) -> str:
+    return record.get("dynamodb", {}).get("SequenceNumber", "")
+
+
+class QueuePoller:
+    """What Lambda's SQS event source mapping does (ReportBatchItemFailures on)."""
+
+    def __init__(self, endpoint: str, queue_url: str, deliver: Callable[[dict, Any], dict]):
+        import boto3
+
+        self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
+        self.queue_url, self.deliver = queue_url, deliver
+        self.queue_arn = _queue_arn(self.sqs, queue_url)
+
+    def poll(self) -> int:
+        handled = 0
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return handled
+            event = {"Records": [self._lambda_record(m) for m in messages]}
+            try:
+                result = self.deliver(event, None) or {}
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures") or []}
+            except Exception:
+                logger.exception("queue consumer failed")
+                failed = {m["MessageId"] for m in messages}
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(done)
+                    ],
+                )
+            handled += len(done)
+            if failed:
+                return handled  # they come back after the visibility timeout
+
+    def _lambda_record(self, message: dict) -> dict:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": REGION,
+        }
+
+
+def scheduled_event(rule: str) -> dict:
+    """The event an EventBridge schedule hands its target."""
+    return {
+        "version": "0",
+        "id": f"local-{time.time_ns()}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"],
+        "detail": {},
+    }
+
+
+class Clock(threading.Thread):
+    """Ticks the pollers and the nightly schedule until stopped."""
+
+    def __init__(self, endpoint: str, table: str, scale: float, interval: float = 0.25):
+        super().__init__(name="localstage-clock", daemon=True)
+        import app as chalice_app  # after the stage's environment is set
+        from chalicelib.config import get_settings
+
+        settings = get_settings()
+        self.stream = StreamPoller(
+            endpoint, table, chalice_app.forward_timeline, settings.stream_dlq_url
+        )
+        self.queue = QueuePoller(endpoint, settings.workflow_queue_url, chalice_app.workflow_events)
+        self.nightly = chalice_app.nightly_reconciliation
+        self.period = max(86400 / scale, NIGHTLY_FLOOR_SECONDS)
+        self.next_night = time.monotonic() + self.period
+        self.interval = interval
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.is_set():
+            self.tick()
+            self._stopped.wait(self.interval)
+
+    def tick(self) -> None:
+        for name, step in (("stream", self.stream.poll), ("queue", self.queue.poll)):
+            try:
+                step()
+            except Exception:
+                logger.exception("clock step failed", extra={"step": name})
+        if time.monotonic() >= self.next_night:
+            self.next_night += self.period
+            try:
+                self.nightly(scheduled_event("nightly_reconciliation"), None)
+            except Exception:
+                logger.exception("nightly reconciliation did not start")
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def start(endpoint: str, table: str) -> Clock:
+    """Hook moto's executing mode up to this process and start ticking."""
+    from chalicelib.config import get_settings
+    from chalicelib.handlers.tasks import TASKS
+
+    scale = max(get_settings().time_scale, 1e-6)
+    route_tasks(TASKS)
+    patch_waits(scaled_waiter(scale))
+    patch_retry_sleep(lambda seconds: time.sleep(seconds / scale))
+    clock = Clock(endpoint, table, scale)
+    clock.start()
+    return clock

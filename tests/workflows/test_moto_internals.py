@@ -1,0 +1,56 @@
+"""The workflow tests and the local stage's clock patch moto's internals (DESIGN §7). This test
+fails, loudly and first, if a moto upgrade moves them."""
+
+from __future__ import annotations
+
+import inspect
+
+import moto
+
+from localstage import clock as stage_clock
+
+
+def test_the_moto_internals_the_workflow_hooks_rely_on_are_where_they_were():
+    # moto is pinned (requirements-dev.txt); an upgrade must re-check every hook below
+    assert moto.__version__ == "5.2.5", "re-verify localstage/clock.py's hooks for this moto"
+    assert stage_clock.moto_internals() == {
+        # Lambda tasks in executing mode: the invoke we route to the app's handlers
+        "invoke": ["self", "function_name", "qualifier", "body", "headers", "response_headers"],
+        # Wait states: the sleep we record and skip (or scale, locally)
+        "wait_interval": ["self", "env", "wait_seconds"],
+        # Timestamp waits keep their timestamp expression in `string`
+        "timestamp_string": True,
+        # Retry intervals sleep through the module's `time`
+        "retrier_time": True,
+    }
+
+
+def test_moto_task_invocations_find_the_server_through_moto_port():
+    from moto.stepfunctions.parser.asl.eval.states import ContextObject
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    # An executing state machine's Lambda client calls http://localhost:<moto_server_port()>,
+    # a name of its module that enable_execution points at the session's server
+    assert "moto_server_port()" in inspect.getsource(boto_client.boto_client_for)
+    assert callable(boto_client.moto_server_port)
+    # Waits are named by the execution and state the context object carries
+    assert "context_object_data" in inspect.getsource(ContextObject.__init__)
+
+
+def test_every_task_of_the_state_machines_is_a_lambda_function_of_the_stage(stage):
+    import json
+
+    import boto3
+
+    from chalicelib.handlers.tasks import TASKS
+
+    lambdas = boto3.client("lambda", endpoint_url=stage.endpoint, region_name="us-east-1")
+    for arn in stage.machines.values():
+        definition = json.loads(stage.sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+        states = dict(definition["States"])
+        for state in definition["States"].values():
+            states.update(state.get("ItemProcessor", {}).get("States", {}))
+        for state in states.values():
+            if state["Type"] == "Task":
+                function = lambdas.get_function(FunctionName=state["Resource"])["Configuration"]
+                assert function["FunctionName"].rsplit("-", 1)[-1] in TASKS

@@ -1,0 +1,221 @@
+"""Payment reconciliation: reconciliation.asl.json executed by moto against localstripe."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from tests.integration.stripe_helpers import (
+    deliver,
+    event,
+    intent,
+    invoice,
+    new_job,
+    pay_page,
+    pay_with_test_card,
+    reload,
+    stripe_client,
+    work,
+)
+
+
+def _history_read_until_now() -> None:
+    """The platform account's history was reconciled up to this second (earlier tests'
+    payments on the session's localstripe are not this test's business)."""
+    from chalicelib.domain.reconciliation import Cursor
+    from chalicelib.store import keys
+    from chalicelib.store.db import Transaction
+    from chalicelib.store.records import get, record
+
+    key = keys.reconciliation_cursor(None)
+    stored = get(key, Cursor)
+    cursor = Cursor(
+        created=int(time.time()),
+        updated_at=datetime.now(UTC),
+        version=stored.version if stored else None,
+    )
+    tx = Transaction()
+    tx.put(record(key, "reconciliation_cursor", None, cursor), entity=cursor)
+    tx.commit()
+
+
+def _paid_without_webhook(owner, job_id: str, cents: int, charged_cents: int | None = None):
+    """An invoice the customer paid by card; Stripe's webhook never reached us.
+
+    With `charged_cents`, the intent's amount was changed in Stripe before the customer paid.
+    """
+    sent = invoice(owner, job_id, line_items=work(cents))
+    page = pay_page(owner, sent)
+    assert page.status_code == 200, page.body
+    intent_id = page.data["payment_intent_id"]
+    if charged_cents is not None:
+        stripe_client().v1.payment_intents.update(intent_id, params={"amount": charged_cents})
+    assert pay_with_test_card(intent_id)["status"] == "succeeded"
+    return sent, intent_id
+
+
+def _run(stage) -> dict:
+    from chalicelib.services import reconciliation
+
+    started = reconciliation.start_now()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        described = stage.sfn.describe_execution(executionArn=started.execution_arn)
+        if described["status"] != "RUNNING":
+            assert described["status"] == "SUCCEEDED", described
+            return described
+        time.sleep(0.05)
+    raise AssertionError("reconciliation did not finish")
+
+
+def test_reconciliation_repairs_a_lost_webhook_and_reports_what_disagrees(stage, owner):
+    _history_read_until_now()
+    job = new_job(owner)
+    # Given an invoice of $100 paid by card whose webhook was lost
+    lost, lost_intent = _paid_without_webhook(owner, job["id"], 10000)
+    # And an invoice of $200 for which Stripe charged $150 (also without a webhook)
+    short, _ = _paid_without_webhook(owner, job["id"], 20000, charged_cents=15000)
+    # And a charge in our tenant's name that no invoice of ours asked for
+    stranger = stripe_client().v1.payment_intents.create(
+        params={
+            "amount": 777,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "metadata": {"tenant_id": owner.tenant_id},
+        }
+    )
+    pay_with_test_card(stranger.id)
+    stage.mismatches()  # only this run's announcements count
+
+    # When the nightly reconciliation runs
+    _run(stage)
+
+    # Then the lost payment is applied: the invoice is paid, once
+    repaired = reload(owner, lost)
+    assert repaired["status"] == "paid" and repaired["amount_paid_cents"] == 10000
+    # And the short charge is applied for what Stripe actually took
+    assert reload(owner, short)["amount_paid_cents"] == 15000
+    # And the day's report shows both repairs, the amount mismatch and the unknown charge
+    today = datetime.now(ZoneInfo("America/Chicago")).date().isoformat()
+    report = owner.get(f"/reports/reconciliation?date={today}")
+    assert report.status_code == 200, report.body
+    assert report.data["matched_count"] == 2
+    assert report.data["matched_amounts"] == [{"currency": "USD", "amount_cents": 25000}]
+    assert {r["invoice_id"] for r in report.data["repaired"]} == {lost["id"], short["id"]}
+    kinds = {m["kind"]: m for m in report.data["mismatches"]}
+    assert set(kinds) == {"amount_mismatch", "unknown_charge"}
+    assert kinds["amount_mismatch"]["invoice_id"] == short["id"]
+    assert (
+        kinds["amount_mismatch"]["expected_cents"],
+        kinds["amount_mismatch"]["actual_cents"],
+    ) == (
+        20000,
+        15000,
+    )
+    assert kinds["unknown_charge"]["payment_intent_id"] == stranger.id
+    assert kinds["unknown_charge"]["amount_cents"] == 777
+    # And each mismatch was announced on the bus
+    announced = [m for m in stage.mismatches() if m["tenant_id"] == owner.tenant_id]
+    assert sorted(m["kind"] for m in announced) == ["amount_mismatch", "unknown_charge"]
+
+    # When the lost webhook finally arrives, and reconciliation runs again
+    late = deliver(owner, event("payment_intent.succeeded", intent(lost_intent)))
+    assert late.status_code == 200, late.body
+    _history_read_until_now()
+    _run(stage)
+    # Then the invoice is still paid once, and nothing is announced twice
+    assert reload(owner, lost)["amount_paid_cents"] == 10000
+    assert [m for m in stage.mismatches() if m["tenant_id"] == owner.tenant_id] == []
+
+
+def test_the_reconciliation_report_is_for_the_office(owner):
+    technician = owner.as_role("technician", "tech-1")
+    assert technician.get("/reports/reconciliation?date=2025-06-02").status_code == 403
+    assert owner.get("/reports/reconciliation?date=June").status_code == 422
+    empty = owner.get("/reports/reconciliation?date=2025-06-02")
+    assert empty.status_code == 200
+    assert empty.data["transaction_count"] == 0 and empty.data["mismatches"] == []
+
+
+def test_a_refund_made_in_stripe_that_we_never_recorded_is_flagged(stage, owner):
+    _history_read_until_now()
+    job = new_job(owner)
+    # Given a $50 card payment whose webhook did arrive
+    sent, intent_id = _paid_without_webhook(owner, job["id"], 5000)
+    assert deliver(owner, event("payment_intent.succeeded", intent(intent_id))).status_code == 200
+    # And $20 of it refunded in Stripe's dashboard, whose webhook was lost
+    stripe_client().v1.refunds.create(params={"payment_intent": intent_id, "amount": 2000})
+    # When reconciliation runs
+    _run(stage)
+    # Then the charge is matched and the refund is flagged as not recorded
+    today = datetime.now(ZoneInfo("America/Chicago")).date().isoformat()
+    report = owner.get(f"/reports/reconciliation?date={today}").data
+    assert report["matched_count"] == 1 and report["repaired"] == []
+    [flagged] = report["mismatches"]
+    assert flagged["kind"] == "refund_not_recorded" and flagged["invoice_id"] == sent["id"]
+    assert (flagged["expected_cents"], flagged["actual_cents"]) == (0, 2000)
+
+
+def test_a_payout_is_recorded_with_the_payments_it_paid_out(stage, owner, monkeypatch):
+    from chalicelib.domain.invoices import Payment
+    from chalicelib.integrations import stripe_balance
+    from chalicelib.services import invoicing, reconciliation
+    from chalicelib.store.db import Transaction
+
+    # Given a card payment of ours (its intent id is all Stripe and we share)
+    job = new_job(owner)
+    sent = invoice(owner, job["id"], line_items=work(5000))
+    now = datetime.now(UTC)
+    payment = Payment(
+        payment_id=f"pay-{time.time_ns()}",
+        job_id=job["id"],
+        invoice_id=sent["id"],
+        method="card",
+        amount_cents=5000,
+        currency="USD",
+        status="succeeded",
+        recorded_by="stripe",
+        stripe_payment_intent_id=f"pi_payout_{time.time_ns()}",
+        created_at=now,
+        updated_at=now,
+    )
+    tx = Transaction()
+    tx.put(invoicing.payment_item(owner.tenant_id, payment), entity=payment)
+    tx.commit()
+    # And a Stripe that paid it out (localstripe makes no payout transactions: stand in for it)
+    created = int(now.timestamp())
+    payout = {
+        "id": "txn_payout_1",
+        "type": "payout",
+        "source": "po_1",
+        "amount": -5000,
+        "currency": "usd",
+        "created": created,
+        "available_on": created + 86400,
+    }
+    inside = {
+        "id": "txn_charge_1",
+        "type": "charge",
+        "created": created - 60,
+        "source": {"id": "ch_1", "payment_intent": payment.stripe_payment_intent_id},
+    }
+    page = stripe_balance.BalancePage([payout], has_more=False)
+    monkeypatch.setattr(stripe_balance, "balance_page", lambda account, after: page)
+    monkeypatch.setattr(stripe_balance, "payout_transactions", lambda po, account: [inside])
+    # When reconciliation reads that page
+    read = reconciliation.read_page({"run_id": "payout-test", "account": None, "cursor": created})
+    assert read["has_more"] is False
+    # Then the day's report lists the payout with our payment in it
+    day = datetime.fromtimestamp(created, ZoneInfo("America/Chicago")).date().isoformat()
+    report = owner.get(f"/reports/reconciliation?date={day}").data
+    arrival = datetime.fromtimestamp(created + 86400, ZoneInfo("America/Chicago")).date()
+    assert report["payouts"] == [
+        {
+            "payout_id": "po_1",
+            "amount_cents": 5000,
+            "currency": "USD",
+            "arrival_date": arrival.isoformat(),
+            "payment_ids": [payment.payment_id],
+        }
+    ]
