@@ -26,6 +26,7 @@ class MessageOut(Out):
     job_id: str | None
     customer_id: str | None
     direction: str
+    channel: str
     kind: str
     to: str
     body: str

@@ -21,8 +21,8 @@ PLACEHOLDERS = {
 
 DEFAULTS = {
     "quote_link": "Hi {first_name}, {business_name} sent you a quote for {job_title}: {link}",
-    "invoice_link": "Hi {first_name}, your invoice from {business_name} for {amount_due} "
-    "is ready: {link}",
+    "invoice_link": "Hi {first_name}, {business_name} sent your invoice for {job_title}: "
+    "{amount_due} due {due_date}. Pay here: {link}",
     "on_my_way": "Hi {first_name}, {technician} from {business_name} is on the way{eta}.",
     "reminder": "Hi {first_name}, a reminder from {business_name}: we'll see you {visit_window}. "
     "Reply C to confirm. {link}",

@@ -455,22 +455,13 @@ def _scheduled(visit: Visit, actor: str) -> TimelineEvent:
 # --- telling the customer ---------------------------------------------------------------------
 
 
-def on_my_way_text(
-    customer_first_name: str,
-    technician_first_name: str | None,
-    business_name: str,
-    eta: int | None,
-    now: datetime,
-    timezone: str,
-) -> str:
-    """ "Hi Dana, Sam from Acme Plumbing is on the way, arriving in about 25 minutes (around
-    2:55 PM)." The clock time is the customer's (or the business's) wall clock."""
-    who = technician_first_name or "your technician"
-    text = f"Hi {customer_first_name}, {who} from {business_name} is on the way"
-    if eta is not None:
-        arrival = (now + timedelta(minutes=eta)).astimezone(ZoneInfo(timezone))
-        text += f", arriving in about {eta} minutes (around {_wall_clock(arrival)})"
-    return text + "."
+def eta_phrase(eta: int | None, now: datetime, timezone: str) -> str:
+    """ ", arriving in about 25 minutes (around 2:55 PM)" on the customer's (or business's)
+    wall clock, or "" without an estimate: the {eta} of the on-my-way template."""
+    if eta is None:
+        return ""
+    arrival = (now + timedelta(minutes=eta)).astimezone(ZoneInfo(timezone))
+    return f", arriving in about {eta} minutes (around {_wall_clock(arrival)})"
 
 
 def _wall_clock(moment: datetime) -> str:

@@ -319,12 +319,16 @@ def send(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
     customer = customers.get(caller, job.customer_id)
     link = link_for(caller.tenant_id, invoice)
     amount = rules.format_amount(invoice.balance_cents, invoice.currency)
-    body = (
-        f"Hi {customer.first_name}, {tenant.name} sent invoice #{invoice.number} "
-        f"for {job.title}: {amount} due {invoice.due_date:%b} {invoice.due_date.day}. "
-        f"Pay here: {link}"
+    values = {
+        "job_title": job.title,
+        "amount_due": amount,
+        "due_date": f"{invoice.due_date:%b} {invoice.due_date.day}",
+        "link": link,
+    }
+    subject = f"Invoice #{invoice.number} from {tenant.name}"
+    messaging.notify_customer(
+        tenant, customer, job.job_id, "invoice_link", values, caller.user_id, subject
     )
-    messaging.text_customer(tenant, customer, job.job_id, "invoice_link", body, caller.user_id)
     return office_view(caller.tenant_id, invoice)
 
 

@@ -60,6 +60,22 @@ def text_from_template(
     return text_customer(tenant, customer, job_id, kind, body, actor)
 
 
+def notify_customer(
+    tenant: Tenant,
+    customer: Customer,
+    job_id: str,
+    kind: str,
+    values: dict[str, str],
+    actor: str,
+    subject: str,
+) -> Message:
+    """Text the customer from the tenant's template, and email the same words when they have
+    an address (quotes and invoices)."""
+    message = text_from_template(tenant, customer, job_id, kind, values, actor)
+    email_customer(tenant, customer, job_id, kind, subject, message.body, actor)
+    return message
+
+
 def new_message(
     tenant: Tenant, customer: Customer, job_id: str | None, kind: str, body: str
 ) -> Message:

@@ -99,10 +99,11 @@ def send(caller: Caller, job_id: str, quote_id: str, if_match: int | None) -> di
     shown = _with_link(caller.tenant_id, quote)
     tenant = tenants.get_settings(caller)
     customer = customers.get(caller, job.customer_id)
-    body = (
-        f"Hi {customer.first_name}, {tenant.name} sent you a quote for {job.title}: {shown['link']}"
+    values = {"job_title": job.title, "link": shown["link"]}
+    subject = f"Your quote from {tenant.name}"
+    messaging.notify_customer(
+        tenant, customer, job.job_id, "quote_link", values, caller.user_id, subject
     )
-    messaging.text_customer(tenant, customer, job.job_id, "quote_link", body, caller.user_id)
     return shown
 
 

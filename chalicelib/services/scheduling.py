@@ -310,21 +310,13 @@ def _text_on_my_way(
     job_id = visit.job_id
     try:
         customer = customers.get(caller, customer_id)
-        if customer.sms_opted_out:
-            return
         technician_id = (
             caller.user_id if caller.is_technician else next(iter(visit.technician_ids), None)
         )
         technician = user_store.get_user(caller.tenant_id, technician_id) if technician_id else None
         first_name = technician.name.split()[0] if technician and technician.name.split() else None
-        body = rules.on_my_way_text(
-            customer.first_name,
-            first_name,
-            tenant.name,
-            rules.eta_for(visit, location),
-            clock.now(),
-            visit.timezone,
-        )
-        messaging.text_customer(tenant, customer, job_id, "on_my_way", body, caller.user_id)
+        eta = rules.eta_phrase(rules.eta_for(visit, location), clock.now(), visit.timezone)
+        values = {"technician": first_name or "your technician", "eta": eta}
+        messaging.text_from_template(tenant, customer, job_id, "on_my_way", values, caller.user_id)
     except FieldlineError as exc:
         logger.warning("on-my-way text not sent", extra={"job_id": job_id, "error": exc.message})

@@ -170,7 +170,8 @@ def test_delivery_status_moves_forward_only_and_failures_reach_the_office(client
     assert status(client, sent["id"], "sent").status_code == 204
     delivered = owner.get("/messages?status=delivered").data["items"]
     assert [m["kind"] for m in delivered] == ["quote_link"]
-    assert owner.get("/messages?status=sent").data["items"] == []
+    still_sent = owner.get("/messages?status=sent").data["items"]
+    assert [m for m in still_sent if m["channel"] == "sms"] == []  # the quote's email stays sent
 
 
 def test_a_failed_text_is_on_the_timeline_and_in_the_failed_list(client, shop):
@@ -219,3 +220,22 @@ def test_a_preview_counts_gsm_and_ucs2_segments(shop):
         "/settings/templates/reminder/preview", {"text": "Hi {first_name} 👋 " + "x" * 70}
     ).data
     assert emoji["encoding"] == "UCS-2" and emoji["segments"] == 2
+
+
+def test_a_customer_with_an_address_gets_the_quote_by_email_too(shop):
+    owner, customer, job = shop
+    quote = owner.post(
+        f"/jobs/{job['id']}/quotes",
+        {
+            "options": [
+                {
+                    "name": "Fix",
+                    "line_items": [{"description": "Fix", "quantity": 1, "unit_price_cents": 5000}],
+                }
+            ]
+        },
+    ).data
+    owner.post(f"/jobs/{job['id']}/quotes/{quote['id']}/send")
+    emails = [e for e in OUTBOX.read(customer["email"]) if e["channel"] == "email"]
+    assert emails[0]["subject"] == "Your quote from Acme Plumbing"
+    assert "/p/quotes/" in emails[0]["body"]

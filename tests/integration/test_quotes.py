@@ -188,7 +188,7 @@ def test_customer_approves_the_better_option_through_the_texted_link(owner):
             "QuoteCreated": 1,
             "QuoteSent": 1,
             "JobStageChanged": 2,
-            "MessageSent": 1,
+            "MessageSent": 2,  # the link by text and by email
             "QuoteApproved": 1,
         }
     )

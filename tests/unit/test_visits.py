@@ -246,14 +246,18 @@ def test_the_eta_stretches_the_straight_line_and_rounds_up_to_five_minutes():
 
 
 def test_the_on_my_way_text_shows_the_arrival_on_the_customers_clock():
+    from chalicelib.domain import templates
+
     now = utc(2030, 6, 3, 19, 30)  # 14:30 in Chicago (CDT)
-    text = rules.on_my_way_text("Dana", "Sam", "Acme Plumbing", 25, now, CHICAGO)
-    assert text == (
+    values = {"first_name": "Dana", "business_name": "Acme Plumbing", "technician": "Sam"}
+    eta = rules.eta_phrase(25, now, CHICAGO)
+    assert templates.render("on_my_way", {}, {**values, "eta": eta}) == (
         "Hi Dana, Sam from Acme Plumbing is on the way, arriving in about 25 minutes"
         " (around 2:55 PM)."
     )
-    assert rules.on_my_way_text("Dana", None, "Acme Plumbing", None, now, CHICAGO) == (
-        "Hi Dana, your technician from Acme Plumbing is on the way."
+    assert rules.eta_phrase(None, now, CHICAGO) == ""
+    assert templates.render("on_my_way", {}, {**values, "eta": ""}) == (
+        "Hi Dana, Sam from Acme Plumbing is on the way."
     )
 
 
