@@ -16,8 +16,16 @@ from chalicelib.store import tenants as store
 from chalicelib.store.db import Transaction
 
 
-def create_tenant(name: str, timezone: str, currency: str) -> tuple[Tenant, User]:
-    """A new business with its owner; used by the local stage and by sign-up."""
+def create_tenant(
+    name: str,
+    timezone: str,
+    currency: str,
+    *,
+    owner_id: str | None = None,
+    owner_email: str | None = None,
+) -> tuple[Tenant, User]:
+    """A new business with its owner; used by the local stage, sign-up and the first-tenant
+    script (which passes the owner's Cognito `sub` as `owner_id`: the token's user id)."""
     tenant = Tenant(
         tenant_id=new_id(),
         name=name,
@@ -25,7 +33,13 @@ def create_tenant(name: str, timezone: str, currency: str) -> tuple[Tenant, User
         currency=currency.upper(),
         created_at=clock.now(),
     )
-    owner = User(user_id=new_id(), role=OWNER, name=f"{name} owner", created_at=clock.now())
+    owner = User(
+        user_id=owner_id or new_id(),
+        role=OWNER,
+        name=f"{name} owner",
+        email=owner_email,
+        created_at=clock.now(),
+    )
     tx = Transaction()
     tx.put(store.tenant_item(tenant), entity=tenant)
     tx.put(store.user_item(tenant.tenant_id, owner), entity=owner)

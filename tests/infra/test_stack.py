@@ -1,0 +1,471 @@
+"""What the deployed stage will be, read from the synthesized template (issue 7).
+
+Each test reads the one template the session synthesized; none talks to AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.store import keys
+
+pytestmark = pytest.mark.infra
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGE = "prod"  # the stage the session synthesizes (conftest)
+STATE_MACHINES = ROOT / "infra" / "statemachines"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+# The only actions allowed on Resource "*", each because IAM cannot name a resource for it.
+UNSCOPABLE = {
+    # DynamoDB Streams: ListStreams has no resource type; Lambda's stream poller calls it.
+    "dynamodb:ListStreams",
+    # Step Functions logging: CloudWatch Logs' vended-log delivery APIs take only "*"
+    # (the policy AWS documents for state machine logging; CDK adds it with `logs=`).
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+# cfn-lint findings that are CDK's own style, not a defect of the stack.
+CFN_LINT_IGNORED = {
+    # CDK makes a state machine DependsOn its role although RoleArn's GetAtt already does.
+    "W3005",
+}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every Allow statement of every identity and resource policy, with where it lives."""
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        documents = [properties.get("PolicyDocument")]
+        if resource["Type"] == "AWS::IAM::Role":
+            documents += [p["PolicyDocument"] for p in properties.get("Policies", [])]
+        for document in filter(None, documents):
+            for statement in document["Statement"]:
+                if statement.get("Effect") == "Allow":
+                    found.append((logical_id, statement))
+    return found
+
+
+def _ref_id(value: Any) -> str | None:
+    """The logical id a Ref or GetAtt points at."""
+    if isinstance(value, dict) and "Ref" in value:
+        return value["Ref"]
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return value["Fn::GetAtt"][0]
+    return None
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def test_table_keys_and_indexes_are_the_key_schema_modules(synthesized):
+    # Given the key-schema module the code and the tests build the table from
+    schema = keys.TABLE_SCHEMA
+
+    # When the stack is synthesized
+    (table,) = synthesized.resources("AWS::DynamoDB::Table").values()
+    properties = table["Properties"]
+
+    # Then the deployed table has exactly those keys, attributes and indexes
+    assert properties["KeySchema"] == schema["KeySchema"]
+    assert sorted(properties["AttributeDefinitions"], key=str) == sorted(
+        schema["AttributeDefinitions"], key=str
+    )
+    assert properties["GlobalSecondaryIndexes"] == schema["GlobalSecondaryIndexes"]
+    assert properties["BillingMode"] == schema["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["TableName"] == f"fieldline-{STAGE}"
+
+
+def test_table_survives_mistakes_and_streams_new_images(synthesized, template):
+    (table,) = synthesized.resources("AWS::DynamoDB::Table").values()
+
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "DeletionProtectionEnabled": True,
+            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            "TimeToLiveSpecification": {"AttributeName": keys.TTL_ATTRIBUTE, "Enabled": True},
+        },
+    )
+    # A stack deleted by mistake leaves the data behind
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+
+
+# --- asynchronous consumers -----------------------------------------------------------------
+
+
+def test_every_asynchronous_consumer_has_a_dead_letter_queue(synthesized, app_declarations):
+    functions = synthesized.resources("AWS::Serverless::Function")
+    queues = synthesized.resources("AWS::SQS::Queue")
+
+    # Every event source the app declares is wired in the template
+    declared = {tuple(source) for source in app_declarations["event_sources"]}
+    assert declared, "the app declares no event source: nothing here would be checked"
+    rule_targets = {
+        _ref_id(target["Arn"]): target
+        for rule in synthesized.resources("AWS::Events::Rule").values()
+        for target in rule["Properties"]["Targets"]
+    }
+    for logical_id, kind in declared:
+        events = functions[logical_id]["Properties"].get("Events", {})
+        if kind == "DynamoDBEventConfig":
+            (source,) = [e["Properties"] for e in events.values() if e["Type"] == "DynamoDB"]
+            destination = source["DestinationConfig"]["OnFailure"]["Destination"]
+            assert _ref_id(destination) in queues
+            assert source["MaximumRetryAttempts"] <= 10
+        elif kind == "SQSEventConfig":
+            (source,) = [e["Properties"] for e in events.values() if e["Type"] == "SQS"]
+            consumed = queues[_ref_id(source["Queue"])]["Properties"]
+            assert _ref_id(consumed["RedrivePolicy"]["deadLetterTargetArn"]) in queues
+        else:  # a schedule or an event rule invokes it asynchronously
+            assert logical_id in rule_targets, f"{logical_id} has no rule"
+            assert _ref_id(functions[logical_id]["Properties"]["DeadLetterQueue"]["TargetArn"])
+
+    # And nothing asynchronous exists without one
+    for rule_id, rule in synthesized.resources("AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            assert _ref_id(target["DeadLetterConfig"]["Arn"]) in queues, rule_id
+    for logical_id, function in functions.items():
+        for name, event in function["Properties"].get("Events", {}).items():
+            assert event["Type"] in ("DynamoDB", "SQS"), f"{logical_id}.{name}: {event['Type']}"
+    assert not synthesized.resources("AWS::Lambda::EventSourceMapping")
+
+
+def test_stream_handler_reads_the_tables_stream_and_reports_partial_failures(synthesized):
+    functions = synthesized.resources("AWS::Serverless::Function")
+    streams = [
+        event["Properties"]
+        for function in functions.values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    ]
+
+    # The app's placeholder stream ARN is gone: the handler reads this stack's table
+    assert streams
+    for source in streams:
+        assert source["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+        assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue_sources = [
+        event["Properties"]
+        for function in functions.values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
+    ]
+    for source in queue_sources:
+        assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_workflow_rule_routes_the_consumers_events_from_the_apps_bus(synthesized):
+    bus_id = next(iter(synthesized.resources("AWS::Events::EventBus")))
+    rules = synthesized.resources("AWS::Events::Rule")
+    queues = synthesized.resources("AWS::SQS::Queue")
+    workflow_queue = next(
+        lid
+        for lid, q in queues.items()
+        if q["Properties"].get("QueueName") == f"fieldline-{STAGE}-workflow-events"
+    )
+
+    (rule,) = [
+        r
+        for r in rules.values()
+        if any(_ref_id(t["Arn"]) == workflow_queue for t in r["Properties"]["Targets"])
+    ]
+
+    assert _ref_id(rule["Properties"]["EventBusName"]) == bus_id
+    assert rule["Properties"]["EventPattern"]["source"] == ["fieldline"]
+    assert "VisitScheduled" in rule["Properties"]["EventPattern"]["detail-type"]
+    # SQS gives Lambda the message for as long as the function may run, and more
+    timeout = max(
+        f["Properties"]["Timeout"]
+        for f in synthesized.resources("AWS::Serverless::Function").values()
+    )
+    assert queues[workflow_queue]["Properties"]["VisibilityTimeout"] >= timeout
+
+
+# --- state machines -------------------------------------------------------------------------
+
+
+def _rendered(definition: str, substitutions: dict[str, str]) -> Any:
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        assert name in substitutions, f"${{{name}}} has no substitution"
+        return substitutions[name]
+
+    return json.loads(PLACEHOLDER.sub(replace, definition))
+
+
+def test_every_state_machine_is_its_asl_file_after_substitution(synthesized, app_declarations):
+    machines = {
+        m["Properties"]["StateMachineName"]: m["Properties"]
+        for m in synthesized.resources("AWS::StepFunctions::StateMachine").values()
+    }
+    files = sorted(STATE_MACHINES.glob("*.asl.json"))
+    assert files
+    assert sorted(machines) == [f"fieldline-{STAGE}-{f.name[: -len('.asl.json')]}" for f in files]
+    functions = synthesized.resources("AWS::Serverless::Function")
+
+    for path in files:
+        machine = machines[f"fieldline-{STAGE}-{path.name[: -len('.asl.json')]}"]
+        # Given the ASL file with each ${Name} replaced by the function the app maps it to
+        expected = _rendered(
+            path.read_text(),
+            {name: f"arn-of:{fn}" for name, fn in app_declarations["substitutions"].items()},
+        )
+        # When the template's definition gets the template's substitutions
+        substitutions = {}
+        for name, value in machine.get("DefinitionSubstitutions", {}).items():
+            assert _ref_id(value) in functions and value["Fn::GetAtt"][1] == "Arn", name
+            substitutions[name] = f"arn-of:{_ref_id(value)}"
+        actual = _rendered(machine["DefinitionString"], substitutions)
+
+        # Then they are the same state machine (nulls such as "ResultPath": null included)
+        assert actual == expected, path.name
+        assert machine["DefinitionString"] == path.read_text(), "the template holds the file"
+
+
+def test_every_asl_file_is_valid_states_language():
+    from statelint.config import Config
+    from statelint.linter import Linter
+    from statelint.problem import ProblemType
+
+    for path in sorted(STATE_MACHINES.glob("*.asl.json")):
+        arn = "arn:aws:lambda:us-east-1:123456789012:function:fieldline-task"
+        definition = PLACEHOLDER.sub(arn, path.read_text())
+        # FLOAT: statelint wants "BackoffRate": 2.0; Step Functions takes any JSON number.
+        problems = Linter.validate(definition, Config({ProblemType.FLOAT}))
+        assert problems == [], f"{path.name}: {problems}"
+
+
+def test_state_machines_log_errors_without_customer_data(synthesized):
+    for machine in synthesized.resources("AWS::StepFunctions::StateMachine").values():
+        logging = machine["Properties"]["LoggingConfiguration"]
+        assert logging["Level"] == "ERROR"
+        assert logging["IncludeExecutionData"] is False
+
+
+def test_every_log_group_has_a_retention(synthesized):
+    groups = synthesized.resources("AWS::Logs::LogGroup")
+    names = {g["Properties"]["LogGroupName"] for g in groups.values()}
+
+    assert f"/aws/lambda/fieldline-{STAGE}" in names
+    assert all(g["Properties"]["RetentionInDays"] >= 30 for g in groups.values())
+    # Every function logs to the stack's group, not to one Lambda makes without a retention
+    for function in synthesized.resources("AWS::Serverless::Function").values():
+        assert function["Properties"]["LoggingConfig"]["LogGroup"] == {
+            "Ref": next(
+                lid
+                for lid, g in groups.items()
+                if g["Properties"]["LogGroupName"] == f"/aws/lambda/fieldline-{STAGE}"
+            )
+        }
+
+
+# --- IAM ------------------------------------------------------------------------------------
+
+
+def test_no_policy_allows_every_action_or_every_resource_it_could_name(synthesized):
+    statements = _statements(synthesized.template)
+    assert statements
+
+    for where, statement in statements:
+        actions = _as_list(statement.get("Action", []))
+        assert "*" not in actions, where
+        assert not [a for a in actions if isinstance(a, str) and a.endswith(":*")], where
+        assert "NotAction" not in statement and "NotResource" not in statement, where
+        if "*" in _as_list(statement.get("Resource", [])):
+            assert set(actions) <= UNSCOPABLE, f"{where}: {sorted(set(actions) - UNSCOPABLE)}"
+
+
+def test_functions_run_as_the_stacks_role_and_may_not_scan(synthesized):
+    roles = synthesized.resources("AWS::IAM::Role")
+    functions = synthesized.resources("AWS::Serverless::Function")
+    assert functions
+
+    role_ids = {_ref_id(f["Properties"]["Role"]) for f in functions.values()}
+    assert len(role_ids) == 1 and role_ids <= set(roles)
+    (role,) = [roles[r] for r in role_ids]
+    actions = {
+        action
+        for policy in role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in _as_list(statement["Action"])
+    }
+    assert "dynamodb:Scan" not in actions  # DESIGN §3: no request reads the whole table
+    assert {"events:PutEvents", "states:StartExecution", "secretsmanager:GetSecretValue"} <= actions
+
+
+def test_functions_read_secrets_only_through_the_secrets_name(synthesized):
+    (secret_id, secret) = next(iter(synthesized.resources("AWS::SecretsManager::Secret").items()))
+    name = secret["Properties"]["Name"]
+    functions = synthesized.resources("AWS::Serverless::Function")
+
+    for function in functions.values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        # Then the secret is named, never carried
+        assert variables["FIELDLINE_SECRETS_NAME"] == name
+        for forbidden in (
+            "FIELDLINE_LINK_SECRET",
+            "FIELDLINE_STRIPE_SECRET_KEY",
+            "FIELDLINE_STRIPE_WEBHOOK_SECRET",
+            "FIELDLINE_TWILIO_AUTH_TOKEN",
+        ):
+            assert forbidden not in variables
+    grants = [
+        s
+        for _, s in _statements(synthesized.template)
+        if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+    ]
+    assert [_ref_id(r) for s in grants for r in _as_list(s["Resource"])] == [secret_id]
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert not re.search(r"sk_live|whsec_|AC[0-9a-f]{32}", json.dumps(config))
+
+
+# --- users, API, bucket ---------------------------------------------------------------------
+
+
+def test_staff_tokens_carry_a_tenant_and_a_role_that_users_cannot_change(synthesized):
+    (pool,) = synthesized.resources("AWS::Cognito::UserPool").values()
+    (client,) = synthesized.resources("AWS::Cognito::UserPoolClient").values()
+
+    custom = {a["Name"] for a in pool["Properties"]["Schema"]}
+    assert {"tenant_id", "role"} <= custom
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    assert {"custom:tenant_id", "custom:role"} <= set(client["Properties"]["ReadAttributes"])
+    assert not {"custom:tenant_id", "custom:role"} & set(client["Properties"]["WriteAttributes"])
+
+
+def test_the_app_verifies_tokens_against_the_user_pool(synthesized):
+    pool_id = next(iter(synthesized.resources("AWS::Cognito::UserPool")))
+    client_id = next(iter(synthesized.resources("AWS::Cognito::UserPoolClient")))
+
+    for function in synthesized.resources("AWS::Serverless::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["FIELDLINE_JWT_ISSUER"] == {"Fn::GetAtt": [pool_id, "ProviderURL"]}
+        assert variables["FIELDLINE_JWKS_URL"] == {
+            "Fn::Join": ["", [{"Fn::GetAtt": [pool_id, "ProviderURL"]}, "/.well-known/jwks.json"]]
+        }
+        assert variables["FIELDLINE_JWT_AUDIENCE"] == {"Ref": client_id}
+        assert variables["FIELDLINE_STAGE"] == STAGE
+
+
+def test_api_is_throttled_and_serves_no_local_stage_routes(synthesized):
+    (api,) = synthesized.resources("AWS::Serverless::Api").values()
+    properties = api["Properties"]
+
+    (settings,) = properties["MethodSettings"]
+    assert settings["ResourcePath"] == "/*" and settings["HttpMethod"] == "*"
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+    assert properties["Name"] == f"fieldline-{STAGE}"
+    paths = properties["DefinitionBody"]["paths"]
+    assert "/jobs/{job_id}" in paths
+    assert not [p for p in paths if p.startswith("/dev")]
+
+
+def test_photo_bucket_is_private_encrypted_and_takes_presigned_uploads(template):
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+        },
+    )
+    buckets = template.find_resources("AWS::S3::Bucket")
+    (bucket,) = buckets.values()
+    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert "PUT" in rule["AllowedMethods"]
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    (policy,) = policies.values()
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+
+
+# --- alarms ---------------------------------------------------------------------------------
+
+
+def test_alarms_watch_errors_throttles_dead_letters_workflows_and_the_table(synthesized):
+    alarms = list(synthesized.resources("AWS::CloudWatch::Alarm").values())
+    watched = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms}
+
+    assert ("AWS/ApiGateway", "5XXError") in watched
+    for metric in ("Errors", "Throttles"):
+        functions_watched = {
+            _ref_id(a["Properties"]["Dimensions"][0]["Value"])
+            for a in alarms
+            if a["Properties"]["MetricName"] == metric
+        }
+        assert functions_watched == set(synthesized.resources("AWS::Serverless::Function"))
+    dead_letter_queues = {
+        lid
+        for lid, q in synthesized.resources("AWS::SQS::Queue").items()
+        if "RedrivePolicy" not in q["Properties"]
+    }
+    depth_watched = {
+        _ref_id(a["Properties"]["Dimensions"][0]["Value"])
+        for a in alarms
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    }
+    assert depth_watched == dead_letter_queues
+    machines_watched = {
+        _ref_id(a["Properties"]["Dimensions"][0]["Value"])
+        for a in alarms
+        if a["Properties"]["MetricName"] == "ExecutionsFailed"
+    }
+    assert machines_watched == set(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    assert ("AWS/DynamoDB", "ReadThrottleEvents") in watched
+    assert ("AWS/DynamoDB", "WriteThrottleEvents") in watched
+    # Every alarm tells someone
+    assert all(a["Properties"]["AlarmActions"] for a in alarms)
+
+
+# --- linters --------------------------------------------------------------------------------
+
+
+def test_cfn_lint_passes_on_the_synthesized_template(synthesized):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from cfnlint.runner import main; sys.exit(main())",
+            "--format",
+            "parseable",
+            "--ignore-checks",
+            *sorted(CFN_LINT_IGNORED),
+            "--",
+            str(synthesized.template_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
