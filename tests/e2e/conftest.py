@@ -29,7 +29,7 @@ def stage(tmp_path_factory):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        emulators.wait_until_up(f"{base}/health", process, timeout=60)
+        emulators.wait_until_up(f"{base}/health", process, timeout=180)
     except RuntimeError:
         process.kill()
         raise RuntimeError(log.read_text()) from None

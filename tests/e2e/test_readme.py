@@ -1,0 +1,53 @@
+"""The README's lead-to-paid walk, run exactly as written against the local stage."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _block_after(heading: str) -> str:
+    text = README.read_text()
+    section = text[text.index(heading) :]
+    return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.mark.skipif(not shutil.which("jq"), reason="the README's commands use jq")
+def test_the_readme_takes_a_job_from_lead_to_paid(stage):
+    script = _block_after("## Lead to paid in two minutes")
+    env = {
+        **os.environ,
+        "API": stage.base,
+        "STRIPE": f"http://127.0.0.1:{stage.stripe_port}",
+    }
+    result = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "is on the way, arriving in about" in out
+    assert '"stage": "paid"' in out and '"balance_cents": 0' in out
+    story = [line for line in out.splitlines() if re.fullmatch(r"[A-Z][A-Za-z]+", line)]
+    milestones = [
+        "LeadCreated",
+        "QuoteSent",
+        "QuoteApproved",
+        "VisitScheduled",
+        "TechnicianEnRoute",
+        "TechnicianOnSite",
+        "VisitCompleted",
+        "InvoiceSent",
+        "PaymentSucceeded",
+        "InvoicePaid",
+    ]
+    positions = [story.index(name) for name in milestones]
+    assert positions == sorted(positions), story
+    assert story[-1] == "JobStageChanged"
