@@ -38,6 +38,7 @@ def start_moto(port: int | None = None):
     os.environ.pop("AWS_ENDPOINT_URL", None)
     serialize_dynamodb_requests()
     roll_back_only_touched_items()
+    query_one_partition()
     port = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
@@ -109,6 +110,48 @@ def roll_back_only_touched_items() -> None:
 
     transact_write_items.touched_items_only = True
     models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def query_one_partition() -> None:
+    """Make moto's Query on the table cost what the partition holds, not the table size.
+
+    moto (5.2) answers a Query without an index by sorting every item of the table and keeping
+    the partition's, so each one slows as the session's table grows (with thousands of jobs,
+    most of a second). It keeps items by hash key: hand that Query just the partition's items.
+    Queries on an index are left as they are (moto keeps no index to read from).
+    """
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    original_query, original_all_items = Table.query, Table.all_items
+    if getattr(original_query, "one_partition", False):
+        return
+    signature = inspect.signature(original_query)
+    if "index_name" not in signature.parameters or "hash_key" not in signature.parameters:
+        raise RuntimeError("moto's Table.query changed: revisit query_one_partition")
+    narrowed = threading.local()
+
+    def all_items(self):
+        hash_key = getattr(narrowed, "hash_key", None)
+        if hash_key is None or not self.range_key_attr:
+            return original_all_items(self)
+        partition = self.items.get(hash_key, {})  # a defaultdict: .get adds nothing
+        return sorted(partition.values(), key=lambda item: item.range_key)
+
+    @functools.wraps(original_query)
+    def query(self, *args, **kwargs):
+        call = signature.bind(self, *args, **kwargs)
+        if call.arguments.get("index_name") or call.arguments.get("hash_key") is None:
+            return original_query(self, *args, **kwargs)
+        narrowed.hash_key = call.arguments["hash_key"]
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            narrowed.hash_key = None
+
+    query.one_partition = True
+    Table.query, Table.all_items = query, all_items
 
 
 def _snapshot(backend, op: dict):

@@ -125,13 +125,20 @@ def translate_errors(labels: list[str] | None = None) -> Iterator[None]:
             raise ConditionFailed(failed) from exc
         raise _unavailable(exc) from exc
     except PynamoDBException as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if _response_code(exc) == "ConditionalCheckFailedException":
             raise ConditionFailed(labels or []) from exc
         raise _unavailable(exc) from exc
 
 
+def _response_code(exc: PynamoDBException) -> str | None:
+    try:
+        return exc.cause_response_code
+    except AttributeError:  # a timeout carries `response=None`, which PynamoDB reads as a dict
+        return None
+
+
 def _unavailable(exc: PynamoDBException) -> Unavailable:
-    code = exc.cause_response_code or "ConnectionError"
+    code = _response_code(exc) or "ConnectionError"
     return Unavailable(f"storage is busy ({code}); retry shortly", code="storage_unavailable")
 
 
