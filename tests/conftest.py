@@ -62,3 +62,9 @@ def client(app):
 
     with Client(app) as test_client:
         yield test_client
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that fill the shared table with thousands of items run last: moto's index queries
+    read every item of the table, so they would slow every test after them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)

@@ -1,0 +1,168 @@
+"""Authorization generated from the route table, so a new route is covered by default.
+
+- Object level (OWASP API1): every route that takes an id answers 404 to another tenant.
+- Function level (OWASP API5): every route × role (owner, office, technician, no token).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.api.http import ROUTES
+from tests.integration.helpers import CUSTOMER, Api
+
+# Path parameters that name something other than a tenant's object.
+NOT_OBJECT_IDS = {
+    "name": "a template name: every tenant has the same names",
+    "token": "a signed customer link: its own tests prove tampering is 404",
+}
+
+SOON = datetime.now(UTC) + timedelta(days=3)
+LINE = {"description": "Labour", "quantity": 1, "unit_price_cents": 10000, "taxable": True}
+
+# One valid body per request model, so the request reaches the object lookup.
+SAMPLE_BODIES = {
+    "CustomerIn": CUSTOMER,
+    "CustomerPatch": {"name": "New Name"},
+    "TechnicianIn": {"name": "Sam", "phone": "312-555-0111"},
+    "TechnicianPatch": {"name": "Sam R."},
+    "LeadIn": {"customer": CUSTOMER, "title": "Leak"},
+    "JobPatch": {"title": "Leak under sink"},
+    "ReasonIn": {"reason": "changed mind"},
+    "NoteIn": {"text": "Dog in yard"},
+    "SettingsPatch": {"tax_rate_bps": 500},
+    "TemplateIn": {"text": "Hi {first_name}"},
+    "PreviewIn": {"text": "Hi {first_name}"},
+    "QuoteIn": {"options": [{"name": "Good", "line_items": [LINE]}]},
+    "VisitIn": {
+        "window_start": SOON.isoformat(),
+        "window_end": (SOON + timedelta(hours=2)).isoformat(),
+        "duration_minutes": 60,
+    },
+    "AssignIn": {"technician_ids": ["{technician_id}"]},
+    "RescheduleIn": {
+        "window_start": SOON.isoformat(),
+        "window_end": (SOON + timedelta(hours=2)).isoformat(),
+    },
+    "CancelIn": {"reason": "rain"},
+    "StatusIn": {"status": "en_route"},
+    "InvoiceIn": {"kind": "progress", "line_items": [LINE]},
+    "VoidIn": {"reason": "mistake"},
+    "PaymentIn": {"method": "cash", "amount_cents": 100},
+    "RefundIn": {"amount_cents": 100, "reason": "goodwill"},
+    "PauseIn": {"until": (SOON + timedelta(days=7)).date().isoformat()},
+    "OptimizeIn": {"date": SOON.date().isoformat(), "time_limit_seconds": 1},
+    "ChecklistIn": {"items": [{"id": "gas-off", "label": "Shut off gas", "required": True}]},
+    "ChecklistTickIn": {"done": True},
+    "PhotoIn": {"filename": "meter.jpg", "content_type": "image/jpeg"},
+}
+
+
+def _protected_routes_with_ids():
+    return [
+        route
+        for route in ROUTES
+        if route.roles is not None
+        and set(re.findall(r"{(\w+)}", route.path)) - NOT_OBJECT_IDS.keys()
+    ]
+
+
+def _fill(path: str, ids: dict[str, str]) -> str:
+    return re.sub(r"{(\w+)}", lambda m: ids.get(m.group(1), "reminder"), path)
+
+
+def _body(route, ids: dict[str, str] | None = None):
+    if route.body is None:
+        return None
+    assert route.body.__name__ in SAMPLE_BODIES, f"add a sample body for {route.body.__name__}"
+    return _with_ids(SAMPLE_BODIES[route.body.__name__], ids or {})
+
+
+def _with_ids(value, ids: dict[str, str]):
+    """Sample bodies may name a seeded object as '{technician_id}'."""
+    if isinstance(value, dict):
+        return {k: _with_ids(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_ids(v, ids) for v in value]
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return ids.get(value[1:-1], "unknown")
+    return value
+
+
+@pytest.fixture
+def owners_objects(owner):
+    """One of each object, owned by `owner`; the test then tries them as another tenant."""
+    customer = owner.post("/customers", CUSTOMER).data
+    tech = owner.post("/technicians", SAMPLE_BODIES["TechnicianIn"]).data
+    job = owner.post("/leads", {"customer_id": customer["id"], "title": "Leak"}).data
+    ids = {"customer_id": customer["id"], "technician_id": tech["id"], "job_id": job["id"]}
+    quote = owner.post(f"/jobs/{job['id']}/quotes", SAMPLE_BODIES["QuoteIn"])
+    if quote.status_code == 201:
+        ids["quote_id"] = quote.data["id"]
+    visit = owner.post(f"/jobs/{job['id']}/visits", SAMPLE_BODIES["VisitIn"])
+    if visit.status_code == 201:
+        ids["visit_id"] = visit.data["id"]
+    invoice = owner.post(f"/jobs/{job['id']}/invoices", SAMPLE_BODIES["InvoiceIn"])
+    if invoice.status_code == 201:
+        ids["invoice_id"] = invoice.data["id"]
+    if "visit_id" in ids:
+        checklist = f"/jobs/{job['id']}/visits/{ids['visit_id']}/checklist"
+        if owner.call("PUT", checklist, SAMPLE_BODIES["ChecklistIn"]).status_code == 200:
+            ids["item_id"] = "gas-off"
+    photo = owner.post(f"/jobs/{job['id']}/photos", SAMPLE_BODIES["PhotoIn"])
+    if photo.status_code == 201:
+        ids["photo_id"] = photo.data["photo_id"]
+    proposal = owner.post("/dispatch/optimize", SAMPLE_BODIES["OptimizeIn"])
+    if proposal.status_code == 201:
+        ids["proposal_id"] = proposal.data["id"]
+    return ids
+
+
+def test_every_route_with_an_id_is_404_for_another_tenant(owners_objects, other_owner):
+    leaks = []
+    for route in _protected_routes_with_ids():
+        params = set(re.findall(r"{(\w+)}", route.path)) - NOT_OBJECT_IDS.keys()
+        missing = params - owners_objects.keys()
+        assert not missing, f"seed an object for {sorted(missing)} ({route.path})"
+        path, body = _fill(route.path, owners_objects), _body(route, owners_objects)
+        response = other_owner.call(route.method, path, body)
+        if response.status_code != 404:
+            leaks.append((route.method, route.path, response.status_code))
+    assert leaks == []
+
+
+def test_lists_never_show_another_tenants_rows(owners_objects, owner, other_owner):
+    lists = [
+        "/jobs",
+        "/customers",
+        "/technicians",
+        "/invoices?status=draft",
+        "/messages?status=sent",
+    ]
+    for path in lists:
+        mine = owner.get(path)
+        if mine.status_code == 404:
+            continue
+        assert mine.data["items"], path
+        assert other_owner.get(path).data["items"] == [], path
+
+
+ROLES = ("owner", "office", "technician")
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.roles is not None], ids=lambda r: f"{r.method} {r.path}"
+)
+def test_each_role_reaches_only_the_routes_it_is_allowed(client, owner, route):
+    path = _fill(route.path, {})
+    anonymous = Api(client, "").call(route.method, path, _body(route))
+    assert anonymous.status_code == 401
+    for role in ROLES:
+        response = owner.as_role(role).call(route.method, path, _body(route))
+        if role in route.roles:
+            assert response.status_code not in (401, 403), (role, response.body)
+        else:
+            assert response.status_code == 403, (role, response.status_code)
