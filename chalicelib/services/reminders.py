@@ -9,6 +9,7 @@ booked at the planned time and nothing newer has taken over.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.domain import clock
@@ -138,8 +139,6 @@ def send(task: dict[str, Any]) -> dict[str, Any]:
         logger.info("visit changed since planning; same time, reminding anyway")
     job = jobs.load(caller, visit.job_id).header()
     customer = customers.get(caller, job.customer_id)
-    if customer.sms_opted_out:
-        return _outcome(task, "opted_out")
     tenant = tenants.get_settings(caller)
     # Claim before sending: a retried task finds it claimed and sends nothing twice.
     reminder.state, reminder.sent_at = "sent", clock.now()
@@ -150,10 +149,18 @@ def send(task: dict[str, Any]) -> dict[str, Any]:
         customer,
         visit.job_id,
         "reminder",
-        {"visit_window": window, "job_title": job.title},
+        {"visit_window": window, "job_title": job.title, "link": _visit_page(tenant_id, visit)},
         SYSTEM,
     )
-    return _outcome(task, "sent", message_id=message.message_id)
+    # An opted-out customer's reminder is recorded as suppressed by the one send path.
+    return _outcome(task, message.status, message_id=message.message_id)
+
+
+def _visit_page(tenant_id: str, visit: Visit) -> str:
+    from chalicelib.services.visit_links import visit_link
+
+    end = visit.start + timedelta(minutes=visit.duration_minutes)
+    return visit_link(tenant_id, visit.job_id, visit.visit_id, end + timedelta(days=1))
 
 
 def _still_planned(visit: Visit, task: dict[str, Any]) -> bool:
