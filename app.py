@@ -4,12 +4,14 @@ from chalice import Chalice
 
 from chalicelib.api import (
     customers,
+    dispatch,
     dunning,
     invoices,
     jobs,
     messages,
     meta,
     pages,
+    photos,
     quotes,
     reports,
     settings,
@@ -35,6 +37,8 @@ BLUEPRINTS = (
     jobs,
     quotes,
     visits,
+    dispatch,
+    photos,
     invoices,
     webhooks,
     twilio_webhooks,

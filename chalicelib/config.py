@@ -67,6 +67,12 @@ class Settings(BaseModel):
     # records that failed every try (AWS: the event source mapping's on-failure destination).
     workflow_queue_url: str | None = None
     stream_dlq_url: str | None = None
+    # Job photos: the bucket the API hands out presigned uploads for (moto's S3 locally).
+    photo_bucket: str = "fieldline-photos"
+    # Dispatch travel times: "straight_line" (distance x detour / speed, no AWS call) or
+    # "amazon_location" (the route calculator's CalculateRouteMatrix; deployed stages).
+    travel_provider: str = "straight_line"
+    route_calculator_name: str | None = None
     # Local stage only: how much faster than real time its clock runs waits (86400: a day a
     # second).
     time_scale: float = 1.0
@@ -146,6 +152,9 @@ def _from_environment() -> Settings:
         "workflow_queue_url": "FIELDLINE_WORKFLOW_QUEUE_URL",
         "stream_dlq_url": "FIELDLINE_STREAM_DLQ_URL",
         "time_scale": "FIELDLINE_TIME_SCALE",
+        "photo_bucket": "FIELDLINE_PHOTOS_BUCKET",
+        "travel_provider": "FIELDLINE_TRAVEL_PROVIDER",
+        "route_calculator_name": "FIELDLINE_ROUTE_CALCULATOR",
         "secrets_name": "FIELDLINE_SECRETS_NAME",
     }
     values = {field: os.environ[var] for field, var in env.items() if os.environ.get(var)}

@@ -16,6 +16,7 @@ from localstage import clock, emulators
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TABLE = "fieldline-local"
+PHOTO_BUCKET = "fieldline-photos-local"
 WEBHOOK_SECRET = "whsec_local_stage"
 
 
@@ -30,6 +31,7 @@ def main() -> int:
         base_url = f"http://127.0.0.1:{args.port}"
         os.environ.update(stage_environment(aws_endpoint, args.stripe_port, base_url, local_dir))
         emulators.create_table(aws_endpoint, TABLE)
+        create_photo_bucket(aws_endpoint)
         emulators.register_stripe_webhook(
             args.stripe_port, f"{base_url}/webhooks/stripe", WEBHOOK_SECRET
         )
@@ -68,7 +70,16 @@ def stage_environment(aws_endpoint: str, stripe_port: int, base_url: str, local_
         "FIELDLINE_LOCAL_DIR": str(local_dir),
         "FIELDLINE_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
         "FIELDLINE_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "FIELDLINE_PHOTOS_BUCKET": PHOTO_BUCKET,
     }
+
+
+def create_photo_bucket(aws_endpoint: str) -> None:
+    """Job photos upload to moto's S3 through presigned URLs (POST /jobs/{id}/photos)."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=aws_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=PHOTO_BUCKET)
 
 
 def chalice_server(port: int):

@@ -183,7 +183,10 @@ def create_table(endpoint_url: str, table_name: str) -> None:
 def start_localstripe(port: int, log_path: Path | None = None) -> subprocess.Popen:
     """localstripe as a child process; waits until it answers."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    command = [sys.executable, "-m", "localstripe", "--port", str(port)]
+    # --from-scratch: localstripe otherwise loads /tmp/localstripe.pickle, one file that every
+    # localstripe on the machine rewrites on each change; starting while another one writes
+    # it fails (EOFError), and a stage would inherit another run's objects.
+    command = [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"]
     process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
     wait_until_up(f"http://{LOOPBACK}:{port}/v1/customers", process, headers=stripe_auth())
     return process

@@ -172,7 +172,7 @@ def parse_json(raw: bytes | None) -> Any:
         return {}
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # [[[[... nested too deep
         raise BadRequest("the request body is not valid JSON", code="malformed_json") from exc
 
 

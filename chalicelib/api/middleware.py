@@ -60,8 +60,9 @@ def authenticate(header: str | None) -> Caller:
 
 
 def normalize_error(response: Response) -> Response:
-    """Chalice's own errors (415, 405, 500…) get the API.md error body too."""
-    if response.status_code < 400:
+    """Chalice's own errors (415, 405, 500…) get the API.md error body too. A customer page's
+    own error page (HTML: not found, link expired) stays a page."""
+    if response.status_code < 400 or _is_html(response):
         return response
     body = response.body
     if isinstance(body, str | bytes):
@@ -78,6 +79,11 @@ def normalize_error(response: Response) -> Response:
     response.body = {"error": {"code": _snake(code), "message": message, "details": []}}
     response.headers = {**(response.headers or {}), "Content-Type": "application/json"}
     return response
+
+
+def _is_html(response: Response) -> bool:
+    headers = {name.lower(): value for name, value in (response.headers or {}).items()}
+    return headers.get("content-type", "").startswith("text/html")
 
 
 def _snake(code: str) -> str:

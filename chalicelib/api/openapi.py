@@ -20,6 +20,7 @@ ERRORS = {
     "404": "Not found (or another tenant's)",
     "409": "Conflict, stale version or illegal transition",
     "413": "Body too large",
+    "415": "Content-Type not accepted",
     "422": "Semantically invalid",
     "503": "An upstream is unavailable; retry",
 }
@@ -28,11 +29,10 @@ REF = "#/components/schemas/{model}"
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    models = _models()
-    _, definitions = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    refs, definitions = models_json_schema(_models(), ref_template=REF)
     paths: dict[str, dict] = {}
     for route in ROUTES:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Fieldline API", "version": get_settings().version},
@@ -47,26 +47,28 @@ def document() -> dict[str, Any]:
     }
 
 
-def _models() -> list[type[BaseModel]]:
-    found: dict[str, type[BaseModel]] = {"ErrorOut": ErrorOut}
+Refs = dict[tuple[type[BaseModel], str], dict[str, str]]
+
+
+def _models() -> list[tuple[type[BaseModel], str]]:
+    """Bodies as they are validated; responses as they are serialized (an `id` that a model
+    reads from `customer_id` is written as `id`)."""
+    found = {(ErrorOut, "serialization")}
     for route in ROUTES:
-        for model in (route.body, route.response):
-            if model is not None:
-                found[model.__name__] = model
-    return list(found.values())
+        if route.body is not None:
+            found.add((route.body, "validation"))
+        if route.response is not None:
+            found.add((route.response, "serialization"))
+    return sorted(found, key=lambda pair: (pair[0].__name__, pair[1]))
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": REF.format(model=model.__name__)}
-
-
-def _operation(route: Route) -> dict[str, Any]:
+def _operation(route: Route, refs: Refs) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": route.name,
         "summary": route.summary,
         "tags": [route.tag],
         "parameters": _parameters(route),
-        "responses": _responses(route),
+        "responses": _responses(route, refs),
     }
     if route.roles is None:
         op["security"] = []
@@ -74,7 +76,8 @@ def _operation(route: Route) -> dict[str, Any]:
         op["security"] = [{"bearer": []}]
         op["description"] = "Roles: " + ", ".join(route.roles)
     if route.body is not None:
-        op["requestBody"] = {"required": True, "content": {JSON: {"schema": _ref(route.body)}}}
+        body = refs[(route.body, "validation")]
+        op["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
     elif route.raw and route.method == "POST":
         op["requestBody"] = {"content": {ct: {"schema": {}} for ct in route.content_types}}
     return op
@@ -103,14 +106,36 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
     return params
 
 
-def _responses(route: Route) -> dict[str, Any]:
-    content = {JSON: {"schema": _ref(route.response)}} if route.response else {}
-    if route.raw or (route.response is None and route.path == "/openapi.json"):
-        content = {JSON: {"schema": {}}} if not route.raw else {}
+def _responses(route: Route, refs: Refs) -> dict[str, Any]:
+    codes = _error_codes(route)
+    if route.raw:
+        # A raw route writes its own response, in its own format: a customer page is HTML even
+        # when it fails, a form post answers 303, a Twilio status callback 204, a static file 304.
+        return {
+            "2XX": {"description": "Success"},
+            "3XX": {"description": "Redirect (after a form post) or not modified"},
+            **{code: {"description": ERRORS[code]} for code in codes},
+        }
+    content = {JSON: {"schema": refs[(route.response, "serialization")]}} if route.response else {}
+    if route.response is None and route.path == "/openapi.json":
+        content = {JSON: {"schema": {}}}
     ok = {"description": "Success", **({"content": content} if content else {})}
-    error = {"content": {JSON: {"schema": _ref(ErrorOut)}}}
-    codes = ("400", "413", "422") if route.roles is None else tuple(ERRORS)
+    error = {"content": {JSON: {"schema": refs[(ErrorOut, "serialization")]}}}
     return {
         str(route.status): ok,
         **{code: {"description": ERRORS[code], **error} for code in codes},
     }
+
+
+def _error_codes(route: Route) -> list[str]:
+    """Every error status the route can answer (a client, and the fuzzer, may rely on it)."""
+    if route.roles is not None:
+        return list(ERRORS)
+    codes = {"400", "413", "415", "422"}
+    if route.tag != "meta":  # everything public but health and this document reads the table
+        codes |= {"409", "503"}
+    if re.search(r"{\w+}", route.path):
+        codes.add("404")  # an unknown, expired or altered link
+    if route.raw:
+        codes.add("403")  # a webhook whose signature does not match
+    return sorted(codes)

@@ -33,6 +33,7 @@ class SettingsPatch(Strict):
     currency: str | None = Field(None, pattern="^[A-Z]{3}$")
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
+    logo_url: str | None = Field(None, max_length=500, pattern=r"^https://[^\s\"'<>]+$")
     tax_rate_bps: int | None = Field(None, ge=0, le=5000)
     travel_buffer_minutes: int | None = Field(None, ge=0, le=240)
     reminder_hours_before: int | None = Field(None, ge=1, le=168)
@@ -49,6 +50,7 @@ class SettingsOut(Out):
     currency: str
     phone: str | None
     email: str | None
+    logo_url: str | None = None
     tax_rate_bps: int
     travel_buffer_minutes: int
     reminder_hours_before: int

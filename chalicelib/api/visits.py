@@ -11,6 +11,7 @@ from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import Out, Strict
 from chalicelib.api.technicians import PointIn
 from chalicelib.domain.callers import ANYONE, STAFF
+from chalicelib.domain.checklists import ChecklistItem
 from chalicelib.domain.users import Point
 from chalicelib.domain.visits import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES, StatusChange
 from chalicelib.services import scheduling
@@ -30,6 +31,8 @@ class VisitIn(Strict):
     start: AwareDatetime | None = None
     required_skills: list[Skill] = Field(default_factory=list, max_length=20)
     technician_ids: list[TechnicianId] = Field(default_factory=list, max_length=MAX_TECHNICIANS)
+    # RFC 5545, e.g. "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=12": one visit per occurrence.
+    recurrence: str | None = Field(None, min_length=1, max_length=500)
 
 
 class AssignIn(Strict):
@@ -68,16 +71,35 @@ class VisitOut(Out):
     timezone: str
     history: list[StatusChange]
     cancel_reason: str | None
+    series_id: str | None = None
+    checklist: list[ChecklistItem] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     version: int
 
 
+class VisitCreatedOut(VisitOut):
+    """The visit; for a recurring one, the first, with every occurrence of the series."""
+
+    occurrences: list[VisitOut] | None = None
+
+
 @api.route(
-    "/jobs/{job_id}/visits", "POST", roles=STAFF, body=VisitIn, response=VisitOut, status=201
+    "/jobs/{job_id}/visits",
+    "POST",
+    roles=STAFF,
+    body=VisitIn,
+    response=VisitCreatedOut,
+    status=201,
 )
 def create_visit(job_id: str, body: VisitIn):
-    """A visit: `scheduled` with technicians (the job too), otherwise `unscheduled`."""
+    """A visit: `scheduled` with technicians (the job too), otherwise `unscheduled`.
+
+    With `recurrence`, one visit per occurrence (at most 60, within a year), each its own.
+    """
+    if body.recurrence:
+        series = scheduling.create_series(caller(), job_id, body.model_dump())
+        return {**series[0].model_dump(), "occurrences": series}
     return scheduling.create_visit(caller(), job_id, body.model_dump())
 
 

@@ -38,7 +38,7 @@ def sign(claims: LinkClaims, secret: str) -> str:
 def verify(token: str, kind: str, secret: str, now: datetime) -> LinkClaims | None:
     """The claims of a genuine, unexpired token of this kind; None for anything else."""
     body, _, mac = token.partition(".")
-    if not body or not hmac.compare_digest(mac, _mac(body, secret)):
+    if not body or not _genuine(body, mac, secret):
         return None
     try:
         payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -59,10 +59,15 @@ def verify(token: str, kind: str, secret: str, now: datetime) -> LinkClaims | No
 def is_expired_link(token: str, kind: str, secret: str, now: datetime) -> bool:
     """A genuine token past its expiry (the hosted page says 'expired' rather than 'not found')."""
     body, _, mac = token.partition(".")
-    if not body or not hmac.compare_digest(mac, _mac(body, secret)):
+    if not body or not _genuine(body, mac, secret):
         return False
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     return payload.get("k") == kind and payload.get("e", 0) <= now.timestamp()
+
+
+def _genuine(body: str, mac: str, secret: str) -> bool:
+    # Bytes, not str: compare_digest raises on a non-ASCII str, and a link is whatever was typed.
+    return hmac.compare_digest(mac.encode(), _mac(body, secret).encode())
 
 
 def _b64(raw: bytes) -> str:

@@ -11,7 +11,7 @@ PLACEHOLDERS = {
     "business_name": "the tenant's business name",
     "business_phone": "the tenant's phone number",
     "job_title": "the job's title",
-    "visit_window": "the visit's window in local time, e.g. 'Tue Mar 10, 9:00–11:00 AM'",
+    "visit_window": "the visit's window in local time, e.g. 'Tue Mar 10, 9:00 AM-11:00 AM'",
     "technician": "the technician's first name",
     "eta": "an arrival estimate, e.g. ', arriving in about 25 minutes' (may be empty)",
     "amount_due": "the balance with its currency, e.g. '$1,234.50'",
@@ -35,9 +35,16 @@ DEFAULTS = {
 
 def placeholders_in(text: str) -> set[str]:
     try:
-        return {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+        fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(text)]
     except ValueError as exc:
         raise Invalid(f"the template is malformed: {exc}", code="invalid_template") from exc
+    # A format spec is a resource bomb: "{first_name:x>99999999}" renders 100 MB from 30 bytes.
+    if any(spec or conversion for name, spec, conversion in fields if name is not None):
+        raise Invalid(
+            "a placeholder takes no format or conversion: write {first_name}",
+            code="invalid_template",
+        )
+    return {name for name, _, _ in fields if name is not None}
 
 
 def validate(name: str, text: str) -> str:

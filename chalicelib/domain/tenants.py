@@ -33,6 +33,8 @@ class Tenant(BaseModel):
     country: str = "US"
     phone: str | None = None
     email: str | None = None
+    # Shown on the customer's quote and invoice pages (https only).
+    logo_url: str | None = None
     tax_rate_bps: int = 0
     travel_buffer_minutes: int = 15
     reminder_hours_before: int = 24
@@ -49,6 +51,6 @@ class Tenant(BaseModel):
 def require_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:  # TypeError: a JSON null
         raise Invalid(f"unknown time zone '{name}'", code="invalid_timezone") from exc
     return name

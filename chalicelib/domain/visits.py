@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, computed_field, field_validator
 
 from chalicelib.domain import clock
+from chalicelib.domain.checklists import ChecklistItem, require_complete
 from chalicelib.domain.errors import Conflict, Invalid
 from chalicelib.domain.geo import eta_minutes
 from chalicelib.domain.timeline import TimelineEvent, event
@@ -78,6 +79,9 @@ class Visit(BaseModel):
     timezone: str
     history: list[StatusChange] = Field(default_factory=list)
     cancel_reason: str | None = None
+    # Visits of one recurring series share it; each is still booked, moved and cancelled alone.
+    series_id: str | None = None
+    checklist: list[ChecklistItem] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     version: int | None = None
@@ -375,6 +379,21 @@ def reschedule(
     ]
 
 
+def unassign(visit: Visit, actor: str) -> TimelineEvent:
+    """Take the visit off its technicians' days: `unscheduled` again, its time free."""
+    _require(visit, BOOKABLE, "unassign")
+    previous = visit.technician_ids
+    visit.technician_ids = []
+    _set_status(visit, "unscheduled", actor)
+    return event(
+        visit.job_id,
+        "TechnicianUnassigned",
+        actor,
+        visit_id=visit.visit_id,
+        previous_technician_ids=previous,
+    )
+
+
 def cancel(visit: Visit, reason: str | None, actor: str) -> TimelineEvent:
     if visit.status in ("completed", "cancelled"):
         raise Conflict(f"a {visit.status} visit cannot be cancelled", code="illegal_transition")
@@ -400,6 +419,8 @@ def report(
             ],
             code="illegal_transition",
         )
+    if status == "completed":
+        require_complete(visit.checklist)
     _set_status(visit, status, actor, note=note, location=location)
     data: dict = {"visit_id": visit.visit_id, "status": status}
     if note:

@@ -97,7 +97,11 @@ def refund(
         result = _client().v1.refunds.create(
             params=params, options=_options(account, idempotency_key)
         )
-    return RefundResult(id=result.id, amount_cents=int(result.amount), status=result.status)
+    return RefundResult(
+        id=_field(result, "id", str, "refund"),
+        amount_cents=_field(result, "amount", int, "refund"),
+        status=_field(result, "status", str, "refund"),
+    )
 
 
 def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
@@ -114,13 +118,54 @@ def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
         event = json.loads(payload)
     except stripe.SignatureVerificationError as exc:
         raise BadRequest("the Stripe signature is not valid", code="invalid_signature") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("the body is not a Stripe event", code="malformed_event") from exc
     if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
         raise BadRequest("the body is not a Stripe event", code="malformed_event")
     if not isinstance(event["data"].get("object"), dict) or not event.get("id"):
         raise BadRequest("the body is not a Stripe event", code="malformed_event")
+    obj = event["data"]["object"]
+    if not isinstance(obj.get("id"), str) or not obj["id"] or not _fits(obj, OBJECT_SHAPE):
+        raise BadRequest("the event's object is not shaped as Stripe's", code="malformed_event")
     return event
+
+
+# What the event handlers read from an event's object, with the JSON types Stripe documents
+# (null stands for any field that does not apply). Checked once here, so a handler can rely on
+# `int(amount)` and `metadata.get(...)` whatever was posted.
+OBJECT_SHAPE: dict[str, Any] = {
+    "id": str,
+    "object": str,
+    "currency": str,
+    "charge": str,
+    "reason": str,
+    "amount": int,
+    "amount_received": int,
+    "amount_refunded": int,
+    "metadata": {"*": str},
+    "payment_intent": (str, {"id": str}),
+    "latest_charge": (str, {"id": str, "payment_method_details": {"type": str}}),
+    "last_payment_error": {"message": str, "code": str},
+    "refunds": {"data": [{"id": str, "created": int, "metadata": {"*": str}}]},
+}
+
+
+def _fits(value: Any, shape: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(shape, tuple):
+        return any(_fits(value, choice) for choice in shape)
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return False
+        if "*" in shape:
+            return all(_fits(v, shape["*"]) for v in value.values())
+        return all(_fits(value.get(name), inner) for name, inner in shape.items())
+    if isinstance(shape, list):
+        return isinstance(value, list) and all(_fits(v, shape[0]) for v in value)
+    if shape is int:  # a JSON true is no amount
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, shape)
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -156,12 +201,27 @@ def _options(account: str | None, idempotency_key: str | None = None) -> dict[st
 
 def _intent(intent) -> Intent:
     return Intent(
-        id=intent.id,
-        client_secret=intent.client_secret,
-        amount_cents=int(intent.amount),
-        currency=str(intent.currency).upper(),
-        status=intent.status,
+        id=_field(intent, "id", str, "payment"),
+        client_secret=_field(intent, "client_secret", str, "payment"),
+        amount_cents=_field(intent, "amount", int, "payment"),
+        currency=_field(intent, "currency", str, "payment").upper(),
+        status=_field(intent, "status", str, "payment"),
     )
+
+
+def _field(obj: Any, name: str, kind: type, what: str) -> Any:
+    """A field of what Stripe answered, of the type Stripe documents; anything else (an
+    empty or foreign body from a proxy, a truncated object) is Stripe unavailable, not a 500."""
+    import stripe
+
+    value = getattr(obj, name, None) if isinstance(obj, stripe.StripeObject) else None
+    if not isinstance(value, kind) or isinstance(value, bool) or value == "":
+        logger.error("stripe answer unreadable", extra={"what": what, "field": name})
+        raise Unavailable(
+            f"Stripe's answer for the {what} could not be read; nothing was changed, retry shortly",
+            code="stripe_unavailable",
+        )
+    return value
 
 
 @contextmanager
@@ -170,7 +230,8 @@ def _calling(what: str) -> Iterator[None]:
 
     try:
         yield
-    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+    # APIError: Stripe failed, or answered with a body that is not JSON (whatever its status).
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
         logger.warning("stripe unreachable", extra={"what": what, "error": str(exc)})
         raise Unavailable(
             f"Stripe could not be reached for the {what}; nothing was changed, retry shortly",

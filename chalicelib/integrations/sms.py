@@ -82,6 +82,11 @@ class TwilioGateway:
             raise SmsFailed(f"twilio {exc.status}: {exc.msg}", retryable=exc.status >= 500) from exc
         except (TwilioException, OSError) as exc:
             raise SmsFailed(f"twilio unreachable: {exc}", retryable=True) from exc
+        except ValueError as exc:  # a 2xx whose body is not JSON (a proxy's page)
+            raise SmsFailed(f"twilio's answer could not be read: {exc}", retryable=False) from exc
+        if not isinstance(message.sid, str) or not message.sid:
+            # Twilio may well have taken the text: another try could send it twice.
+            raise SmsFailed("twilio answered without a message sid", retryable=False)
         return message.sid
 
 

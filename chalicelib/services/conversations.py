@@ -159,11 +159,16 @@ def _confirm_next_visit(tenant: Tenant, customer: Customer, body: str, sid: str)
         return None
     job_id, visit = found
     _record_inbound(tenant, customer, job_id, body, sid)
-    confirmed = event(job_id, "VisitConfirmed", CUSTOMER, visit_id=visit["visit_id"], via="sms")
-    tx = Transaction()
-    tx.put(job_store.event_item(tenant.tenant_id, confirmed), label="VisitConfirmed")
-    tx.commit()
+    confirm_visit(tenant.tenant_id, job_id, visit["visit_id"], via="sms")
     window = local_window(visit["window_start"], visit["window_end"], visit["timezone"])
     return templates.render(
         "visit_confirmed", tenant.templates, _values(tenant, customer, visit_window=window)
     )
+
+
+def confirm_visit(tenant_id: str, job_id: str, visit_id: str, via: str) -> None:
+    """The customer confirmed a visit: by replying C ("sms") or on the visit page ("page")."""
+    confirmed = event(job_id, "VisitConfirmed", CUSTOMER, visit_id=visit_id, via=via)
+    tx = Transaction()
+    tx.put(job_store.event_item(tenant_id, confirmed), label="VisitConfirmed")
+    tx.commit()

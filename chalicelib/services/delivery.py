@@ -7,7 +7,7 @@ from chalicelib.domain.messages import STATUS_ORDER, Message
 from chalicelib.services.messaging import message_event, message_item
 from chalicelib.store import jobs as job_store
 from chalicelib.store import keys
-from chalicelib.store.db import Transaction
+from chalicelib.store.db import Transaction, translate_errors
 from chalicelib.store.models import Item
 from chalicelib.store.records import entity
 
@@ -15,7 +15,8 @@ FAILED = ("failed", "undelivered")
 
 
 def update_status(sid: str, status: str, error_code: str | None) -> None:
-    found = list(Item.gsi2.query(keys.twilio_message_index(sid), limit=1))
+    with translate_errors():
+        found = list(Item.gsi2.query(keys.twilio_message_index(sid), limit=1))
     if not found or status not in STATUS_ORDER:
         return  # not ours, or a status we don't track (e.g. 'read'): acknowledge and move on
     item = found[0]

@@ -101,8 +101,8 @@ def list_jobs(
 def update(caller: Caller, job_id: str, changes: dict[str, Any], if_match: int | None) -> Job:
     job = get(caller, job_id)
     check_version(job.version, if_match)
-    for name, value in changes.items():
-        setattr(job, name, value)
+    # Validated as a whole: a null title or priority is a 422, never a job saved without one.
+    job = Job.model_validate({**job.model_dump(), **changes})
     rules.touch(job)
     changed = event(job_id, "JobUpdated", caller.user_id, fields=sorted(changes))
     save(Transaction(), caller, job, changed).commit()

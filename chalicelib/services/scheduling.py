@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import clock
+from chalicelib.domain import clock, recurrence
 from chalicelib.domain import jobs as job_rules
 from chalicelib.domain import visits as rules
 from chalicelib.domain.callers import TECHNICIAN, Caller
@@ -24,7 +25,7 @@ from chalicelib.domain.errors import Conflict, FieldlineError, Invalid, NotFound
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.jobs import Job
 from chalicelib.domain.tenants import Tenant
-from chalicelib.domain.timeline import TimelineEvent
+from chalicelib.domain.timeline import TimelineEvent, event
 from chalicelib.domain.users import Point, User
 from chalicelib.domain.visits import TechDay, Visit
 from chalicelib.logs import logger
@@ -36,7 +37,7 @@ from chalicelib.store import tenants as user_store
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
 from chalicelib.store.models import Item
-from chalicelib.store.records import get, record
+from chalicelib.store.records import batch_get, entity, get, record
 
 # A lost race is retried after a short random pause; a handful of rounds settles any real
 # contention (each round, at least one writer of a day wins).
@@ -176,6 +177,28 @@ def report_status(
 
 def get_visit(caller: Caller, job_id: str, visit_id: str) -> Visit:
     return _visit_in(caller, jobs.load(caller, job_id), visit_id)
+
+
+def unassign(caller: Caller, job_id: str, visit_id: str, if_match: int | None = None) -> Visit:
+    """Take a visit off its technicians' days (dispatch re-plans it): `unscheduled` again."""
+    tenant = tenants.get_settings(caller)
+    return _change(
+        caller,
+        tenant,
+        job_id,
+        visit_id,
+        lambda job, visit, others: [rules.unassign(visit, caller.user_id)],
+        if_match=if_match,
+    )
+
+
+def change_visit(
+    caller: Caller, job_id: str, visit_id: str, change: Change, if_match: int | None = None
+) -> Visit:
+    """Any other change to one visit (its checklist, say), saved the one way visits are."""
+    return _change(
+        caller, tenants.get_settings(caller), job_id, visit_id, change, if_match=if_match
+    )
 
 
 # --- the one way a visit changes --------------------------------------------------------------
@@ -320,3 +343,178 @@ def _text_on_my_way(
         messaging.text_from_template(tenant, customer, job_id, "on_my_way", values, caller.user_id)
     except FieldlineError as exc:
         logger.warning("on-my-way text not sent", extra={"job_id": job_id, "error": exc.message})
+
+
+# --- recurring series -------------------------------------------------------------------------
+
+# TransactWriteItems takes at most 100 writes; a long series is written in batches below that.
+MAX_TRANSACTION_WRITES = 100
+
+
+def create_series(caller: Caller, job_id: str, fields: dict[str, Any]) -> list[Visit]:
+    """One visit per occurrence of `fields["recurrence"]`, sharing a `series_id`.
+
+    Every occurrence is checked before anything is written (technicians' skills and shifts,
+    and their days as they are now): a problem with any of them is a 409/422 naming it, and
+    nothing is written. A long series exceeds one transaction (100 writes), so it is written
+    in batches, each atomic and holding its technician days under their versions: double
+    booking stays impossible. Only a booking that races in between the check and a later
+    batch can leave earlier batches written; the 409 then lists them (`created_visit_ids`),
+    each an ordinary visit that can be cancelled alone.
+    """
+    tenant = tenants.get_settings(caller)
+    job = jobs.get(caller, job_id)
+    if not job.is_open:
+        raise Conflict(f"job is {job.stage}", code="illegal_transition")
+    customer = customers.get(caller, job.customer_id)
+    timezone = customer.timezone or tenant.timezone
+    occurrences = recurrence.expand(
+        fields["recurrence"],
+        fields["window_start"],
+        fields["window_end"],
+        fields.get("start"),
+        timezone,
+    )
+    technician_ids = fields.get("technician_ids") or []
+    technicians = _technicians(caller, technician_ids) if technician_ids else []
+    series_id = new_id()
+    planned: list[tuple[int, Visit, list[TimelineEvent]]] = []
+    for number, occurrence in enumerate(occurrences, 1):
+        visit, created = rules.new_visit(
+            visit_id=new_id(),
+            job_id=job_id,
+            window_start=occurrence.window_start,
+            window_end=occurrence.window_end,
+            duration_minutes=fields["duration_minutes"],
+            timezone=timezone,
+            actor=caller.user_id,
+            start=occurrence.start,
+            required_skills=fields.get("required_skills"),
+            location=_location_of(customer),
+        )
+        visit.series_id = series_id
+        events = [created]
+        if technician_ids:
+            events += rules.assign(visit, technician_ids, None, caller.user_id)
+            with _occurrence(number, visit):
+                rules.check_technicians(technicians, visit, tenant.timezone)
+        planned.append((number, visit, events))
+    # Every occurrence against the days as they are now, before any is written.
+    _book_series(caller, tenant, [(n, v.model_copy(deep=True)) for n, v, _ in planned])
+    started = event(
+        job_id,
+        "VisitSeriesCreated",
+        caller.user_id,
+        series_id=series_id,
+        recurrence=fields["recurrence"],
+        visit_ids=[visit.visit_id for _, visit, _ in planned],
+    )
+    written: list[Visit] = []
+    for batch in _series_batches(planned, len(technician_ids)):
+        try:
+            _write_series_batch(caller, tenant, job_id, batch, [started] if not written else [])
+        except FieldlineError as problem:
+            if written:
+                problem.details = [
+                    *problem.details,
+                    {"created_visit_ids": [v.visit_id for v in written], "series_id": series_id},
+                ]
+            raise
+        written += [visit for _, visit, _ in batch]
+    return written
+
+
+@contextmanager
+def _occurrence(number: int, visit: Visit) -> Iterator[None]:
+    """Name the occurrence in any refusal, so the office knows which date is the problem."""
+    try:
+        yield
+    except (Conflict, Invalid) as problem:
+        if isinstance(problem, ConditionFailed):
+            raise
+        day = rules.local_day(visit.start, visit.timezone)
+        problem.message = f"occurrence {number} on {day}: {problem.message}"
+        problem.details = [{**d, "occurrence": number, "date": day} for d in problem.details]
+        raise
+
+
+def _book_series(
+    caller: Caller, tenant: Tenant, visits: list[tuple[int, Visit]]
+) -> dict[tuple[str, str], TechDay]:
+    """Book each occurrence into its technicians' days (read once); 409 naming a clash."""
+    wanted = sorted(
+        {key for _, visit in visits for key in rules.days_to_change(None, visit, tenant.timezone)}
+    )
+    days = _read_many_days(caller, wanted)
+    for number, visit in visits:
+        with _occurrence(number, visit):
+            rules.rebook(None, visit, days, tenant.timezone, tenant.travel_buffer_minutes)
+    return days
+
+
+def _series_batches(
+    planned: list[tuple[int, Visit, list[TimelineEvent]]], technicians: int
+) -> Iterator[list[tuple[int, Visit, list[TimelineEvent]]]]:
+    # Besides its occurrences, a batch writes the job header, the series event and the job's
+    # stage change (first batch only): keep room for those three.
+    room = MAX_TRANSACTION_WRITES - 3
+    batch: list[tuple[int, Visit, list[TimelineEvent]]] = []
+    used = 0
+    for entry in planned:
+        writes = 1 + len(entry[2]) + technicians
+        if batch and used + writes > room:
+            yield batch
+            batch, used = [], 0
+        batch.append(entry)
+        used += writes
+    if batch:
+        yield batch
+
+
+def _write_series_batch(
+    caller: Caller,
+    tenant: Tenant,
+    job_id: str,
+    batch: list[tuple[int, Visit, list[TimelineEvent]]],
+    extra_events: list[TimelineEvent],
+) -> None:
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        # Only the header: the series' caller was allowed on the job before the first batch.
+        job = job_store.get_job(caller.tenant_id, job_id)
+        if job is None:
+            raise NotFound("job not found")
+        if not job.is_open:
+            raise Conflict(f"job is {job.stage}", code="illegal_transition")
+        days = _book_series(caller, tenant, [(n, v) for n, v, _ in batch])
+        events = [e for _, _, occurrence_events in batch for e in occurrence_events]
+        if any(v.technician_ids for _, v, _ in batch):
+            events.append(job_rules.advance(job, "scheduled", caller.user_id))
+        job_rules.touch(job)
+        tx = Transaction()
+        for number, visit, _ in batch:
+            item = _visit_item(caller.tenant_id, visit, tenant.timezone)
+            tx.put(item, label=f"visit {visit.visit_id} (occurrence {number})", entity=visit)
+        for day in days.values():
+            label = f"technician day {day.technician_id} {day.day}"
+            tx.put(_day_item(caller.tenant_id, day), label=label, entity=day)
+        jobs.save(tx, caller, job, *extra_events, *events)
+        try:
+            tx.commit()
+            return
+        except ConditionFailed as lost:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            logger.info("series batch lost a race; retrying", extra={"failed": lost.labels})
+            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
+
+
+def _read_many_days(
+    caller: Caller, wanted: list[tuple[str, str]]
+) -> dict[tuple[str, str], TechDay]:
+    # One strongly consistent BatchGetItem per 100 days: the versions the writes will be
+    # checked against.
+    found = {}
+    for item in batch_get([keys.tech_day(caller.tenant_id, t, d) for t, d in wanted], True):
+        day = entity(item, TechDay)
+        found[(day.technician_id, day.day)] = day
+    return {key: found.get(key) or TechDay(technician_id=key[0], day=key[1]) for key in wanted}

@@ -9,7 +9,7 @@ from chalicelib.services import tenants
 SAMPLE = {
     "first_name": "Dana",
     "job_title": "Water heater leaking",
-    "visit_window": "Tue Mar 10, 9:00 AM–11:00 AM",
+    "visit_window": "Tue Mar 10, 9:00 AM-11:00 AM",
     "technician": "Sam",
     "eta": ", arriving in about 25 minutes",
     "amount_due": "$1,234.50",
@@ -32,7 +32,7 @@ def preview(caller: Caller, name: str, text: str | None) -> dict:
     if text is not None:
         templates.validate(name, text)
     custom = {**tenant.templates, **({name: text} if text is not None else {})}
-    templates.validate(name, custom.get(name) or templates.DEFAULTS[name])
+    templates.validate(name, custom.get(name) or templates.DEFAULTS.get(name, ""))  # 404 if unknown
     values = {**SAMPLE, "business_name": tenant.name, "business_phone": tenant.phone or ""}
     rendered = templates.render(name, custom, values)
     encoding, count = templates.segments(rendered)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.domain.customers import Customer
-from chalicelib.store import keys
+from chalicelib.store import db, keys
 from chalicelib.store.models import Item
 from chalicelib.store.records import Page, batch_get, entity, get, page, record
 
@@ -56,5 +56,6 @@ def search_customers(tenant_id: str, sort_prefix: str, cursor: str | None, limit
 
 def find_by_phone(tenant_id: str, phone: str, limit: int = 10) -> list[Customer]:
     """Customers of the tenant with this number (a household may share one)."""
-    results = Item.gsi2.query(keys.phone_lookup(tenant_id, phone), limit=limit)
+    with db.translate_errors():
+        results = list(Item.gsi2.query(keys.phone_lookup(tenant_id, phone), limit=limit))
     return [entity(item, Customer) for item in results]

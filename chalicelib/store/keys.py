@@ -99,6 +99,21 @@ def tech_day(tenant_id: str, user_id: str, day: str) -> Key:
     return Key(f"{_t(tenant_id)}#TECH#{user_id}", f"DAY#{day}")
 
 
+def dispatch_proposal(tenant_id: str, proposal_id: str) -> Key:
+    """A dispatch optimisation's proposal, kept until applied or expired (ttl)."""
+    return Key(f"{_t(tenant_id)}#PROPOSAL#{proposal_id}", "PROPOSAL")
+
+
+def photo(tenant_id: str, job_id: str, photo_id: str) -> Key:
+    """A job's photo (pending until its upload is confirmed); checklists live on the visit."""
+    return job_child(tenant_id, job_id, "PHOTO", photo_id)
+
+
+def photo_object(tenant_id: str, job_id: str, photo_id: str, extension: str) -> str:
+    """The photo's S3 object key: tenant first, like every key of tenant data."""
+    return f"tenants/{tenant_id}/jobs/{job_id}/photos/{photo_id}.{extension}"
+
+
 def counter(tenant_id: str, name: str) -> Key:
     return Key(_t(tenant_id), f"COUNTER#{name}")
 

@@ -91,8 +91,10 @@ def page(
         return items, db.encode_cursor(results.last_evaluated_key, tenant_id)
 
 
-def batch_get(keys: list[Key]) -> list[Item]:
+def batch_get(keys: list[Key], consistent: bool = False) -> list[Item]:
+    """BatchGetItem, 100 keys a call (PynamoDB pages them and retries unprocessed keys)."""
     if not keys:
         return []
     with db.translate_errors():
-        return list(Item.batch_get([(k.pk, k.sk) for k in dict.fromkeys(keys)]))
+        pairs = [(k.pk, k.sk) for k in dict.fromkeys(keys)]
+        return list(Item.batch_get(pairs, consistent_read=consistent or None))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.users import User
-from chalicelib.store import keys
+from chalicelib.store import db, keys
 from chalicelib.store.models import Item
 from chalicelib.store.records import Page, entity, get, page, record
 
@@ -16,7 +16,8 @@ def tenant_item(tenant: Tenant) -> Item:
 
 
 def find_by_sms_number(number: str) -> Tenant | None:
-    found = list(Item.gsi1.query(keys.tenant_by_sms_number(number), limit=1))
+    with db.translate_errors():
+        found = list(Item.gsi1.query(keys.tenant_by_sms_number(number), limit=1))
     return entity(found[0], Tenant) if found else None
 
 

@@ -19,12 +19,18 @@ def _run_in_fresh_interpreter(code: str, tmp_path, stage: str = "local"):
 
 
 def test_importing_the_app_imports_no_heavy_sdk(tmp_path):
-    code = f"import json, sys; import app; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    code = (
+        "import json, sys; import app; "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
     assert _run_in_fresh_interpreter(code, tmp_path) == []
 
 
 def test_local_stage_routes_exist_only_in_the_local_stage(tmp_path):
-    code = "import json, app; print(json.dumps(sorted(p for p in app.app.routes if p.startswith('/dev'))))"
+    code = (
+        "import json, app; "
+        "print(json.dumps(sorted(p for p in app.app.routes if p.startswith('/dev'))))"
+    )
     assert _run_in_fresh_interpreter(code, tmp_path, "local") == [
         "/dev/outbox",
         "/dev/reconcile",

@@ -1,0 +1,269 @@
+"""Dispatch: the day board, the technician's day, route optimisation, and visit checklists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from chalicelib.api.http import Api, caller
+from chalicelib.api.schemas import Out, Strict
+from chalicelib.domain.callers import ANYONE, STAFF, TECHNICIAN
+from chalicelib.domain.checklists import MAX_ITEMS
+from chalicelib.domain.customers import Address
+from chalicelib.domain.users import Point
+from chalicelib.services import checklists, dispatch
+
+api = Api(__name__, "dispatch")
+
+TechnicianId = Annotated[str, Field(min_length=1, max_length=64)]
+# Item ids appear in paths (…/checklist/{item_id}): keep them URL-safe.
+ItemId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+class DayQuery(Strict):
+    date: dt.date
+
+
+class ChecklistItemOut(Out):
+    id: str
+    label: str
+    required: bool
+    done: bool
+    done_at: dt.datetime | None
+    done_by: str | None
+    note: str | None
+    photo_id: str | None
+
+
+class JobSummaryOut(Out):
+    id: str
+    title: str
+    stage: str
+    priority: str
+
+
+class CustomerSummaryOut(Out):
+    id: str
+    name: str
+    phone: str
+
+
+class BoardVisitOut(Out):
+    """A visit as a board shows it; times in the tenant's time zone."""
+
+    id: str
+    job_id: str
+    series_id: str | None
+    status: str
+    start: dt.datetime
+    end: dt.datetime
+    window_start: dt.datetime
+    window_end: dt.datetime
+    duration_minutes: int
+    technician_ids: list[str]
+    required_skills: list[str]
+    location: Point | None
+    checklist: list[ChecklistItemOut]
+    job: JobSummaryOut | None
+    customer: CustomerSummaryOut | None
+    address: Address | None
+    version: int | None
+
+
+class ShiftTodayOut(Out):
+    start: str
+    end: str
+
+
+class BoardTechnicianOut(Out):
+    id: str
+    name: str
+    skills: list[str]
+    shift: ShiftTodayOut | None  # None: not working that day
+    visits: list[BoardVisitOut]
+
+
+class BoardOut(Out):
+    date: dt.date
+    timezone: str
+    technicians: list[BoardTechnicianOut]
+    unassigned: list[BoardVisitOut]
+
+
+class MeOut(Out):
+    id: str
+    name: str | None
+
+
+class MyDayOut(Out):
+    date: dt.date
+    timezone: str
+    technician: MeOut
+    visits: list[BoardVisitOut]
+
+
+class OptimizeIn(Strict):
+    date: dt.date
+    technician_ids: list[TechnicianId] | None = Field(None, min_length=1, max_length=200)
+    time_limit_seconds: float = Field(
+        dispatch.DEFAULT_TIME_LIMIT_SECONDS, gt=0, le=dispatch.MAX_TIME_LIMIT_SECONDS
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class ProposedStopOut(Out):
+    visit_id: str
+    job_id: str
+    arrival: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    travel_seconds: int
+    pinned: bool
+
+
+class ProposedRouteOut(Out):
+    technician_id: str
+    name: str
+    stops: list[ProposedStopOut]
+    travel_seconds: int
+    leaves_home: dt.datetime
+    back_home: dt.datetime | None
+
+
+class LeftOutOut(Out):
+    visit_id: str
+    job_id: str
+    reason: str
+    currently_assigned_to: list[str]
+
+
+class SkippedTechnicianOut(Out):
+    technician_id: str
+    name: str
+    reason: str
+
+
+class ProposalOut(Out):
+    id: str = Field(validation_alias="proposal_id")
+    date: dt.date
+    timezone: str
+    seed: int
+    time_limit_seconds: float
+    routes: list[ProposedRouteOut]
+    unassigned: list[LeftOutOut]
+    skipped_technicians: list[SkippedTechnicianOut]
+    total_travel_seconds: int
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    applied_at: dt.datetime | None
+
+
+class AppliedStepOut(Out):
+    action: str  # "assign" or "unassign"
+    visit_id: str
+    job_id: str
+    technician_id: str | None = None
+    start: dt.datetime | None = None
+
+
+class AppliedOut(Out):
+    proposal_id: str
+    applied_at: dt.datetime
+    steps: list[AppliedStepOut]
+    unchanged_visit_ids: list[str]
+
+
+class ChecklistItemIn(Strict):
+    id: ItemId
+    label: str = Field(min_length=1, max_length=200)
+    required: bool = False
+
+
+class ChecklistIn(Strict):
+    items: list[ChecklistItemIn] = Field(max_length=MAX_ITEMS)
+
+
+class ChecklistTickIn(Strict):
+    done: bool
+    note: str | None = Field(None, min_length=1, max_length=2000)
+    photo_id: str | None = Field(None, min_length=1, max_length=64)
+
+
+class ChecklistOut(Out):
+    visit_id: str
+    job_id: str
+    items: list[ChecklistItemOut]
+    open_required: list[str]
+    version: int
+
+
+@api.route("/dispatch/board", "GET", roles=STAFF, query=DayQuery, response=BoardOut)
+def get_board(query: DayQuery):
+    """Each technician's visits in route order, and the day's unassigned visits."""
+    return dispatch.board(caller(), query.date)
+
+
+@api.route("/me/visits", "GET", roles=(TECHNICIAN,), query=DayQuery, response=MyDayOut)
+def get_my_visits(query: DayQuery):
+    """The calling technician's day, in order, with customer, address and job summary."""
+    return dispatch.my_day(caller(), query.date)
+
+
+@api.route(
+    "/dispatch/optimize", "POST", roles=STAFF, body=OptimizeIn, response=ProposalOut, status=201
+)
+def optimize(body: OptimizeIn):
+    """Plan a day's routes (PyVRP): a proposal to review; nothing changes until it is applied."""
+    return dispatch.optimize(
+        caller(), body.date, body.technician_ids, body.time_limit_seconds, body.seed
+    )
+
+
+@api.route("/dispatch/optimize/{proposal_id}/apply", "POST", roles=STAFF, response=AppliedOut)
+def apply_proposal(proposal_id: str):
+    """Book the proposal through the double-booking guard; 409 if anything moved meanwhile."""
+    return dispatch.apply(caller(), proposal_id)
+
+
+@api.route(
+    "/jobs/{job_id}/visits/{visit_id}/checklist",
+    "PUT",
+    roles=STAFF,
+    body=ChecklistIn,
+    response=ChecklistOut,
+)
+def put_checklist(job_id: str, visit_id: str, body: ChecklistIn, if_match: int | None = None):
+    """Define the visit's checklist (items keeping their id keep their progress)."""
+    items: list[dict[str, Any]] = [item.model_dump() for item in body.items]
+    return checklists.define(caller(), job_id, visit_id, items, if_match=if_match)
+
+
+@api.route("/jobs/{job_id}/visits/{visit_id}/checklist", "GET", roles=ANYONE, response=ChecklistOut)
+def get_checklist(job_id: str, visit_id: str):
+    """The visit's checklist and which required items are still open."""
+    return checklists.get(caller(), job_id, visit_id)
+
+
+@api.route(
+    "/jobs/{job_id}/visits/{visit_id}/checklist/{item_id}",
+    "POST",
+    roles=ANYONE,
+    body=ChecklistTickIn,
+    response=ChecklistOut,
+)
+def tick_checklist_item(
+    job_id: str, visit_id: str, item_id: str, body: ChecklistTickIn, if_match: int | None = None
+):
+    """Tick an item (technician on the visit, or the office), with an optional note and photo."""
+    return checklists.tick(
+        caller(),
+        job_id,
+        visit_id,
+        item_id,
+        body.done,
+        note=body.note,
+        photo_id=body.photo_id,
+        if_match=if_match,
+    )

@@ -1,0 +1,135 @@
+"""The customer's pages (HTML) behind the links Fieldline texts: /p/quotes, /p/invoices,
+/p/visits, and their stylesheet and script. Public: the signed token in the path is the key.
+
+Every route is raw (it returns HTML, and forms post form-encoded bodies); a page never answers
+with the JSON error body, even when something breaks.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from chalice import Response
+
+from chalicelib.api.http import Api
+from chalicelib.domain.errors import FieldlineError, NotFound
+from chalicelib.logs import logger
+from chalicelib.pages import invoice, quote, render, visit
+
+api = Api(__name__, "customer pages")
+
+FORM = ["application/x-www-form-urlencoded"]
+# Static files are addressed by their content's hash (?v=...), so a year is safe.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "public, max-age=300"
+
+
+def _always_html(root: str) -> Callable:
+    """A page that fails still answers with a page (and the page's headers)."""
+
+    def wrap(handler: Callable) -> Callable:
+        @functools.wraps(handler)
+        def run(request, **params: str) -> Response:
+            try:
+                return handler(request, **params)
+            except NotFound:
+                return render.not_found(root)
+            except FieldlineError as error:  # e.g. the table or Stripe unavailable (503)
+                logger.warning("customer page not shown", extra={"error": error.message})
+                return _sorry(error.status, root)
+            except Exception:
+                logger.exception("customer page failed")
+                return _sorry(500, root)
+
+        return run
+
+    return wrap
+
+
+def _sorry(status: int, root: str) -> Response:
+    return render.message_page(
+        "Something went wrong",
+        "Sorry, this page could not be shown. Please try again in a minute.",
+        status=status,
+        root=root,
+    )
+
+
+def _error_code(request) -> str | None:
+    return (request.query_params or {}).get("error")
+
+
+def _source_ip(request) -> str | None:
+    # Recorded with the signature as evidence of who approved; API Gateway puts it here.
+    identity = (getattr(request, "context", None) or {}).get("identity") or {}
+    return identity.get("sourceIp")
+
+
+@api.route("/p/quotes/{token}", "GET", roles=None, raw=True)
+@_always_html("../")
+def quote_page(request, token: str):
+    """The customer's quote: options, lines, totals, deposit; approve one or decline."""
+    return quote.show(token, _error_code(request))
+
+
+@api.route("/p/quotes/{token}/approve", "POST", roles=None, raw=True, content_types=FORM)
+@_always_html("../../")
+def approve_quote_form(request, token: str):
+    """Form post (option_id, signed_by): approve, then 303 back to the quote page."""
+    return quote.approve(token, request.raw_body, _source_ip(request))
+
+
+@api.route("/p/quotes/{token}/decline", "POST", roles=None, raw=True, content_types=FORM)
+@_always_html("../../")
+def decline_quote_form(request, token: str):
+    """Form post (reason?): decline, then 303 back to the quote page."""
+    return quote.decline(token, request.raw_body)
+
+
+@api.route("/p/invoices/{token}", "GET", roles=None, raw=True)
+@_always_html("../")
+def invoice_page(request, token: str):
+    """The customer's invoice: lines, payments, balance, and a card form while money is owed."""
+    return invoice.show(token, (request.query_params or {}).get("waited"))
+
+
+@api.route("/p/visits/{token}", "GET", roles=None, raw=True)
+@_always_html("../")
+def visit_page(request, token: str):
+    """The customer's appointment: when, who; confirm or ask to reschedule."""
+    return visit.show(token, _error_code(request))
+
+
+@api.route("/p/visits/{token}/confirm", "POST", roles=None, raw=True, content_types=FORM)
+@_always_html("../../")
+def confirm_visit_form(request, token: str):
+    """Form post: the customer confirms the visit (VisitConfirmed), then 303 back."""
+    return visit.confirm(token)
+
+
+@api.route("/p/visits/{token}/reschedule", "POST", roles=None, raw=True, content_types=FORM)
+@_always_html("../../")
+def reschedule_visit_form(request, token: str):
+    """Form post (note): RescheduleRequested and a message for the office, then 303 back."""
+    return visit.reschedule(token, request.raw_body)
+
+
+@api.route("/p/static/{filename}", "GET", roles=None, raw=True)
+def static_file(request, filename: str):
+    """The pages' stylesheet and scripts, cached by content hash."""
+    found = render.static_file(filename)
+    if found is None:
+        return render.not_found()
+    text, content_type, digest = found
+    etag = f'"{digest}"'
+    versioned = (request.query_params or {}).get("v") == digest
+    headers = {
+        "Content-Type": content_type,
+        "Cache-Control": IMMUTABLE if versioned else REVALIDATE,
+        "ETag": etag,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if (request.headers or {}).get("if-none-match") == etag:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=text, status_code=200, headers=headers)
