@@ -2,6 +2,7 @@
 
 - Object level (OWASP API1): every route that takes an id answers 404 to another tenant.
 - Function level (OWASP API5): every route × role (owner, office, technician, no token).
+- Property level (OWASP API3): no body of any route can set a field the server owns.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import app  # noqa: F401  (registers every blueprint: ROUTES is empty until the app is imported)
 from chalicelib.api.http import ROUTES
 from tests.integration.helpers import CUSTOMER, Api
 
@@ -58,6 +60,8 @@ SAMPLE_BODIES = {
     "ChecklistIn": {"items": [{"id": "gas-off", "label": "Shut off gas", "required": True}]},
     "ChecklistTickIn": {"done": True},
     "PhotoIn": {"filename": "meter.jpg", "content_type": "image/jpeg"},
+    "QuoteApprovalIn": {"option_id": "opt", "signed_by": "Dana"},
+    "QuoteDeclineIn": {"reason": "too dear"},
 }
 
 
@@ -135,6 +139,9 @@ def test_every_route_with_an_id_is_404_for_another_tenant(owners_objects, other_
 
 
 def test_lists_never_show_another_tenants_rows(owners_objects, owner, other_owner):
+    # A sent quote puts a text in the owner's messages list.
+    job_id, quote_id = owners_objects["job_id"], owners_objects["quote_id"]
+    assert owner.post(f"/jobs/{job_id}/quotes/{quote_id}/send").status_code == 200
     lists = [
         "/jobs",
         "/customers",
@@ -166,3 +173,30 @@ def test_each_role_reaches_only_the_routes_it_is_allowed(client, owner, route):
             assert response.status_code not in (401, 403), (role, response.body)
         else:
             assert response.status_code == 403, (role, response.status_code)
+
+
+# What the server alone decides (the tenant from the token, stages and statuses by the domain's
+# rules, money from the payments, versions and invoice numbers by the table): a body naming one
+# is refused whole. `Strict` request models forbid unknown fields, so this holds for a new
+# route by default.
+SERVER_OWNED = ("tenant_id", "stage", "balance_cents", "version", "number", "status")
+# A request model whose own input happens to share a name, and why that is not a loophole.
+OWN_INPUT = {
+    ("StatusIn", "status"): "the visit status a technician reports; the domain's transitions "
+    "decide whether it is allowed (tests/integration/test_visits.py)",
+}
+BODY_ROUTES = [r for r in ROUTES if r.body is not None and not r.path.startswith("/dev/")]
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_no_body_can_set_a_field_the_server_owns(client, owner, route):
+    caller = Api(client, "") if route.roles is None else owner.as_role(route.roles[0])
+    sample = _body(route)
+    for name in SERVER_OWNED:
+        if name in route.body.model_fields:
+            assert (route.body.__name__, name) in OWN_INPUT, f"{route.body.__name__}.{name}"
+            continue
+        response = caller.call(route.method, _fill(route.path, {}), {**sample, name: "x"})
+        assert response.status_code == 422, (name, response.status_code, response.body)
+        fields = [d["field"] for d in response.data["error"]["details"]]
+        assert name in fields, (name, fields)
