@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from chalicelib.domain import clock, templates
 from chalicelib.domain.callers import CUSTOMER
 from chalicelib.domain.customers import Customer
@@ -21,21 +19,9 @@ from chalicelib.domain.timeline import event
 from chalicelib.services.messaging import record_message
 from chalicelib.store import customers as customer_store
 from chalicelib.store import jobs as job_store
-from chalicelib.store import keys
 from chalicelib.store import tenants as tenant_store
 from chalicelib.store.db import ConditionFailed, Transaction
-from chalicelib.store.models import Item
-from chalicelib.store.records import record
-
-
-class Receipt(BaseModel):
-    """That a webhook was handled; it expires once the provider stops retrying."""
-
-    provider: str
-    event_id: str
-    type: str
-    received_at: datetime
-
+from chalicelib.store.webhooks import FIRST_DELIVERY, receipt_item
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 START_WORDS = {"START", "UNSTOP", "OPTIN"}
@@ -71,10 +57,7 @@ def receive(to: str, from_: str, body: str, sid: str) -> str | None:
 
 def _first_delivery(sid: str) -> bool:
     tx = Transaction()
-    receipt = Receipt(provider="twilio", event_id=sid, type="sms", received_at=clock.now())
-    expires = int(clock.now().timestamp()) + 30 * 86400
-    item = record(keys.webhook_dedupe("twilio", sid), "webhook_event", None, receipt, ttl=expires)
-    tx.put(item, condition=Item.pk.does_not_exist(), label="duplicate")
+    tx.put(receipt_item("twilio", sid, "sms"), condition=FIRST_DELIVERY, label="duplicate")
     try:
         tx.commit()
     except ConditionFailed:

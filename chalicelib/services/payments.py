@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-
-from pydantic import BaseModel
 
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, links
@@ -41,10 +38,9 @@ from chalicelib.store import db, keys
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
 from chalicelib.store.models import Item
-from chalicelib.store.records import record
+from chalicelib.store.webhooks import FIRST_DELIVERY, receipt_item
 
 STRIPE = "stripe"  # the actor of what Stripe's events change
-WEBHOOK_DEDUPE_DAYS = 30
 DEDUPE_LABEL = "stripe event"
 
 
@@ -355,7 +351,9 @@ def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
         if target is None:
             return {"received": True, "outcome": "ignored"}
         tx = Transaction()
-        tx.put(_receipt(event_id, type_), condition=Item.pk.does_not_exist(), label=DEDUPE_LABEL)
+        tx.put(
+            receipt_item("stripe", event_id, type_), condition=FIRST_DELIVERY, label=DEDUPE_LABEL
+        )
         changed = apply(target, stripe_event["data"]["object"], tx)
         if changed:
             job = target.job
@@ -374,22 +372,6 @@ def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
 
 def _payments(target: Target) -> tuple[Payment, ...]:
     return (target.payment,) if target.payment is not None else ()
-
-
-class _Receipt(BaseModel):
-    """The record that an event was applied; it expires once Stripe stops retrying."""
-
-    provider: str
-    event_id: str
-    type: str
-    received_at: datetime
-
-
-def _receipt(event_id: str, type_: str) -> Item:
-    key = keys.webhook_dedupe("stripe", event_id)
-    expires = int(clock.now().timestamp()) + WEBHOOK_DEDUPE_DAYS * 86400
-    receipt = _Receipt(provider="stripe", event_id=event_id, type=type_, received_at=clock.now())
-    return record(key, "webhook_event", None, receipt, ttl=expires)
 
 
 def _locate(stripe_event: dict[str, Any]) -> Target | None:
