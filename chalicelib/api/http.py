@@ -6,6 +6,7 @@ declarations feed `/openapi.json`.
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ class Route:
     tag: str = ""
     content_types: list[str] = field(default_factory=lambda: [JSON])
     raw: bool = False  # the handler reads the request itself (webhooks) and returns a Response
+    if_match: bool = False  # the handler takes `if_match` (the If-Match header's version)
 
 
 ROUTES: list[Route] = []
@@ -92,6 +94,7 @@ class Api:
                 tag=self.tag,
                 content_types=content_types or [JSON],
                 raw=raw,
+                if_match="if_match" in inspect.signature(handler).parameters,
             )
             ROUTES.append(spec)
 
@@ -146,7 +149,7 @@ def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str
         raw_body = parse_json(request.raw_body)
         kwargs["body"] = validate(spec.body, raw_body)
     if_match = (request.headers or {}).get("if-match")
-    if if_match is not None:
+    if if_match is not None and spec.if_match:  # where no version is checked, it is ignored
         kwargs["if_match"] = parse_if_match(if_match)
 
     def compute() -> dict:

@@ -25,6 +25,8 @@ ERRORS = {
     "503": "An upstream is unavailable; retry",
 }
 REF = "#/components/schemas/{model}"
+VERSION = {"type": "integer", "minimum": 0}
+IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255}
 
 
 @lru_cache(maxsize=1)
@@ -99,10 +101,11 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
                     "schema": prop,
                 }
             )
-    if route.method in ("PATCH", "POST") and route.roles is not None:
-        params.append({"name": "If-Match", "in": "header", "schema": {"type": "string"}})
+    if route.if_match:
+        # The object's `version` (a bare number; an ETag-style "3" or W/"3" is read too).
+        params.append({"name": "If-Match", "in": "header", "schema": VERSION})
     if route.method == "POST" and route.roles is not None:
-        params.append({"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}})
+        params.append({"name": "Idempotency-Key", "in": "header", "schema": IDEMPOTENCY_KEY})
     return params
 
 

@@ -158,7 +158,8 @@ def decode_cursor(cursor: str | None, tenant_id: str) -> dict[str, Any] | None:
     if not cursor:
         return None
     body, _, signature = cursor.partition(".")
-    if not hmac.compare_digest(signature, _sign(body)):
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, a 500).
+    if not hmac.compare_digest(signature.encode(), _sign(body).encode()):
         raise BadRequest("the cursor is not valid", code="invalid_cursor")
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     if payload.get("t") != tenant_id:
