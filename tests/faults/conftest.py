@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import TABLE
 from tests.integration.helpers import new_tenant
-from tests.invariants import Reader, local_reader
+from tests.invariants import Reader, assert_invariants, local_reader
 
 THROTTLED = (400, "ThrottlingException")
 OVER_CAPACITY = (400, "ProvisionedThroughputExceededException")
@@ -18,13 +18,16 @@ BROKEN = (500, "InternalServerError")
 
 
 @pytest.fixture
-def owner(client):
-    return new_tenant(client)
+def reader(moto_endpoint) -> Reader:
+    return local_reader(moto_endpoint, TABLE)
 
 
 @pytest.fixture
-def reader(moto_endpoint) -> Reader:
-    return local_reader(moto_endpoint, TABLE)
+def owner(client, reader):
+    """A tenant whose money and state must add up once its fault test is over."""
+    tenant = new_tenant(client)
+    yield tenant
+    assert_invariants(reader, tenant.tenant_id)
 
 
 class _Body:

@@ -8,8 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import TABLE
+from tests.integration.helpers import new_tenant
 from tests.integration.stripe_helpers import given_work_completed, invoice, new_job, work
 from tests.invariants import check
+
+
+@pytest.fixture
+def owner(client):
+    """A tenant whose data these tests break on purpose (no invariants check afterwards)."""
+    return new_tenant(client)
 
 
 def _rewrite(reader, pk: str, sk: str, **data_changes) -> None:

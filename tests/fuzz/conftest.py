@@ -33,6 +33,15 @@ def owner(client):
     return new_tenant(client)
 
 
+@pytest.fixture
+def reader(moto_endpoint):
+    """Reads the in-process app's table (the session's moto) for the invariants."""
+    from tests.conftest import TABLE as SESSION_TABLE
+    from tests.invariants import local_reader
+
+    return local_reader(moto_endpoint, SESSION_TABLE)
+
+
 @dataclass
 class Stage:
     base: str

@@ -20,6 +20,7 @@ from tests.integration import stripe_helpers as stripe
 from tests.integration.helpers import Api, new_tenant
 from tests.integration.twilio_helpers import FORM, post_signed
 from tests.integration.twilio_helpers import signature as twilio_signature
+from tests.invariants import assert_invariants
 
 BUDGET = settings(
     max_examples=40,
@@ -160,3 +161,8 @@ def test_a_twilio_body_that_is_not_a_form_is_refused(shop):
     headers = {"Content-Type": FORM, "X-Twilio-Signature": twilio_signature(url, {}, "x")}
     response = owner.client.http.post("/webhooks/twilio/sms", headers=headers, body=body)
     assert 400 <= response.status_code < 500
+
+
+def test_after_the_hostile_webhooks_the_money_and_the_state_still_add_up(shop, reader):
+    owner, _ = shop
+    assert_invariants(reader, owner.tenant_id)
