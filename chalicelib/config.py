@@ -1,12 +1,15 @@
-"""Settings of the running stage: one typed object, read from the environment once."""
+"""Settings of the running stage: one typed object, read from the environment once.
+
+A dataclass rather than a pydantic model: `app.py` reads the stage at import, and every
+function's cold start would otherwise pay for importing pydantic before it needs it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from functools import lru_cache
 from pathlib import Path
-
-from pydantic import BaseModel, Field, model_validator
 
 # The secrets' values in the local stage and tests. A deployed stage names a Secrets Manager
 # secret instead (FIELDLINE_SECRETS_NAME) and never puts a secret in its environment.
@@ -25,7 +28,8 @@ SECRET_ENV = {
 }
 
 
-class Settings(BaseModel):
+@dataclasses.dataclass
+class Settings:
     stage: str = "local"
     table_name: str = "fieldline"
     aws_region: str = "us-east-1"
@@ -80,10 +84,10 @@ class Settings(BaseModel):
     # Deployed stages: the Secrets Manager secret (a JSON object) that holds the secrets below.
     secrets_name: str | None = None
     # Secrets given in the environment (the local stage, tests) win over the secret's values.
-    secret_values: dict[str, str] = Field(default_factory=dict, repr=False)
+    secret_values: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
-    @model_validator(mode="after")
-    def _stripe_js_follows_the_api(self) -> Settings:
+    def __post_init__(self) -> None:
+        self.local_dir = Path(self.local_dir)
         if self.stripe_js_url is None:
             emulator = self.stripe_api_base
             self.stripe_js_url = (
@@ -91,7 +95,6 @@ class Settings(BaseModel):
             )
         if self.stripe_publishable_key is None and self.stripe_api_base:
             self.stripe_publishable_key = "pk_test_local"  # localstripe takes any pk_ key
-        return self
 
     @property
     def is_local(self) -> bool:
@@ -158,6 +161,8 @@ def _from_environment() -> Settings:
         "secrets_name": "FIELDLINE_SECRETS_NAME",
     }
     values = {field: os.environ[var] for field, var in env.items() if os.environ.get(var)}
+    if "time_scale" in values:
+        values["time_scale"] = float(values["time_scale"])
     secret_values = {key: os.environ[var] for key, var in SECRET_ENV.items() if os.environ.get(var)}
     return Settings(**values, secret_values=secret_values)
 

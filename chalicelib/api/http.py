@@ -1,7 +1,8 @@
 """How every route parses, authorizes, runs and answers. One place, so every route agrees.
 
 A route declares its body, query and response models and the roles allowed; the same
-declarations feed `/openapi.json`.
+declarations feed `/openapi.json` and the route manifest Chalice registers them from
+(`chalicelib/api/routing.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.domain.callers import ANYONE, Caller
@@ -22,6 +23,7 @@ from chalicelib.domain.errors import BadRequest, FieldlineError, Forbidden, Inva
 from chalicelib.logs import logger
 
 current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default=None)
+current_request: ContextVar[Any] = ContextVar("current_request", default=None)
 JSON = "application/json"
 
 
@@ -30,6 +32,7 @@ class Route:
     path: str
     method: str
     name: str
+    module: str  # the chalicelib.api module that declares it (the manifest loads it from there)
     summary: str
     roles: tuple[str, ...] | None  # None: public (no token)
     body: type[BaseModel] | None = None
@@ -60,11 +63,12 @@ def caller() -> Caller:
 
 
 class Api:
-    """A Chalice blueprint whose routes declare their models and roles."""
+    """The routes of one module, each declaring its models and roles."""
 
     def __init__(self, import_name: str, tag: str):
-        self.blueprint = Blueprint(import_name)
+        self.module = import_name.rpartition(".")[2]
         self.tag = tag
+        self.handlers: dict[tuple[str, str], tuple[Route, Callable]] = {}
 
     def route(
         self,
@@ -85,6 +89,7 @@ class Api:
                 path=path,
                 method=method,
                 name=handler.__name__,
+                module=self.module,
                 summary=summary or (handler.__doc__ or handler.__name__).strip().split("\n")[0],
                 roles=roles,
                 body=body,
@@ -97,16 +102,18 @@ class Api:
                 if_match="if_match" in inspect.signature(handler).parameters,
             )
             ROUTES.append(spec)
-
-            def view(**path_params: str) -> Response:
-                request = self.blueprint.current_request
-                return _run(spec, handler, request, path_params)
-
-            view.__name__ = handler.__name__
-            self.blueprint.route(path, methods=[method], content_types=spec.content_types)(view)
+            self.handlers[(method, path)] = (spec, handler)
             return handler
 
         return register
+
+    def handle(self, method: str, path: str, request, path_params: dict[str, str]) -> Response:
+        spec, handler = self.handlers[(method, path)]
+        token = current_request.set(request)
+        try:
+            return _run(spec, handler, request, path_params)
+        finally:
+            current_request.reset(token)
 
 
 def _run(spec: Route, handler: Callable, request, path_params: dict[str, str]) -> Response:

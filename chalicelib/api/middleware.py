@@ -10,17 +10,14 @@ import json
 
 from chalice import Response
 
-from chalicelib.api.http import ROUTES, current_caller, error_response
+from chalicelib.api.http import current_caller, error_response
+from chalicelib.api.routing import public_paths
 from chalicelib.config import get_settings
 from chalicelib.domain.callers import Caller
 from chalicelib.domain.errors import FieldlineError, PayloadTooLarge, Unauthorized
 from chalicelib.domain.tenants import ROLES
 from chalicelib.integrations import tokens
 from chalicelib.logs import logger
-
-
-def _public_paths() -> set[str]:
-    return {route.path for route in ROUTES if route.roles is None}
 
 
 def http_middleware(event, get_response):
@@ -33,7 +30,7 @@ def http_middleware(event, get_response):
     try:
         if len(event.raw_body or b"") > get_settings().max_body_bytes:
             raise PayloadTooLarge(f"the body is larger than {get_settings().max_body_bytes} bytes")
-        if path not in _public_paths():
+        if path not in public_paths():
             who = authenticate(event.headers.get("authorization"))
             current_caller.set(who)
             logger.append_keys(tenant_id=who.tenant_id)

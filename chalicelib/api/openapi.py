@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.http import JSON, ROUTES, Route
+from chalicelib.api.http import JSON, Route
+from chalicelib.api.routing import declared_routes, stage_modules
 from chalicelib.api.schemas import ErrorOut
 from chalicelib.config import get_settings
 
@@ -31,9 +32,10 @@ IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255}
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    refs, definitions = models_json_schema(_models(), ref_template=REF)
+    routes = declared_routes(stage_modules(local=get_settings().is_local))
+    refs, definitions = models_json_schema(_models(routes), ref_template=REF)
     paths: dict[str, dict] = {}
-    for route in ROUTES:
+    for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
     return {
         "openapi": "3.1.0",
@@ -52,11 +54,11 @@ def document() -> dict[str, Any]:
 Refs = dict[tuple[type[BaseModel], str], dict[str, str]]
 
 
-def _models() -> list[tuple[type[BaseModel], str]]:
+def _models(routes: list[Route]) -> list[tuple[type[BaseModel], str]]:
     """Bodies as they are validated; responses as they are serialized (an `id` that a model
     reads from `customer_id` is written as `id`)."""
     found = {(ErrorOut, "serialization")}
-    for route in ROUTES:
+    for route in routes:
         if route.body is not None:
             found.add((route.body, "validation"))
         if route.response is not None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 
-from chalicelib.api.http import Api, caller
+from chalicelib.api.http import Api, caller, current_request
 from chalicelib.api.schemas import Out, Strict
 from chalicelib.domain.callers import STAFF
 from chalicelib.domain.quotes import (
@@ -176,6 +176,6 @@ def decline_quote(token: str, body: QuoteDeclineIn):
 
 def _customer_ip() -> str | None:
     # Recorded with the signature as evidence of who approved; API Gateway puts it here.
-    request = api.blueprint.current_request
+    request = current_request.get()
     identity = (getattr(request, "context", None) or {}).get("identity") or {}
     return identity.get("sourceIp")

@@ -12,9 +12,6 @@ from chalicelib.domain import clock
 from chalicelib.logs import logger
 from chalicelib.services import reconciliation
 
-# 07:00 UTC: after midnight across the US, before anyone opens the report.
-NIGHTLY = "cron(0 7 * * ? *)"
-
 
 def nightly_reconciliation(event: Any = None) -> dict[str, Any]:
     started = reconciliation.start_nightly(clock.now())

@@ -4,6 +4,7 @@ like any other input)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +25,7 @@ def stripe_at(monkeypatch):
     from chalicelib.integrations import payments_stripe
 
     def point(base: str) -> None:
-        moved = get_settings().model_copy(update={"stripe_api_base": base})
+        moved = dataclasses.replace(get_settings(), stripe_api_base=base)
         monkeypatch.setattr(payments_stripe, "get_settings", lambda: moved)
 
     return point

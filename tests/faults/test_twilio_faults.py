@@ -4,6 +4,7 @@ the change that prompted the text stands. Twilio's HTTP API is intercepted at th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -33,7 +34,7 @@ def twilio(monkeypatch):
     from chalicelib.integrations import sms
     from chalicelib.services import messaging
 
-    twilio_settings = get_settings().model_copy(update={"sms_provider": "twilio"})
+    twilio_settings = dataclasses.replace(get_settings(), sms_provider="twilio")
     monkeypatch.setattr(sms, "get_settings", lambda: twilio_settings)
     monkeypatch.setattr(messaging, "BACKOFF_SECONDS", 0)
     sms.gateway.cache_clear()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-import app as _every_route  # noqa: F401  (registers every blueprint, so ROUTES lists all)
-from chalicelib.api.http import ROUTES
+from chalicelib.api.routing import declared_routes
 from chalicelib.api.schemas import ListQuery
 from tests.integration.helpers import CUSTOMER
 from tests.integration.stripe_helpers import new_job
+
+ROUTES = declared_routes()  # every route's declaration (imports their modules)
 
 LISTS = [r for r in ROUTES if r.query is not None and issubclass(r.query, ListQuery)]
 

@@ -2,7 +2,9 @@
 
 import json
 
-from chalicelib.api.http import ROUTES
+from chalicelib.api.routing import declared_routes
+
+ROUTES = declared_routes()  # every route's declaration (imports their modules)
 
 
 def _refs(node):

@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import app  # noqa: F401  (registers every blueprint: ROUTES is empty until the app is imported)
-from chalicelib.api.http import ROUTES
+from chalicelib.api.routing import declared_routes
 from tests.integration.helpers import CUSTOMER, Api
+
+ROUTES = declared_routes()  # every route's declaration (imports their modules)
 
 # Path parameters that name something other than a tenant's object.
 NOT_OBJECT_IDS = {

@@ -3,6 +3,7 @@ signed webhook applied once, in any order, never moving an invoice backwards."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -322,9 +323,7 @@ def test_stripe_unreachable_is_503_and_nothing_is_written(owner, sent_final, mon
     stripe.deliver(owner, stripe.event("payment_intent.succeeded", paid))
     other = invoice(owner, new_job(owner, "Gutter")["id"], line_items=work(500))
     before = owner.get(f"/jobs/{other['job_id']}/timeline?limit=200").data["items"]
-    nowhere = get_settings().model_copy(
-        update={"stripe_api_base": f"http://127.0.0.1:{free_port()}"}
-    )
+    nowhere = dataclasses.replace(get_settings(), stripe_api_base=f"http://127.0.0.1:{free_port()}")
     monkeypatch.setattr(payments_stripe, "get_settings", lambda: nowhere)
 
     # When the customer opens a pay page and the office refunds

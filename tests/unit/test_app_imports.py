@@ -39,3 +39,24 @@ def test_local_stage_routes_exist_only_in_the_local_stage(tmp_path):
         "/dev/tokens",
     ]
     assert _run_in_fresh_interpreter(code, tmp_path, "prod") == []
+
+
+def test_the_route_manifest_matches_the_declarations():
+    # Chalice registers routes from routes.json; a route added, moved or made public must be
+    # in it, or the deployed API would not serve it (or would ask it for a token).
+    from chalicelib.api import routing
+
+    assert routing.MANIFEST.read_text() == routing.render(routing.generate()), (
+        "chalicelib/api/routes.json is out of date: run `python -m chalicelib.api.routing`"
+    )
+
+
+def test_a_route_module_loads_when_its_route_is_first_called(tmp_path):
+    code = (
+        "import json, sys; from chalice.test import Client; import app; "
+        "before = 'chalicelib.api.meta' in sys.modules; "
+        "status = Client(app.app).http.get('/health').status_code; "
+        "print(json.dumps([before, status, 'chalicelib.api.meta' in sys.modules, "
+        "'chalicelib.api.invoices' in sys.modules]))"
+    )
+    assert _run_in_fresh_interpreter(code, tmp_path, "prod") == [False, 200, True, False]
