@@ -1,4 +1,6 @@
-PYTHON ?= python3
+# The Lambda runtime's version (python3.12): Chalice packages for the interpreter it runs under.
+# pyenv finds it through .python-version; elsewhere, PYTHON=/path/to/python3.12.
+PYTHON ?= python3.12
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
@@ -7,11 +9,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint format clean synth
 
-$(BIN)/python:
+# A new interpreter version (.python-version) makes a new .venv.
+$(VENV)/.python: .python-version
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), sys.version' || { \
+		echo "Fieldline needs Python 3.12 (the Lambda runtime's): pyenv install 3.12, or PYTHON=..." >&2; \
+		exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
+	touch $@
 
 # Reinstall only when a requirements file changes.
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.installed: requirements.txt requirements-dev.txt $(VENV)/.python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 

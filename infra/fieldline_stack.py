@@ -40,6 +40,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_location as location
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -71,13 +72,25 @@ class StackError(Exception):
 class MissingLambdaWheels(StackError):
     def __init__(self, packages: list[str]):
         super().__init__(
-            "no wheel for the Lambda runtime (python3.11 runs on glibc 2.26) for: "
+            "no wheel for the Lambda runtime (python3.12, glibc 2.34, x86_64) for: "
             + ", ".join(packages)
-            + ". Deploying without them breaks whatever imports them. Pin versions that ship "
-            "manylinux2014/manylinux_2_17 wheels, or set FIELDLINE_ALLOW_MISSING_WHEELS=1 to "
-            "synthesize anyway (docs/DEPLOY.md)."
+            + ". Deploying without them breaks whatever imports them: pin versions that ship "
+            "such wheels (docs/DEPLOY.md)."
         )
         self.packages = packages
+
+
+# Installed with a requirement but never imported by the functions: pyvrp requires matplotlib
+# for its plotting module only (`import pyvrp` and solving load none of it). 75 MB unzipped.
+NOT_DEPLOYED = (
+    "matplotlib",
+    "contourpy",
+    "cycler",
+    "fonttools",
+    "kiwisolver",
+    "pillow",
+    "pyparsing",
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,10 @@ class StageOptions:
     public_base_url: str | None = None
     twilio_account_sid: str | None = None
     alarm_email: str | None = None
+    # The customer's pay page loads Stripe.js with it (not a secret: pk_live_… / pk_test_…).
+    stripe_publishable_key: str | None = None
+    # "amazon_location" (road travel times from a route calculator) or "straight_line".
+    travel_provider: str = "amazon_location"
     cors_origins: tuple[str, ...] = ("*",)
     throttle_rate_limit: float = 50.0
     throttle_burst_limit: int = 100
@@ -106,6 +123,8 @@ class StageOptions:
             public_base_url=value("public_base_url"),
             twilio_account_sid=value("twilio_account_sid"),
             alarm_email=value("alarm_email"),
+            stripe_publishable_key=value("stripe_publishable_key"),
+            travel_provider=value("travel_provider") or cls.travel_provider,
             cors_origins=tuple(origins.split(",")) if origins else cls.cors_origins,
             throttle_rate_limit=float(value("throttle_rate_limit") or cls.throttle_rate_limit),
             throttle_burst_limit=int(value("throttle_burst_limit") or cls.throttle_burst_limit),
@@ -142,6 +161,10 @@ class Names:
     @property
     def function_log_group(self) -> str:
         return f"/aws/lambda/{self.prefix}"
+
+    @property
+    def route_calculator(self) -> str:
+        return f"{self.prefix}-routes"
 
     def state_machine(self, workflow: str) -> str:
         return f"{self.prefix}-{workflow}"
@@ -195,6 +218,7 @@ class FieldlineStack(Stack):
         self.workflow_queue = self._workflow_queue()
         self.secret = self._secret()
         self.photos = self._photos_bucket()
+        self.route_calculator = self._route_calculator()
         self.user_pool, self.user_pool_client = self._user_pool()
         self.function_logs = logs.LogGroup(
             self,
@@ -276,6 +300,23 @@ class FieldlineStack(Stack):
                 password_length=64,
             ),
             removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _route_calculator(self) -> location.CfnRouteCalculator | None:
+        """Road travel times for dispatch optimization (CalculateRouteMatrix)."""
+        if self.options.travel_provider == "straight_line":
+            return None
+        if self.options.travel_provider != "amazon_location":
+            raise StackError(
+                f"travel_provider must be amazon_location or straight_line, "
+                f"not '{self.options.travel_provider}'"
+            )
+        return location.CfnRouteCalculator(
+            self,
+            "RouteCalculator",
+            calculator_name=self.names.route_calculator,
+            data_source="Here",
+            description="Fieldline: drive times between technicians' homes and visits",
         )
 
     def _photos_bucket(self) -> s3.Bucket:
@@ -442,6 +483,11 @@ class FieldlineStack(Stack):
             env["FIELDLINE_PUBLIC_BASE_URL"] = self.options.public_base_url.rstrip("/")
         if self.options.twilio_account_sid:
             env["FIELDLINE_TWILIO_ACCOUNT_SID"] = self.options.twilio_account_sid
+        if self.options.stripe_publishable_key:
+            env["FIELDLINE_STRIPE_PUBLISHABLE_KEY"] = self.options.stripe_publishable_key
+        env["FIELDLINE_TRAVEL_PROVIDER"] = self.options.travel_provider
+        if self.route_calculator is not None:
+            env["FIELDLINE_ROUTE_CALCULATOR"] = self.names.route_calculator
         for workflow in self.workflows:
             # Built from the name, not the resource: the task functions the state machine calls
             # read it too, and a reference would be a dependency cycle.
@@ -463,7 +509,7 @@ class FieldlineStack(Stack):
         }
         with _app_import_environment(self.names), _chalice_workdir():
             if bundle_dependencies:
-                with _wheels_only():
+                with _lambda_bundle():
                     api = Chalice(self, "Api", source_dir=str(ROOT), stage_config=stage_config)
             else:
                 with _sources_without_dependencies() as source_dir:
@@ -625,7 +671,8 @@ class FieldlineStack(Stack):
             ),
             iam.PolicyStatement(
                 sid="Photos",
-                actions=["s3:GetObject", "s3:PutObject"],
+                # Delete: an upload over the size limit is removed when it is confirmed.
+                actions=["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
                 resources=[self.photos.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
@@ -649,6 +696,14 @@ class FieldlineStack(Stack):
                 resources=[self.function_logs.log_group_arn],
             ),
         ]
+        if self.route_calculator is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="TravelTimes",
+                    actions=["geo:CalculateRouteMatrix"],
+                    resources=[self.route_calculator.attr_calculator_arn],
+                )
+            )
         return iam.Role(
             self,
             "FunctionRole",
@@ -963,35 +1018,30 @@ def _sources_without_dependencies() -> Iterator[str]:
 
 
 @contextmanager
-def _wheels_only() -> Iterator[None]:
-    """Bundle wheels only, and fail when one is missing rather than deploy without it.
+def _lambda_bundle() -> Iterator[None]:
+    """Bundle wheels only, fail when one is missing, and leave out what the app never imports.
 
     Chalice's fallback compiles sdists of what has no Lambda-compatible wheel (numpy: minutes)
-    and then, if that fails too, deploys without the package and only prints a warning.
-    With FIELDLINE_ALLOW_MISSING_WHEELS=1 it deploys without them, knowingly; that bundle is
-    then not left in Chalice's cache (.chalice/deployments/), where a later synth would reuse it.
+    and then, if that fails too, deploys without the package and only prints a warning: here
+    a missing wheel stops the synth. The distributions in NOT_DEPLOYED are removed from the
+    bundle (by their RECORD): without that it is over Lambda's 250 MB unzipped limit.
     """
     from chalice.deploy import packager
 
     builder = packager.DependencyBuilder
     original_build = builder._build_sdists
     original_site_packages = builder.build_site_packages
-    allow_missing = os.environ.get("FIELDLINE_ALLOW_MISSING_WHEELS") == "1"
-    cache = ROOT / ".chalice" / "deployments"
-    cached_before = set(cache.glob("*.zip"))
-    missing: list[str] = []
 
     def no_sdist_builds(self, sdists, directory, compile_c=True):
         return None
 
     def strict_site_packages(self, abi, requirements_filepath, target_directory):
         try:
-            return original_site_packages(self, abi, requirements_filepath, target_directory)
+            original_site_packages(self, abi, requirements_filepath, target_directory)
         except packager.MissingDependencyError as exc:
-            missing.extend(sorted(p.identifier for p in exc.missing))
-            if allow_missing:
-                raise
-            raise MissingLambdaWheels(missing) from exc
+            raise MissingLambdaWheels(sorted(p.identifier for p in exc.missing)) from exc
+        for distribution in NOT_DEPLOYED:
+            _remove_distribution(Path(target_directory), distribution)
 
     builder._build_sdists = no_sdist_builds
     builder.build_site_packages = strict_site_packages
@@ -1000,6 +1050,18 @@ def _wheels_only() -> Iterator[None]:
     finally:
         builder._build_sdists = original_build
         builder.build_site_packages = original_site_packages
-        if missing:
-            for partial in set(cache.glob("*.zip")) - cached_before:
-                partial.unlink()
+
+
+def _remove_distribution(site_packages: Path, distribution: str) -> None:
+    """Delete an installed distribution's files, as `pip uninstall` would (its RECORD)."""
+    normalized = distribution.lower().replace("-", "_")
+    for dist_info in site_packages.glob("*.dist-info"):
+        if dist_info.name.lower().split("-")[0] != normalized:
+            continue
+        for line in (dist_info / "RECORD").read_text().splitlines():
+            path = site_packages / line.split(",")[0]
+            path.unlink(missing_ok=True)
+        shutil.rmtree(dist_info, ignore_errors=True)
+    for folder in sorted(site_packages.rglob("*"), reverse=True):  # what the RECORDs emptied
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()

@@ -22,6 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", help="a stage of .chalice/config.json (default: context)")
     parser.add_argument("--outdir", default=str(ROOT / "cdk.out"))
     parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a context value, as `cdk -c` takes it (docs/DEPLOY.md lists them)",
+    )
+    parser.add_argument(
         "--no-dependencies",
         action="store_true",
         help="package the app without its requirements (the template is the same; for checks)",
@@ -42,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     # CDK's own check of the template (it runs the SAM transform, which cfn-lint does not):
     # a finding fails the synth instead of scrolling past as a warning.
     context = {"@aws-cdk/core:validateAgainstDefaultRules": True}
+    context.update(pair.split("=", 1) for pair in args.context)
     if args.stage:
         context["stage"] = args.stage
     # Under the CDK CLI, CDK_OUTDIR says where; it refuses a different outdir.

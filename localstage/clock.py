@@ -169,7 +169,7 @@ def _task_functions(iam, lambdas, prefix: str, names: list[str]) -> dict[str, st
         except lambdas.exceptions.ResourceNotFoundException:
             arns[name] = lambdas.create_function(
                 FunctionName=function,
-                Runtime="python3.11",
+                Runtime="python3.12",
                 Role=role,
                 Handler=f"app.{name}",
                 Code={"ZipFile": package.getvalue()},

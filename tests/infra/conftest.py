@@ -25,6 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "prod"
+PUBLISHABLE_KEY = "pk_test_fieldline"
 STACK = f"fieldline-{STAGE}"
 TOOLING = ("aws_cdk", "cfnlint", "statelint")
 
@@ -60,10 +61,8 @@ class Synthesized:
         }
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory) -> Synthesized:
+def synthesize(outdir: Path, *options: str) -> Synthesized:
     require_tooling()
-    outdir = tmp_path_factory.mktemp("cdk.out")
     # The app's settings come from the stack, not from whatever this session has set.
     env = {
         name: value
@@ -72,12 +71,16 @@ def synthesized(tmp_path_factory) -> Synthesized:
     }
     started = time.monotonic()
     command = [sys.executable, "infra/synth.py", "--stage", STAGE, "--outdir", str(outdir)]
-    result = subprocess.run(
-        [*command, "--no-dependencies"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    command += ["-c", f"stripe_publishable_key={PUBLISHABLE_KEY}"]
+    result = subprocess.run([*command, *options], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     path = outdir / f"{STACK}.template.json"
     return Synthesized(outdir, path, json.loads(path.read_text()), time.monotonic() - started)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), "--no-dependencies")
 
 
 @pytest.fixture(scope="session")

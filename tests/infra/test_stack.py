@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from chalicelib.store import keys
+from tests.infra.conftest import PUBLISHABLE_KEY
 
 pytestmark = pytest.mark.infra
 
@@ -409,6 +410,40 @@ def test_photo_bucket_is_private_encrypted_and_takes_presigned_uploads(template)
     assert deny["Effect"] == "Deny" and deny["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}
     }
+
+
+def test_functions_may_remove_oversized_photos(synthesized):
+    bucket_id = next(iter(synthesized.resources("AWS::S3::Bucket")))
+    allowed = {
+        action
+        for _, statement in _statements(synthesized.template)
+        if any(bucket_id in json.dumps(r) for r in _as_list(statement["Resource"]))
+        for action in _as_list(statement["Action"])
+    }
+    # chalicelib/integrations/s3.py deletes an upload that turns out larger than allowed
+    assert {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"} <= allowed
+
+
+def test_dispatch_gets_road_travel_times_from_the_stacks_route_calculator(synthesized):
+    (calculator_id, calculator) = next(
+        iter(synthesized.resources("AWS::Location::RouteCalculator").items())
+    )
+    grants = [
+        s
+        for _, s in _statements(synthesized.template)
+        if "geo:CalculateRouteMatrix" in _as_list(s["Action"])
+    ]
+    assert [_ref_id(r) for s in grants for r in _as_list(s["Resource"])] == [calculator_id]
+    for function in synthesized.resources("AWS::Serverless::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["FIELDLINE_TRAVEL_PROVIDER"] == "amazon_location"
+        assert variables["FIELDLINE_ROUTE_CALCULATOR"] == calculator["Properties"]["CalculatorName"]
+
+
+def test_pay_pages_load_stripe_js_with_the_publishable_key_from_context(synthesized):
+    for function in synthesized.resources("AWS::Serverless::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["FIELDLINE_STRIPE_PUBLISHABLE_KEY"] == PUBLISHABLE_KEY
 
 
 # --- alarms ---------------------------------------------------------------------------------

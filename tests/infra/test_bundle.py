@@ -1,0 +1,95 @@
+"""The deployment package as `make synth` and `cdk deploy` build it: every wheel for the Lambda
+runtime, inside Lambda's size limit, and importable on its own.
+
+This synthesizes with the real dependencies (pip downloads the Lambda wheels, ≈ 1 min), then
+unpacks the function code and runs it in an interpreter that sees nothing but the bundle and
+the standard library, as the Lambda runtime does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from infra.fieldline_stack import NOT_DEPLOYED
+from tests.infra.conftest import ROOT, synthesize
+
+pytestmark = [pytest.mark.infra, pytest.mark.slow]
+
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+# Lambda's limit for a function's code, unzipped (layers included; Fieldline has none).
+UNZIPPED_LIMIT = 262_144_000
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    synthesized = synthesize(tmp_path_factory.mktemp("cdk.out"))
+    functions = synthesized.resources("AWS::Serverless::Function")
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {RUNTIME}
+    (archive,) = synthesized.outdir.glob("asset.*.zip")  # one package serves every function
+    unzipped = sum(info.file_size for info in zipfile.ZipFile(archive).infolist())
+    assert unzipped < UNZIPPED_LIMIT, f"{unzipped / 1e6:.0f} MB unzipped"
+    target = tmp_path_factory.mktemp("bundle")
+    zipfile.ZipFile(archive).extractall(target)
+    return target
+
+
+def _installed(bundle: Path) -> set[str]:
+    return {d.name.split("-")[0].lower() for d in bundle.glob("*.dist-info")}
+
+
+def test_every_requirement_is_bundled_and_nothing_it_never_imports(bundle):
+    required = {
+        re.split(r"[\\[=<>]", line)[0].lower().replace("-", "_")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    installed = _installed(bundle)
+    assert required <= installed, required - installed
+    assert not installed & set(NOT_DEPLOYED)
+    assert "chalice" not in installed  # Chalice adds its runtime (chalice/app.py) itself
+    assert (bundle / "chalice" / "app.py").exists()
+    assert (bundle / "chalicelib" / "api" / "routes.json").exists()
+
+
+def test_the_bundle_runs_on_its_own(bundle):
+    # -I -S: no user or site packages, nothing from this venv; only the bundle and the stdlib.
+    code = f"""
+import importlib, json, pkgutil, sys
+sys.path.insert(0, {str(bundle)!r})
+import app
+for module in pkgutil.walk_packages([{str(bundle / "chalicelib")!r}], "chalicelib."):
+    importlib.import_module(module.name)
+import numpy, pyvrp, stripe, twilio.rest
+from chalicelib.domain.routing import (
+    Location, RoutingProblem, StraightLineTravel, Technician, Visit,
+)
+from chalicelib.integrations import routing_pyvrp
+home = Location(40.0, -75.0)
+problem = RoutingProblem(
+    technicians=(Technician("t1", home, 8 * 3600, 17 * 3600),),
+    visits=(Visit("v1", Location(40.01, -75.01), 9 * 3600, 12 * 3600, 3600),),
+)
+proposal = routing_pyvrp.solve(problem, StraightLineTravel(), max_iterations=50)
+print(json.dumps({{
+    "routes": len(app.app.routes),
+    "planned": [s.visit_id for r in proposal.routes for s in r.stops],
+}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code],
+        cwd=bundle,
+        env={"FIELDLINE_STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["routes"] > 50
+    assert found["planned"] == ["v1"]
