@@ -1024,7 +1024,9 @@ def _lambda_bundle() -> Iterator[None]:
     Chalice's fallback compiles sdists of what has no Lambda-compatible wheel (numpy: minutes)
     and then, if that fails too, deploys without the package and only prints a warning: here
     a missing wheel stops the synth. The distributions in NOT_DEPLOYED are removed from the
-    bundle (by their RECORD): without that it is over Lambda's 250 MB unzipped limit.
+    bundle (by their RECORD): without that it is over Lambda's 250 MB unzipped limit. Chalice
+    keeps the bundle in .chalice/deployments/, keyed by the requirements: after changing
+    NOT_DEPLOYED, delete that folder.
     """
     from chalice.deploy import packager
 
