@@ -50,6 +50,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from chalicelib.handlers.stream import RECORD_FILTER
 from chalicelib.store import keys
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -560,6 +561,9 @@ class FieldlineStack(Stack):
         function.add_property_override(f"{path}.Stream", self.table.attr_stream_arn)
         function.add_property_override(f"{path}.FunctionResponseTypes", ["ReportBatchItemFailures"])
         function.add_property_override(f"{path}.MaximumRetryAttempts", 10)
+        function.add_property_override(
+            f"{path}.FilterCriteria", {"Filters": [{"Pattern": json.dumps(RECORD_FILTER)}]}
+        )
         function.add_property_override(
             f"{path}.DestinationConfig",
             {"OnFailure": {"Type": "SQS", "Destination": self.stream_dlq.queue_arn}},

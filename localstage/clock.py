@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chalicelib.handlers.stream import RECORD_FILTER
 from chalicelib.logs import logger
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -319,7 +320,8 @@ def moto_internals() -> dict[str, Any]:
 
 
 class StreamPoller:
-    """What Lambda's DynamoDB event source mapping does, for one table's stream."""
+    """What Lambda's DynamoDB event source mapping does, for one table's stream: records that
+    pass its filter, in batches, retried from the first failure, then dead-lettered."""
 
     def __init__(
         self,
@@ -330,14 +332,17 @@ class StreamPoller:
         batch_size: int = 100,
         max_tries: int = MAX_STREAM_TRIES,
         start_at: str = "TRIM_HORIZON",
+        record_filter: dict = RECORD_FILTER,
     ):
         import boto3
+        from moto.events.models import EventPattern  # Lambda's filters are EventBridge patterns
 
         self.ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
         self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=REGION)
         self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
         self.table, self.deliver, self.dead_letter_url = table, deliver, dead_letter_url
         self.batch_size, self.max_tries, self.start_at = batch_size, max_tries, start_at
+        self.wanted = EventPattern.load(json.dumps(record_filter)).matches_event
         self.stream_arn = self.ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
         self.iterators: dict[str, str | None] = {}
         self.pending: list[dict] = []
@@ -360,7 +365,7 @@ class StreamPoller:
             while iterator:
                 response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
                 records = response.get("Records", [])
-                self.pending += [self._lambda_record(r) for r in records]
+                self.pending += [r for r in map(self._lambda_record, records) if self.wanted(r)]
                 iterator = response.get("NextShardIterator")
                 if not records:
                     break

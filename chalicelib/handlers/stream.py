@@ -21,6 +21,13 @@ from chalicelib.logs import logger
 
 TIMELINE_TYPE = "event"  # the `type` of timeline event items in the table
 REQUIRED = ("event_id", "job_id", "type", "at")
+# The records worth an invocation, as the event source mapping's filter (Lambda event filtering
+# syntax): new timeline events. The stack sets it and the local stage's poller applies it, so
+# the table's other writes invoke nothing; `timeline_event` still checks every record it gets.
+RECORD_FILTER = {
+    "eventName": ["INSERT"],
+    "dynamodb": {"NewImage": {"type": {"S": [TIMELINE_TYPE]}}},
+}
 
 
 class PoisonRecord(Exception):

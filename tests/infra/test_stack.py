@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.handlers.stream import RECORD_FILTER
 from chalicelib.store import keys
 from tests.infra.conftest import PUBLISHABLE_KEY
 
@@ -166,6 +167,9 @@ def test_stream_handler_reads_the_tables_stream_and_reports_partial_failures(syn
     for source in streams:
         assert source["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        # Only new timeline events invoke it (the filter the local stage's poller applies)
+        (only,) = source["FilterCriteria"]["Filters"]
+        assert json.loads(only["Pattern"]) == RECORD_FILTER
     queue_sources = [
         event["Properties"]
         for function in functions.values()

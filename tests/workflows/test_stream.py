@@ -196,3 +196,31 @@ def test_the_clock_parks_a_poison_record_in_the_dead_letter_queue_and_loses_noth
     # And both good events reached the bus exactly once
     assert sorted(e["detail"]["event_id"] for e in bus.drain()) == ["evt-000", "evt-002"]
     assert poller.pending == []
+
+
+def test_writes_that_are_not_timeline_events_invoke_nothing(stage, bus):
+    # Given a table's stream with a job's update, a tenant item and one timeline event
+    ddb = boto3.client("dynamodb", endpoint_url=stage.endpoint, region_name="us-east-1")
+    from chalicelib.store.table import create_table
+
+    table = f"fieldline-test-filter-{new_id()[:8]}"
+    create_table(ddb, table)
+    batches = []
+
+    def handler(event, context):
+        batches.append([r["dynamodb"]["Keys"]["SK"]["S"] for r in event["Records"]])
+        return {"batchItemFailures": []}
+
+    poller = stage_clock.StreamPoller(stage.endpoint, table, handler, None)
+    job = {"PK": {"S": "T#x#JOB#j"}, "SK": {"S": "JOB"}, "type": {"S": "job"}}
+    ddb.put_item(TableName=table, Item=job)
+    ddb.put_item(TableName=table, Item={**job, "title": {"S": "renamed"}})
+    ddb.put_item(TableName=table, Item={"PK": {"S": "T#x"}, "SK": {"S": "TENANT"}})
+    # When the clock polls, applying the event source mapping's filter
+    poller.poll()
+    # Then nothing was invoked for them
+    assert batches == []
+    # And a timeline event is delivered alone
+    ddb.put_item(TableName=table, Item=_record(0)["dynamodb"]["NewImage"])
+    poller.poll()
+    assert batches == [["EVT#2025-03-10T12:30:00.000Z#000"]]
