@@ -84,7 +84,9 @@ def declared_routes(modules: tuple[str, ...] = MODULES + LOCAL_MODULES) -> list:
 
     for module in modules:
         import_module(f"chalicelib.api.{module}")
-    return [route for route in ROUTES if route.module in modules]
+    # In the modules' order, whichever was imported first; each module's in declaration order.
+    order = {module: n for n, module in enumerate(modules)}
+    return sorted((r for r in ROUTES if r.module in order), key=lambda r: order[r.module])
 
 
 def deferred(module: str, name: str):
