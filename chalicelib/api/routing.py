@@ -90,7 +90,7 @@ def declared_routes(modules: tuple[str, ...] = MODULES + LOCAL_MODULES) -> list:
 
 
 def deferred(module: str, name: str):
-    """A function that imports `module` and calls its `name` when first called (event handlers)."""
+    """A stand-in for `module.name` that imports the module when it is first called."""
 
     def call(*args: Any) -> Any:
         return getattr(import_module(module), name)(*args)
