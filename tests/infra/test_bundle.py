@@ -14,37 +14,49 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from infra.fieldline_stack import NOT_DEPLOYED
-from tests.infra.conftest import ROOT, synthesize
+from tests.infra.conftest import ROOT, Synthesized, synthesize
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
-RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+# The runtime the project runs on (.python-version), which Chalice packages for.
+RUNTIME = "python" + (ROOT / ".python-version").read_text().strip()
 # Lambda's limit for a function's code, unzipped (layers included; Fieldline has none).
 UNZIPPED_LIMIT = 262_144_000
 
 
+class Built(NamedTuple):
+    synthesized: Synthesized
+    archive: Path  # the one code package every function runs
+    unpacked: Path
+
+
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
+def built(tmp_path_factory) -> Built:
     synthesized = synthesize(tmp_path_factory.mktemp("cdk.out"))
-    functions = synthesized.resources("AWS::Serverless::Function")
+    (archive,) = synthesized.outdir.glob("asset.*.zip")
+    unpacked = tmp_path_factory.mktemp("bundle")
+    zipfile.ZipFile(archive).extractall(unpacked)
+    return Built(synthesized, archive, unpacked)
+
+
+def test_every_function_runs_on_the_projects_python_within_lambdas_size_limit(built):
+    functions = built.synthesized.resources("AWS::Serverless::Function")
     assert {f["Properties"]["Runtime"] for f in functions.values()} == {RUNTIME}
-    (archive,) = synthesized.outdir.glob("asset.*.zip")  # one package serves every function
-    unzipped = sum(info.file_size for info in zipfile.ZipFile(archive).infolist())
+    unzipped = sum(info.file_size for info in zipfile.ZipFile(built.archive).infolist())
     assert unzipped < UNZIPPED_LIMIT, f"{unzipped / 1e6:.0f} MB unzipped"
-    target = tmp_path_factory.mktemp("bundle")
-    zipfile.ZipFile(archive).extractall(target)
-    return target
 
 
 def _installed(bundle: Path) -> set[str]:
     return {d.name.split("-")[0].lower() for d in bundle.glob("*.dist-info")}
 
 
-def test_every_requirement_is_bundled_and_nothing_it_never_imports(bundle):
+def test_every_requirement_is_bundled_and_nothing_it_never_imports(built):
+    bundle = built.unpacked
     required = {
         re.split(r"[\\[=<>]", line)[0].lower().replace("-", "_")
         for line in (ROOT / "requirements.txt").read_text().splitlines()
@@ -58,7 +70,8 @@ def test_every_requirement_is_bundled_and_nothing_it_never_imports(bundle):
     assert (bundle / "chalicelib" / "api" / "routes.json").exists()
 
 
-def test_the_bundle_runs_on_its_own(bundle):
+def test_the_bundle_runs_on_its_own(built):
+    bundle = built.unpacked
     # -I -S: no user or site packages, nothing from this venv; only the bundle and the stdlib.
     code = f"""
 import importlib, json, pkgutil, sys
