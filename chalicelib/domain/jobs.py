@@ -11,7 +11,10 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.timeline import TimelineEvent, event
 
 FLOW = ("lead", "quoted", "approved", "scheduled", "in_progress", "completed", "invoiced", "paid")
-CLOSED = ("paid", "lost", "cancelled")
+# Closed for good: nothing more is quoted, scheduled or billed. `paid` is not closed: it follows
+# the money (chalicelib/domain/ledger.py), so a refund or a new invoice reopens it, and
+# follow-up (warranty) visits can still be booked on a paid job.
+CLOSED = ("lost", "cancelled")
 STAGES = (*FLOW, "lost", "cancelled", "on_hold")
 PRIORITIES = ("low", "normal", "high", "emergency")
 
@@ -34,6 +37,11 @@ class Job(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.stage not in CLOSED
+
+    @property
+    def is_settled(self) -> bool:
+        """Billed and paid in full: the stage a refund, a lost dispute or a new invoice leaves."""
+        return self.stage == "paid"
 
 
 def new_lead(
@@ -65,8 +73,9 @@ def advance(job: Job, stage: str, actor: str, **data) -> TimelineEvent | None:
 
 
 def close(job: Job, stage: str, reason: str, actor: str) -> TimelineEvent:
-    """Lose or cancel: allowed at any point before the job is paid."""
-    if not job.is_open:
+    """Lose or cancel: allowed at any point before the job is paid (then money goes back by
+    refunds, and the job reopens to `invoiced`)."""
+    if not job.is_open or job.is_settled:
         raise Conflict(f"job is already {job.stage}", code="illegal_transition")
     job.closed_reason = reason
     return _move(job, stage, actor, reason=reason)
