@@ -75,10 +75,16 @@ class Transaction:
     def check(self, pk: str, sk: str, condition: Condition, label: str = "") -> None:
         self._writes["check"].append((label or sk, (pk, sk, condition)))
 
+    def delete(self, pk: str, sk: str, condition: Condition | None = None, label: str = "") -> None:
+        """Delete an item; unversioned, so `condition` says what must still hold."""
+        self._writes["delete"].append((label or sk, (pk, sk, condition)))
+
     def commit(self) -> None:
         with translate_errors(self._labels()), TransactWrite(connection=connection()) as tx:
             for _, (pk, sk, condition) in self._writes["check"]:
                 tx.condition_check(Item, pk, sk, condition=condition)
+            for _, (pk, sk, condition) in self._writes["delete"]:
+                tx.delete(Item(pk, sk), condition=condition, add_version_condition=False)
             for _, (item, condition) in self._writes["put"]:
                 tx.save(item, condition=condition)
             for _, (item, actions, condition, versioned) in self._writes["update"]:

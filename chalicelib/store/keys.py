@@ -126,6 +126,23 @@ def idempotency_partition(tenant_id: str) -> str:
     return f"{_t(tenant_id)}#IDEMPOTENCY"
 
 
+# --- what belongs to no tenant, or to one tenant only -----------------------------------------
+
+
+def ownership(kind: str, resource: str) -> Key:
+    """Which tenant owns a resource only one may hold (`STRIPE` account, `SMS` number).
+
+    Outside every tenant's prefix on purpose: the item is the claim two tenants compete for.
+    """
+    return Key(f"OWNER#{kind}#{resource}", "OWNER")
+
+
+def sms_opt_out(sender: str, phone: str) -> Key:
+    """That a phone opted out of texts from one sender number (as the carrier sees it): the
+    shared default sender texts for many tenants, so this is not any one tenant's data."""
+    return Key(f"OPTOUT#{sender}#{phone}", "OPTOUT")
+
+
 # --- time-driven work (DESIGN §4) -------------------------------------------------------------
 
 
