@@ -27,7 +27,6 @@ from chalicelib.logs import logger
 REUSABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 # Money is moving or has moved: never offer a second intent beside one of these.
 IN_FLIGHT = ("processing", "requires_capture", "succeeded")
-PAYMENT_METHOD_TYPES = ["card", "us_bank_account"]
 TOLERANCE_SECONDS = 300
 # Connect, read: a Lambda behind API Gateway has 29 s in all.
 TIMEOUT_SECONDS = (3, 15)
@@ -55,11 +54,15 @@ def create_intent(
     metadata: dict[str, str],
     account: str | None,
     idempotency_key: str,
+    *,
+    methods: list[str] | None = None,
 ) -> Intent:
+    """An intent for `methods` (chalicelib.domain.currencies.payment_method_types): Stripe
+    refuses the whole intent if one of them does not take the currency."""
     params = {
         "amount": amount_cents,
         "currency": currency.lower(),
-        "payment_method_types": PAYMENT_METHOD_TYPES,
+        "payment_method_types": methods or ["card"],
         "metadata": metadata,
     }
     with _calling("payment"):

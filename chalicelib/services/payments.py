@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.config import get_settings
-from chalicelib.domain import clock, links
+from chalicelib.domain import clock, currencies, links
 from chalicelib.domain import invoices as rules
 from chalicelib.domain.callers import CUSTOMER, SYSTEM, Caller
 from chalicelib.domain.errors import Conflict, Invalid, NotFound
@@ -250,6 +250,7 @@ def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
         # Same invoice, balance, payments and predecessor → the same intent, however many
         # times the page is retried; any of them changing makes a new one.
         f"invoice-{invoice.invoice_id}-{invoice.balance_cents}-{settled}-{previous or 'first'}",
+        methods=currencies.payment_method_types(invoice.currency, tenant.country),
     )
     invoice.payment_intent_id = intent.id
     invoice.payment_intent_amount_cents = intent.amount_cents
