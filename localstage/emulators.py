@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+# Where `python -m localstage...` finds this package, whatever directory started the stage.
+REPOSITORY = Path(__file__).resolve().parents[1]
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -186,8 +188,12 @@ def start_localstripe(port: int, log_path: Path | None = None) -> subprocess.Pop
     # --from-scratch: localstripe otherwise loads /tmp/localstripe.pickle, one file that every
     # localstripe on the machine rewrites on each change; starting while another one writes
     # it fails (EOFError), and a stage would inherit another run's objects.
-    command = [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"]
-    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    # localstripe_strict: localstripe refusing what Stripe refuses and it accepts (see there).
+    strict = "localstage.localstripe_strict"
+    command = [sys.executable, "-m", strict, "--port", str(port), "--from-scratch"]
+    process = subprocess.Popen(
+        command, stdout=log, stderr=log, start_new_session=True, cwd=REPOSITORY
+    )
     wait_until_up(f"http://{LOOPBACK}:{port}/v1/customers", process, headers=stripe_auth())
     return process
 

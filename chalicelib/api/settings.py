@@ -30,7 +30,10 @@ class DunningStepIn(Strict):
 class SettingsPatch(Strict):
     name: str | None = Field(None, min_length=1, max_length=200)
     timezone: str | None = Field(None, max_length=64)
-    currency: str | None = Field(None, pattern="^[A-Z]{3}$")
+    # ISO 4217; chalicelib/domain/currencies.py lists the ones Fieldline bills in.
+    currency: str | None = Field(None, pattern="^[A-Za-z]{3}$")
+    # A CLDR locale (en_US, de_DE, fr_CA): how amounts read on texts and pages.
+    locale: str | None = Field(None, max_length=35)
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
     logo_url: str | None = Field(None, max_length=500, pattern=r"^https://[^\s\"'<>]+$")
@@ -40,7 +43,7 @@ class SettingsPatch(Strict):
     quiet_hours: QuietHoursIn | None = None
     dunning_policy: list[DunningStepIn] | None = Field(None, max_length=12)
     twilio_from_number: str | None = Field(None, max_length=32)
-    stripe_account_id: str | None = Field(None, pattern=r"^acct_\w{1,64}$")
+    stripe_account_id: str | None = Field(None, pattern=r"^acct_[A-Za-z0-9]{1,64}$")
 
 
 class SettingsOut(Out):
@@ -48,6 +51,7 @@ class SettingsOut(Out):
     name: str
     timezone: str
     currency: str
+    locale: str
     phone: str | None
     email: str | None
     logo_url: str | None = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from chalicelib.domain.currencies import DEFAULT_LOCALE, require_currency
 from chalicelib.domain.errors import Invalid
 
 ROLES = ("owner", "office", "technician")
@@ -31,6 +32,8 @@ class Tenant(BaseModel):
     timezone: str = "America/New_York"
     currency: str = "USD"
     country: str = "US"
+    # How money (and, later, dates) read on the customer's texts and pages: a CLDR locale.
+    locale: str = DEFAULT_LOCALE
     phone: str | None = None
     email: str | None = None
     # Shown on the customer's quote and invoice pages (https only).
@@ -47,6 +50,18 @@ class Tenant(BaseModel):
     created_at: datetime
     version: int | None = None
 
+    # Checked on the model, so creating a tenant, changing its settings and reading it back all
+    # refuse a currency or locale the app cannot bill or write in (a 422, never a 500 later).
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency(cls, value: object) -> str:
+        return require_currency(value)
+
+    @field_validator("locale", mode="before")
+    @classmethod
+    def _locale(cls, value: object) -> str:
+        return require_locale(value)
+
 
 def require_timezone(name: str) -> str:
     try:
@@ -54,3 +69,18 @@ def require_timezone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:  # TypeError: a JSON null
         raise Invalid(f"unknown time zone '{name}'", code="invalid_timezone") from exc
     return name
+
+
+def require_locale(name: object) -> str:
+    """A locale Babel has data for, in its canonical spelling: "de-de" is de_DE."""
+    from babel import Locale, UnknownLocaleError, localedata
+
+    wanted = name.replace("-", "_") if isinstance(name, str) else ""
+    try:
+        canonical = str(Locale.parse(wanted))
+    except (UnknownLocaleError, ValueError, TypeError):
+        canonical = ""
+    # Locale.parse guesses: "en_ZZ" comes back as en_US. Only an exact match is the tenant's.
+    if not canonical or canonical.lower() != wanted.lower() or not localedata.exists(canonical):
+        raise Invalid(f"unknown locale '{name}'", code="invalid_locale")
+    return canonical

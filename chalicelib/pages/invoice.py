@@ -128,7 +128,7 @@ def _content(
                 '<section class="card notice good" id="receipt"><h2>Paid — thank you</h2>\n'
                 "<p>$business received $amount.</p></section>",
                 business=tenant.name,
-                amount=money(view["amount_paid_cents"], currency),
+                amount=money(view["amount_paid_cents"], currency, tenant.locale),
             )
         )
     elif view["payment_processing"]:
@@ -150,7 +150,7 @@ def _content(
                 date=f"{due:%a %b} {due.day}, {due.year}",
             )
         )
-    parts.append(_lines(view))
+    parts.append(_lines(view, tenant.locale))
     parts.append(_payments(tenant, view))
     if not paid and view["payment_processing"] is False and view["balance_cents"] > 0:
         form = _pay_form(tenant, view)
@@ -168,7 +168,7 @@ def _content(
     return join(parts), scripts, policy, refreshing
 
 
-def _lines(view: dict[str, Any]) -> Html:
+def _lines(view: dict[str, Any], locale: str) -> Html:
     currency = view["currency"]
     rows = join(
         html(
@@ -176,8 +176,8 @@ def _lines(view: dict[str, Any]) -> Html:
             '<td class="num">$amount</td></tr>',
             description=line["description"],
             quantity=line["quantity"],
-            unit=money(line["unit_price_cents"], currency),
-            amount=money(line["amount_cents"], currency),
+            unit=money(line["unit_price_cents"], currency, locale),
+            amount=money(line["amount_cents"], currency, locale),
         )
         for line in view["line_items"]
     )
@@ -192,11 +192,11 @@ def _lines(view: dict[str, Any]) -> Html:
         '<tr class="total"><td>Balance due</td><td class="num" id="balance">$balance</td></tr>\n'
         "</tfoot>\n</table>\n</section>",
         rows=rows,
-        subtotal=money(view["subtotal_cents"], currency),
-        tax=money(view["tax_cents"], currency),
-        total=money(view["total_cents"], currency),
-        paid=money(view["amount_paid_cents"] - view["refunded_cents"], currency),
-        balance=money(max(view["balance_cents"], 0), currency),
+        subtotal=money(view["subtotal_cents"], currency, locale),
+        tax=money(view["tax_cents"], currency, locale),
+        total=money(view["total_cents"], currency, locale),
+        paid=money(view["amount_paid_cents"] - view["refunded_cents"], currency, locale),
+        balance=money(max(view["balance_cents"], 0), currency, locale),
     )
 
 
@@ -210,10 +210,10 @@ def _payments(tenant: Tenant, view: dict[str, Any]) -> Html:
             '<td class="num">$amount</td></tr>',
             when=local_date(p["paid_at"], tenant.timezone),
             method=METHOD_NAMES.get(p["method"], p["method"]),
-            refund=f" · {money(p['refunded_cents'], currency)} refunded"
+            refund=f" · {money(p['refunded_cents'], currency, tenant.locale)} refunded"
             if p["refunded_cents"]
             else "",
-            amount=money(p["amount_cents"], currency),
+            amount=money(p["amount_cents"], currency, tenant.locale),
         )
         for p in view["payments"]
     )
@@ -232,7 +232,7 @@ def _pay_form(tenant: Tenant, view: dict[str, Any]) -> tuple[Html, Html, str] | 
     stripe_js = settings.stripe_js_url
     origin = _origin(stripe_js)
     real_stripe = origin == STRIPE_JS_ORIGIN
-    amount = money(view["balance_cents"], view["currency"])
+    amount = money(view["balance_cents"], view["currency"], tenant.locale)
     bank = Html("")
     if real_stripe:
         # Financial Connections (bank login) runs only in Stripe's real Stripe.js.

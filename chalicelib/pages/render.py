@@ -20,7 +20,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.domain.invoices import format_amount
+from chalicelib.domain.currencies import DEFAULT_LOCALE, format_money
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {
@@ -216,5 +216,6 @@ def phone_shown(e164: str) -> str:
     return e164
 
 
-def money(cents: int, currency: str) -> str:
-    return format_amount(cents, currency)
+def money(cents: int, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    """An amount as the business's customers read it: pass the tenant's `locale`."""
+    return format_money(cents, currency, locale)

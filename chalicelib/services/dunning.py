@@ -16,10 +16,11 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock
 from chalicelib.domain import dunning as rules
 from chalicelib.domain.callers import SYSTEM, Caller
+from chalicelib.domain.currencies import format_money
 from chalicelib.domain.dunning import Dunning, PlannedStep
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.invoices import Invoice, format_amount
+from chalicelib.domain.invoices import Invoice
 from chalicelib.domain.messages import Message
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import event
@@ -193,7 +194,7 @@ def _remind(caller: Caller, tenant: Tenant, invoice: Invoice, current: PlannedSt
     due = invoice.due_date
     values = {
         "job_title": job.title,
-        "amount_due": format_amount(invoice.balance_cents, invoice.currency),
+        "amount_due": format_money(invoice.balance_cents, invoice.currency, tenant.locale),
         "due_date": f"{due:%a %b} {due.day}",
         "link": invoicing.link_for(caller.tenant_id, invoice) or "",
     }
@@ -220,7 +221,7 @@ def _to_collections(caller: Caller, tenant: Tenant, job_id: str, invoice_id: str
     notice = rules.collections_notice(
         invoice.number,
         customer_name,
-        format_amount(invoice.balance_cents, invoice.currency),
+        format_money(invoice.balance_cents, invoice.currency, tenant.locale),
         invoice.due_date,
     )
     tell_office(tenant, job_id, "collections", notice)
