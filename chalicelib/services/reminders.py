@@ -77,6 +77,7 @@ def _ensure_running(tenant_id: str, visit: Visit, current: Reminder | None) -> s
             "visit_id": visit.visit_id,
             "visit_version": visit.version,
             "start": clock.iso(visit.start),
+            "technician_ids": sorted(visit.technician_ids),
         },
     )
     reminder = Reminder(
@@ -123,12 +124,21 @@ def plan(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def send(task: dict[str, Any]) -> dict[str, Any]:
-    """SendReminder: text the customer if the visit is still as planned; at most once."""
+    """SendReminder: text the customer if the visit is still as planned; at most once.
+
+    Everything is read again now, hours after planning: a visit that lost or changed its
+    technicians, left the booked statuses, or whose job was cancelled or lost is not
+    reminded of (`visit_changed`); a newer execution takes over when the visit still needs one.
+    """
     tenant_id = task["tenant_id"]
     caller = system(tenant_id)
-    visit = _visit(caller, task["job_id"], task["visit_id"])
+    collection = _collection(caller, task["job_id"])
+    visit = _find_visit(collection, task["visit_id"])
     if visit is None or not _still_planned(visit, task):
         return _outcome(task, "visit_changed")
+    job = collection.header()
+    if not job.is_open:
+        return _outcome(task, "visit_changed", reason=f"the job is {job.stage}")
     reminder = _reminder(tenant_id, visit.visit_id)
     name = execution_name(visit.visit_id, task["visit_version"])
     if reminder is None or reminder.execution_name != name or reminder.state != "waiting":
@@ -137,7 +147,6 @@ def send(task: dict[str, Any]) -> dict[str, Any]:
     if visit.version != task["visit_version"]:
         # Changed in a way that needs no new reminder (its checklist, say): the time still holds.
         logger.info("visit changed since planning; same time, reminding anyway")
-    job = jobs.load(caller, visit.job_id).header()
     customer = customers.get(caller, job.customer_id)
     tenant = tenants.get_settings(caller)
     # Claim before sending: a retried task finds it claimed and sends nothing twice.
@@ -164,7 +173,10 @@ def _visit_page(tenant_id: str, visit: Visit) -> str:
 
 
 def _still_planned(visit: Visit, task: dict[str, Any]) -> bool:
-    if visit.status not in rules.REMINDABLE:
+    if visit.status not in rules.REMINDABLE or not visit.technician_ids:
+        return False
+    # Executions started before technicians were part of the plan carry none: time alone.
+    if "technician_ids" in task and sorted(visit.technician_ids) != task["technician_ids"]:
         return False
     return clock.iso(visit.start) == task["start"] and visit.version >= task["visit_version"]
 
@@ -177,9 +189,18 @@ def _outcome(task: dict[str, Any], outcome: str, **extra: Any) -> dict[str, Any]
 
 
 def _visit(caller: Caller, job_id: str, visit_id: str) -> Visit | None:
+    return _find_visit(_collection(caller, job_id), visit_id)
+
+
+def _collection(caller: Caller, job_id: str):
     try:
-        collection = jobs.load(caller, job_id)
+        return jobs.load(caller, job_id)
     except NotFound:
+        return None
+
+
+def _find_visit(collection, visit_id: str) -> Visit | None:
+    if collection is None:
         return None
     return next(
         (v for v in collection.children("visit", Visit) if v.visit_id == visit_id),

@@ -144,3 +144,72 @@ def test_another_technician_at_the_same_time_sends_no_second_reminder(stage, vir
     # Then the customer, who already knows when we come, is not texted again
     assert len(texts(owner, job["id"], "reminder")) == 1
     assert len(stage.executions("reminders", visit["id"])) == 1
+
+
+# --- the visit changed after planning, before the consumer heard of it -------------------------
+
+
+def _reminder_time_comes(stage, virtual_time) -> None:
+    """Time reaches the waiting reminder, with nothing delivered to the consumer meanwhile:
+    the SendReminder task finds the change before any newer execution could."""
+    [moment] = virtual_time.waiting.values()
+    virtual_time.advance_to(moment)
+    stage.settle()
+
+
+def test_a_reminder_for_a_cancelled_job_is_not_sent(stage, virtual_time, owner):
+    # Given a visit whose reminder is waiting
+    job, visit = given_scheduled_visit(owner, MONDAY_AFTER_DST_0900)
+    stage.pump()
+    stage.settle()
+    # When the office cancels the job, and the reminder's time comes before the consumer hears
+    cancelled = owner.post(f"/jobs/{job['id']}/cancel", {"reason": "customer sold the house"})
+    assert cancelled.status_code == 200, cancelled.body
+    _reminder_time_comes(stage, virtual_time)
+    stage.run_until_idle()
+    # Then the reminder saw the change and texted nothing
+    [execution] = _reminders(stage, visit)
+    assert stage.output(execution["executionArn"])["outcome"] == "visit_changed"
+    assert texts(owner, job["id"], "reminder") == []
+
+
+def test_a_reminder_for_a_visit_that_lost_its_technician_is_not_sent(stage, virtual_time, owner):
+    from chalicelib.domain.callers import Caller
+    from chalicelib.services import scheduling
+
+    # Given a visit whose reminder is waiting
+    job, visit = given_scheduled_visit(owner, MONDAY_AFTER_DST_0900)
+    stage.pump()
+    stage.settle()
+    # When dispatch takes it off the technician's day, and the reminder's time comes
+    office = Caller(tenant_id=owner.tenant_id, user_id="office-user", role="office")
+    assert scheduling.unassign(office, job["id"], visit["id"]).status == "unscheduled"
+    _reminder_time_comes(stage, virtual_time)
+    stage.run_until_idle()
+    # Then nothing was texted: the customer is not told "see you tomorrow" for nobody
+    [execution] = _reminders(stage, visit)
+    assert stage.output(execution["executionArn"])["outcome"] == "visit_changed"
+    assert texts(owner, job["id"], "reminder") == []
+
+
+def test_a_reminder_whose_technicians_changed_is_sent_once_by_the_newer_plan(
+    stage, virtual_time, owner
+):
+    # Given a visit whose reminder is waiting
+    job, visit = given_scheduled_visit(owner, MONDAY_AFTER_DST_0900)
+    stage.pump()
+    stage.settle()
+    # When the office puts another technician on it, and the reminder's time comes first
+    other = owner.post("/technicians", {"name": "Lee Park", "phone": "(312) 555-0178"}).data
+    swapped = owner.post(
+        f"/jobs/{job['id']}/visits/{visit['id']}/assign", {"technician_ids": [other["id"]]}
+    )
+    assert swapped.status_code == 200, swapped.body
+    _reminder_time_comes(stage, virtual_time)
+    [first] = _reminders(stage, visit)
+    assert stage.output(first["executionArn"])["outcome"] == "visit_changed"
+    # Then the reminder planned for the new technician sends it, once
+    stage.run_until_idle()
+    outcomes = [stage.output(e["executionArn"])["outcome"] for e in _reminders(stage, visit)]
+    assert sorted(outcomes) == ["sent", "visit_changed"]
+    assert len(texts(owner, job["id"], "reminder")) == 1
