@@ -87,6 +87,9 @@ class QuoteOut(Out):
     approved_at: datetime | None
     declined_at: datetime | None
     decline_reason: str | None
+    # A newer quote of the job replaced this one (its link answers 409 quote_superseded).
+    superseded_by: str | None = None
+    superseded_at: datetime | None = None
     version: int
     # The customer's link, once sent and until it expires (the office may copy it).
     link: str | None = None
@@ -139,14 +142,21 @@ def get_quote(job_id: str, quote_id: str):
 def send_quote(job_id: str, quote_id: str, if_match: int | None = None):
     """Text the customer a signed link; the quote is `sent` and the job `quoted`.
 
-    Sending a `sent` quote again re-texts the same link; an approved or declined one is 409.
+    Sending it supersedes the job's earlier unanswered quotes (their links answer 409
+    `quote_superseded`); sent after an approval it is a revision, and the approval stays the
+    job's scope until the revision is approved. Sending a `sent` quote again re-texts the same
+    link; an approved, declined or superseded one is 409, and so is any quote once the job's
+    final invoice is sent (`illegal_transition`: bill more work on a new invoice).
     """
     return quotes.send(caller(), job_id, quote_id, if_match)
 
 
 @api.route("/public/quotes/{token}", "GET", roles=None, response=PublicQuoteOut)
 def view_quote(token: str):
-    """The quote behind a customer's link (404 for an expired or altered link)."""
+    """The quote behind a customer's link (404 for an expired or altered link).
+
+    409 `quote_superseded` when a newer quote replaced it: the customer has a newer link.
+    """
     return quotes.public_view(token)
 
 
@@ -158,7 +168,11 @@ def view_quote(token: str):
     response=PublicQuoteOut,
 )
 def approve_quote(token: str, body: QuoteApprovalIn):
-    """The customer approves one option; approving it again returns the same result."""
+    """The customer approves one option; approving it again returns the same result.
+
+    Approving a revision supersedes the quote approved before it. 409 `quote_superseded` for a
+    replaced quote; 409 `illegal_transition` once the job's final invoice is sent.
+    """
     return quotes.approve(token, body.option_id, body.signed_by, _customer_ip())
 
 

@@ -2,12 +2,17 @@
 
 A quote is priced once, when it is written: the tenant's tax rate is copied onto it, so a
 later change of rate never changes what the customer was shown.
+
+A job has one live quote at a time. Sending a quote supersedes the unanswered ones before it
+(their links stop working); a quote sent after an approval is a *revision*: the approved quote
+stays the job's scope until the revision is approved, which supersedes it. The scope (`scope`)
+is what the final invoice bills, so once a final invoice is sent it can no longer change.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -17,6 +22,9 @@ from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import LineItem, percent_of, tax_cents, totals
 from chalicelib.domain.timeline import TimelineEvent, event
 
+if TYPE_CHECKING:  # read, never imported at run time: invoices are the ledger's own module
+    from chalicelib.domain.invoices import Invoice
+
 # Good / better / best: more choices stop helping a homeowner decide.
 MAX_OPTIONS = 3
 MAX_LINE_ITEMS = 100
@@ -24,8 +32,13 @@ MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE_CENTS = 10_000_000_00  # ten million in major units
 DEFAULT_LIFETIME = timedelta(days=30)
 
-# draft → sent → approved | declined. "Expired" is derived from expires_at, never stored.
-STATUSES = ("draft", "sent", "approved", "declined")
+# draft → sent → approved | declined; draft, sent or approved → superseded (by a newer quote).
+# "Expired" is derived from expires_at, never stored.
+STATUSES = ("draft", "sent", "approved", "declined", "superseded")
+# What a newer quote replaces: unanswered ones when it is sent, the approved one when approved.
+UNANSWERED = ("draft", "sent")
+SUPERSEDED_MESSAGE = "a newer quote replaced this one; use the link to the newer quote"
+INVOICED_MESSAGE = "the job is invoiced: bill more work on a new invoice"
 OPTION_STATUSES = ("pending", "approved", "declined")
 
 
@@ -67,6 +80,8 @@ class Quote(BaseModel):
     approved_at: datetime | None = None
     declined_at: datetime | None = None
     decline_reason: str | None = None
+    superseded_by: str | None = None
+    superseded_at: datetime | None = None
     version: int | None = None
 
     def option(self, option_id: str) -> QuoteOption | None:
@@ -171,7 +186,7 @@ def _option_summary(option: QuoteOption) -> dict[str, Any]:
 
 def send(quote: Quote, actor: str) -> TimelineEvent | None:
     """Draft → sent. Re-sending a sent quote changes nothing (the caller may text it again)."""
-    if quote.status not in ("draft", "sent"):
+    if quote.status not in UNANSWERED:
         raise Conflict(f"a {quote.status} quote cannot be sent", code="illegal_transition")
     if quote.is_expired(clock.now()):
         raise Conflict("the quote has expired; write a new one", code="quote_expired")
@@ -196,6 +211,7 @@ def approve(
     must not sign twice. Any other change after a decision is an illegal transition.
     """
     chosen = quote.option(option_id)
+    _refuse_superseded(quote)
     if quote.status == "approved":
         if quote.approved_option_id == option_id:
             return None
@@ -226,7 +242,11 @@ def approve(
 
 
 def decline(quote: Quote, reason: str | None, actor: str) -> TimelineEvent | None:
-    """The customer says no to the whole quote. Declining again is a no-op (None)."""
+    """The customer says no to the whole quote. Declining again is a no-op (None).
+
+    Declining a revision leaves the approved quote before it in force (it is still the scope).
+    """
+    _refuse_superseded(quote)
     if quote.status == "declined":
         return None
     if quote.status != "sent":
@@ -237,15 +257,91 @@ def decline(quote: Quote, reason: str | None, actor: str) -> TimelineEvent | Non
     return event(quote.job_id, "QuoteDeclined", actor, quote_id=quote.quote_id, reason=reason)
 
 
+def _refuse_superseded(quote: Quote) -> None:
+    if quote.status == "superseded":
+        raise Conflict(SUPERSEDED_MESSAGE, code="quote_superseded")
+
+
+# --- one live quote per job --------------------------------------------------------------------
+
+# A quote a newer one replaced, and the timeline event that says so.
+Superseded = tuple[Quote, TimelineEvent]
+
+
+def supersede_unanswered(quotes: list[Quote], sent: Quote, actor: str) -> list[Superseded]:
+    """Sending `sent` replaces every sent quote of the job and every draft written before it.
+
+    An approved quote is left alone (a quote sent after it is a revision, see
+    `supersede_scope`); a draft written after `sent` is the office's next revision in progress.
+    """
+    return [
+        _supersede(quote, sent, actor)
+        for quote in quotes
+        if quote.quote_id != sent.quote_id
+        and (quote.status == "sent" or (quote.status == "draft" and _written_before(quote, sent)))
+    ]
+
+
+def supersede_scope(quotes: list[Quote], approved: Quote, actor: str) -> list[Superseded]:
+    """Approving a revision replaces the quote approved before it: the scope is the revision."""
+    return [
+        _supersede(quote, approved, actor)
+        for quote in quotes
+        if quote.quote_id != approved.quote_id and quote.status == "approved"
+    ]
+
+
+def require_scope_can_change(invoices: list[Invoice]) -> None:
+    """A sent final invoice billed the scope and never changes: more work is a new invoice."""
+    if any(i.kind == "final" and i.status not in ("draft", "void") for i in invoices):
+        raise Conflict(
+            INVOICED_MESSAGE, code="illegal_transition", details=[{"reason": "job_invoiced"}]
+        )
+
+
+def _supersede(quote: Quote, newer: Quote, actor: str) -> Superseded:
+    previous, quote.status = quote.status, "superseded"
+    quote.superseded_by, quote.superseded_at = newer.quote_id, clock.now()
+    replaced = event(
+        quote.job_id,
+        "QuoteSuperseded",
+        actor,
+        quote_id=quote.quote_id,
+        superseded_by=newer.quote_id,
+        previous_status=previous,
+    )
+    return quote, replaced
+
+
+def _written_before(quote: Quote, other: Quote) -> bool:
+    return (quote.created_at, quote.quote_id) < (other.created_at, other.quote_id)
+
+
 # --- reading -------------------------------------------------------------------------------------
 
 
+def scope(quotes: list[Quote]) -> tuple[Quote, QuoteOption] | None:
+    """The job's scope: the approved option of its approved (never superseded) quote.
+
+    Approving a revision supersedes the earlier approval in the same write, so there is one;
+    should older data hold two, the latest approval is the customer's last word.
+    """
+    approved = [q for q in quotes if q.status == "approved"]
+    if not approved:
+        return None
+    quote = max(approved, key=lambda q: (q.approved_at or q.created_at, q.quote_id))
+    option = quote.option(quote.approved_option_id or "")
+    return (quote, option) if option is not None else None
+
+
 def current_quote(quotes: list[Quote]) -> Quote | None:
-    """The quote a job 'has': the one sent most recently, else the latest draft."""
-    decided = [q for q in quotes if q.status != "draft"]
+    """The quote a job 'has': of those not superseded, the one sent most recently, else the
+    latest draft (so a revision on its way shows, not the approval it may replace)."""
+    live = [q for q in quotes if q.status != "superseded"] or quotes
+    decided = [q for q in live if q.status != "draft"]
     if decided:
         return max(decided, key=lambda q: (q.sent_at or q.created_at, q.quote_id))
-    return max(quotes, key=lambda q: q.quote_id, default=None)
+    return max(live, key=lambda q: q.quote_id, default=None)
 
 
 def office_view(quote: Quote, with_prices: bool = True) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The quote page: the options with their lines and totals, approve one by typing a name, or
 decline. Plain HTML forms (no script): approve and decline post back and are redirected to
-the page (303), which then shows the decision."""
+the page (303), which then shows the decision. A quote a newer one replaced says so, and
+points to the newer one."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ ERRORS = {
     "option": "Choose one of the options below.",
     "answered": "This quote has already been answered.",
     "busy": "The quote was being updated. Please try again.",
+    "invoiced": "This work has already been invoiced. Please contact the business about changes.",
 }
 
 
@@ -33,6 +35,8 @@ def show(token: str, error: str | None = None) -> Response:
     except NotFound:
         return common.link_problem(token, KIND)
     tenant = common.business(opened.caller.tenant_id)
+    if opened.is_superseded:
+        return _replaced(opened, tenant)
     customer = customers.get(opened.caller, opened.job.customer_id)
     content = _content(
         token, tenant, customer.name, opened.job.title, opened.quote, ERRORS.get(error or "")
@@ -64,7 +68,7 @@ def approve(token: str, raw_body: bytes | None, ip: str | None) -> Response:
     except Invalid:
         return _back(token, "option")
     except Conflict as conflict:
-        return _back(token, "answered" if conflict.code == "illegal_transition" else "busy")
+        return _back(token, _error_of(conflict))
     return _back(token)
 
 
@@ -75,8 +79,18 @@ def decline(token: str, raw_body: bytes | None) -> Response:
     except NotFound:
         return common.link_problem(token, KIND, root="../../")
     except Conflict as conflict:
-        return _back(token, "answered" if conflict.code == "illegal_transition" else "busy")
+        return _back(token, _error_of(conflict))
     return _back(token)
+
+
+def _error_of(conflict: Conflict) -> str | None:
+    """The page's word for a refused answer (a replaced quote's page says so by itself)."""
+    if conflict.code == "quote_superseded":
+        return None
+    if conflict.code != "illegal_transition":
+        return "busy"
+    reasons = [d.get("reason") for d in conflict.details if isinstance(d, dict)]
+    return "invoiced" if "job_invoiced" in reasons else "answered"
 
 
 def _back(token: str, error: str | None = None) -> Response:
@@ -85,6 +99,38 @@ def _back(token: str, error: str | None = None) -> Response:
 
 
 # --- the page ---------------------------------------------------------------------------------
+
+
+def _replaced(opened: quotes.OpenedLink, tenant: Tenant) -> Response:
+    """409 like the API, in words: a newer quote replaced this one, and where to find it."""
+    title = "This quote was replaced"
+    text = html(
+        "<p>$business sent you a newer quote for $job, which replaces this one."
+        " This quote can no longer be approved or declined.</p>",
+        business=tenant.name,
+        job=opened.job.title,
+    )
+    newer = quotes.replacement(opened)
+    if newer is not None:
+        # Relative to /p/quotes/<token>: the newer quote's page, under any prefix.
+        action = html(
+            '<p><a class="button" id="newer-quote" href="$href">See the new quote</a></p>',
+            href=quotes.token_for(opened.caller.tenant_id, newer),
+        )
+    else:
+        action = html(
+            "<p>Please use the link in $business's latest message.</p>", business=tenant.name
+        )
+    content = html(
+        '<section class="card notice" id="superseded"><h1>$title</h1>\n$text\n$action</section>',
+        title=title,
+        text=text,
+        action=action,
+    )
+    return page(
+        layout(title, content, business=tenant.name, logo_url=tenant.logo_url, phone=tenant.phone),
+        status=409,
+    )
 
 
 def _content(

@@ -9,6 +9,7 @@ import pytest
 from chalicelib.domain import clock
 from chalicelib.domain import quotes as rules
 from chalicelib.domain.errors import Conflict, Invalid
+from chalicelib.domain.invoices import Invoice
 from chalicelib.domain.money import LineItem
 
 NOW = datetime(2025, 3, 10, 15, 0, tzinfo=UTC)
@@ -219,6 +220,160 @@ def test_an_expired_quote_cannot_be_sent():
         rules.send(quote, "office-1")
 
 
+# --- one live quote per job ------------------------------------------------------------------
+
+
+def later(hours: int) -> None:
+    clock.set_clock(lambda: NOW + timedelta(hours=hours))
+
+
+def send_replacing(quotes: list[rules.Quote], quote: rules.Quote) -> list[str]:
+    """Send `quote` as the service does; the ids of the quotes it superseded."""
+    rules.send(quote, "office-1")
+    return [old.quote_id for old, _ in rules.supersede_unanswered(quotes, quote, "office-1")]
+
+
+def approve_replacing(quotes: list[rules.Quote], quote: rules.Quote) -> list[str]:
+    rules.approve(quote, quote.options[0].option_id, "Dana", "customer")
+    return [old.quote_id for old, _ in rules.supersede_scope(quotes, quote, "customer")]
+
+
+def test_sending_a_new_quote_supersedes_the_sent_one_and_older_drafts_but_not_newer_drafts():
+    # Given quote A sent, a draft B, and (later) drafts C and D
+    a = sent(quote_with([line(100_000)]))
+    b = quote_with([line(120_000)])
+    later(1)
+    c, d = quote_with([line(150_000)]), quote_with([line(90_000)])
+
+    # When C is sent
+    replaced = send_replacing([a, b, c, d], c)
+
+    # Then A and B are superseded by C, with a timeline event each; D stays a draft
+    assert sorted(replaced) == sorted([a.quote_id, b.quote_id])
+    assert (a.status, a.superseded_by, a.superseded_at) == (
+        "superseded",
+        c.quote_id,
+        NOW + timedelta(hours=1),
+    )
+    assert (b.status, b.superseded_by) == ("superseded", c.quote_id)
+    assert (c.status, d.status) == ("sent", "draft")
+
+
+def test_the_supersession_is_on_the_timeline_saying_what_replaced_what():
+    a = sent(quote_with([line(100)]))
+    b = quote_with([line(200)])
+    rules.send(b, "office-1")
+    [(quote, why)] = rules.supersede_unanswered([a, b], b, "office-1")
+    assert quote is a
+    assert why.type == "QuoteSuperseded"
+    assert why.data == {
+        "quote_id": a.quote_id,
+        "superseded_by": b.quote_id,
+        "previous_status": "sent",
+    }
+
+
+def test_a_superseded_quote_can_no_longer_be_approved_declined_or_sent():
+    a = sent(quote_with([line(100)]))
+    b = quote_with([line(200)])
+    send_replacing([a, b], b)
+    for answer in (
+        lambda: rules.approve(a, a.options[0].option_id, "Dana", "customer"),
+        lambda: rules.decline(a, None, "customer"),
+    ):
+        with pytest.raises(Conflict) as refused:
+            answer()
+        assert refused.value.code == "quote_superseded"
+    with pytest.raises(Conflict) as refused:
+        rules.send(a, "office-1")
+    assert refused.value.code == "illegal_transition"
+
+
+def test_a_quote_sent_after_an_approval_is_a_revision_the_approval_stays_the_scope():
+    # Given quote A approved
+    a = sent(quote_with([line(100_000)]))
+    approve_replacing([a], a)
+
+    # When revision B is sent
+    later(1)
+    b = quote_with([line(150_000)])
+    replaced = send_replacing([a, b], b)
+
+    # Then A is still approved and still the scope
+    assert replaced == []
+    assert a.status == "approved"
+    assert rules.scope([a, b]) == (a, a.options[0])
+
+
+def test_approving_a_revision_supersedes_the_earlier_approval_and_becomes_the_scope():
+    a = sent(quote_with([line(100_000)]))
+    approve_replacing([a], a)
+    later(1)
+    b = quote_with([line(150_000)])
+    send_replacing([a, b], b)
+
+    replaced = approve_replacing([a, b], b)
+
+    assert replaced == [a.quote_id]
+    assert (a.status, a.superseded_by) == ("superseded", b.quote_id)
+    quote, option = rules.scope([a, b])
+    assert quote is b and option.total_cents == b.options[0].total_cents
+
+
+def test_declining_a_revision_leaves_the_earlier_approval_in_force():
+    a = sent(quote_with([line(100_000)]))
+    approve_replacing([a], a)
+    later(1)
+    b = quote_with([line(150_000)])
+    send_replacing([a, b], b)
+
+    rules.decline(b, "too dear", "customer")
+
+    assert a.status == "approved"
+    assert rules.scope([a, b]) == (a, a.options[0])
+
+
+def test_nothing_approved_is_no_scope():
+    a = sent(quote_with([line(100)]))
+    b = quote_with([line(100)])
+    assert rules.scope([]) is None
+    assert rules.scope([a, b]) is None
+    rules.decline(a, None, "customer")
+    assert rules.scope([a, b]) is None
+
+
+def test_of_two_approvals_in_older_data_the_latest_is_the_scope():
+    first, second = sent(quote_with([line(100)])), sent(quote_with([line(200)]))
+    rules.approve(second, second.options[0].option_id, "Dana", "customer")
+    later(1)
+    rules.approve(first, first.options[0].option_id, "Dana", "customer")
+    assert rules.scope([first, second])[0] is first
+
+
+def an_invoice(kind: str, status: str) -> Invoice:
+    # Only what the rule reads: an invoice's kind and status.
+    return Invoice.model_construct(kind=kind, status=status)
+
+
+@pytest.mark.parametrize("status", ["sent", "partially_paid", "paid", "uncollectible"])
+def test_a_sent_final_invoice_fixes_the_scope(status):
+    with pytest.raises(Conflict) as refused:
+        rules.require_scope_can_change([an_invoice("deposit", "paid"), an_invoice("final", status)])
+    assert refused.value.code == "illegal_transition"
+    assert refused.value.message == "the job is invoiced: bill more work on a new invoice"
+
+
+def test_a_draft_or_void_final_or_any_other_invoice_leaves_the_scope_open():
+    rules.require_scope_can_change(
+        [
+            an_invoice("final", "draft"),
+            an_invoice("final", "void"),
+            an_invoice("deposit", "paid"),
+            an_invoice("progress", "sent"),
+        ]
+    )
+
+
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -229,6 +384,21 @@ def test_the_current_quote_is_the_last_one_sent_else_the_latest_draft():
     clock.set_clock(lambda: NOW + timedelta(hours=1))
     sent(first)
     assert rules.current_quote([first, second, third]) is first
+
+
+def test_the_current_quote_is_never_one_a_newer_quote_replaced():
+    # Given A approved, then revision B sent and approved (A superseded), then a draft C
+    a = sent(quote_with([line(100)]))
+    approve_replacing([a], a)
+    later(1)
+    b = quote_with([line(200)])
+    send_replacing([a, b], b)
+    later(2)
+    approve_replacing([a, b], b)
+    c = quote_with([line(300)])
+
+    # Then the job's quote is B: A was replaced, C is not sent
+    assert rules.current_quote([a, b, c]) is b
 
 
 def test_technicians_see_the_work_without_the_prices():
