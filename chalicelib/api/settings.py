@@ -9,6 +9,7 @@ from pydantic import Field
 from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import Out, Strict
 from chalicelib.domain.callers import OWNER, STAFF
+from chalicelib.domain.currencies import SUPPORTED
 from chalicelib.domain.tenants import DunningStep, QuietHours
 from chalicelib.services import tenants
 
@@ -30,10 +31,16 @@ class DunningStepIn(Strict):
 class SettingsPatch(Strict):
     name: str | None = Field(None, min_length=1, max_length=200)
     timezone: str | None = Field(None, max_length=64)
-    # ISO 4217; chalicelib/domain/currencies.py lists the ones Fieldline bills in.
-    currency: str | None = Field(None, pattern="^[A-Za-z]{3}$")
-    # A CLDR locale (en_US, de_DE, fr_CA): how amounts read on texts and pages.
-    locale: str | None = Field(None, max_length=35)
+    currency: str | None = Field(
+        None,
+        pattern="^[A-Za-z]{3}$",
+        description="ISO 4217 code of a currency Fieldline bills in: " + ", ".join(SUPPORTED),
+    )
+    locale: str | None = Field(
+        None,
+        max_length=35,
+        description="How amounts read on texts and pages, as a CLDR locale: en_US, de_DE, fr_CA",
+    )
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
     logo_url: str | None = Field(None, max_length=500, pattern=r"^https://[^\s\"'<>]+$")
