@@ -1,28 +1,87 @@
-"""Tenant settings and users (owners, office staff, technicians)."""
+"""Tenant settings, users (owners, office staff, technicians), and what one tenant owns alone."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.users import User
 from chalicelib.store import db, keys
+from chalicelib.store.db import Transaction
 from chalicelib.store.models import Item
 from chalicelib.store.records import Page, entity, get, page, record
 
+SMS_NUMBER, STRIPE_ACCOUNT = "SMS", "STRIPE"
+
 
 def tenant_item(tenant: Tenant) -> Item:
-    number = tenant.twilio_from_number
-    gsi1 = (keys.tenant_by_sms_number(number), "TENANT") if number else None
-    return record(keys.tenant(tenant.tenant_id), "tenant", tenant.tenant_id, tenant, gsi1=gsi1)
-
-
-def find_by_sms_number(number: str) -> Tenant | None:
-    with db.translate_errors():
-        found = list(Item.gsi1.query(keys.tenant_by_sms_number(number), limit=1))
-    return entity(found[0], Tenant) if found else None
+    return record(keys.tenant(tenant.tenant_id), "tenant", tenant.tenant_id, tenant)
 
 
 def get_tenant(tenant_id: str) -> Tenant | None:
     return get(keys.tenant(tenant_id), Tenant)
+
+
+# --- ownership: a Stripe account or an SMS number belongs to one tenant ------------------------
+
+
+def owner_of(kind: str, resource: str) -> str | None:
+    """The tenant that owns the resource, by a strongly consistent read of its claim."""
+    key = keys.ownership(kind, resource)
+    with db.translate_errors():
+        try:
+            return Item.get(key.pk, key.sk, consistent_read=True).tenant_id
+        except Item.DoesNotExist:
+            return None
+
+
+def claim(tx: Transaction, kind: str, resource: str, tenant_id: str) -> None:
+    """Add the tenant's claim to `tx`: it fails (label `kind`) if another tenant holds it."""
+    key = keys.ownership(kind, resource)
+    actions = [
+        Item.type.set("ownership"),
+        Item.tenant_id.set(tenant_id),
+        Item.data.set({"kind": kind, "resource": resource}),
+    ]
+    free_or_mine = Item.pk.does_not_exist() | (Item.tenant_id == tenant_id)
+    tx.update(Item(key.pk, key.sk), actions, free_or_mine, label=kind, versioned=False)
+
+
+def release(tx: Transaction, kind: str, resource: str, tenant_id: str) -> None:
+    """Add the end of the tenant's claim to `tx` (only the owner can end it)."""
+    key = keys.ownership(kind, resource)
+    tx.delete(key.pk, key.sk, Item.tenant_id == tenant_id, label=f"released {kind}")
+
+
+def find_by_sms_number(number: str) -> Tenant | None:
+    """The tenant an inbound text to `number` is for."""
+    tenant_id = owner_of(SMS_NUMBER, number)
+    if tenant_id is not None:
+        return get_tenant(tenant_id)
+    return find_unclaimed_sms_owner(number)
+
+
+def find_unclaimed_sms_owner(number: str) -> Tenant | None:
+    """A tenant saved before ownership claims existed, by the index its item carried then.
+
+    Eventually consistent, but such an entry is old; every save since writes the claim and
+    drops the entry. `backfill_ownership` claims for every such tenant at once.
+    """
+    with db.translate_errors():
+        found = list(Item.gsi1.query(keys.tenant_by_sms_number(number), limit=1))
+    tenant = entity(found[0], Tenant) if found else None
+    return tenant if tenant is not None and tenant.twilio_from_number == number else None
+
+
+def every_tenant() -> Iterator[Tenant]:
+    """Every tenant, by a Scan: for one-off admin commands only, never on a request path (the
+    functions' role may not Scan)."""
+    with db.translate_errors():
+        for item in Item.scan(Item.type == "tenant"):
+            yield entity(item, Tenant)
+
+
+# --- users ------------------------------------------------------------------------------------
 
 
 def user_item(tenant_id: str, user: User) -> Item:
