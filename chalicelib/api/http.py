@@ -177,6 +177,12 @@ def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str
     return Response(body=outcome["body"], status_code=outcome["status"])
 
 
+def idempotency_key() -> str | None:
+    """The current request's Idempotency-Key, for a service that passes it on (to Stripe)."""
+    request = current_request.get()
+    return (request.headers or {}).get("idempotency-key") if request is not None else None
+
+
 def parse_json(raw: bytes | None) -> Any:
     if not raw:
         return {}

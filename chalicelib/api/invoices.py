@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
-from chalicelib.api.http import Api, caller
+from chalicelib.api.http import Api, caller, idempotency_key
 from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
 from chalicelib.domain import invoices as rules
 from chalicelib.domain.callers import ANYONE, STAFF
@@ -71,10 +71,15 @@ class InvoiceLineOut(Out):
     taxable: bool
     amount_cents: int
     tax_cents: int
+    kind: Literal[rules.LINE_KINDS] = Field(  # type: ignore[valid-type]
+        description="work typed by the office, the approved scope, the quote's deposit, or a "
+        "credit for an earlier deposit or progress invoice (on the final)"
+    )
+    credits_invoice_id: str | None = Field(description="The invoice a credit line takes off")
 
 
 class RefundOut(Out):
-    id: str | None = Field(validation_alias="refund_id")
+    id: str = Field(validation_alias="refund_id")
     amount_cents: int
     reason: str | None
     stripe_refund_id: str | None
@@ -93,6 +98,9 @@ class PaymentOut(Out):
     recorded_by: str
     refunded_cents: int
     refunds: list[RefundOut]
+    dispute_status: Literal[rules.DISPUTE_STATUSES] | None  # type: ignore[valid-type]
+    dispute_lost_cents: int
+    kept_cents: int = Field(description="Received, less refunds and what a lost dispute took")
     stripe_payment_intent_id: str | None
     failure_message: str | None
     created_at: datetime
@@ -114,7 +122,11 @@ class InvoiceOut(Out):
     total_cents: int
     amount_paid_cents: int
     refunded_cents: int
+    dispute_lost_cents: int
     balance_cents: int
+    owed_back_cents: int = Field(
+        description="Kept beyond what the invoice bills (paid twice, say): owed to the customer"
+    )
     due_days: int
     due_date: date | None
     overdue: bool
@@ -139,7 +151,7 @@ class PaymentRecordedOut(PaymentOut):
 
 
 class RefundIssuedOut(Out):
-    id: str | None
+    id: str
     payment_id: str
     amount_cents: int
     currency: str
@@ -272,9 +284,17 @@ def record_payment(job_id: str, invoice_id: str, body: PaymentIn):
     status=201,
 )
 def refund_payment(job_id: str, invoice_id: str, body: RefundIn):
-    """Give money back (through Stripe for card and bank payments); the balance reopens."""
+    """Give money back (through Stripe for card and bank payments); the balance reopens, and
+    a paid job is `invoiced` again. With an Idempotency-Key, a retry is the same refund, here
+    and at Stripe."""
     return payments.refund(
-        caller(), job_id, invoice_id, body.amount_cents, body.reason, body.payment_id
+        caller(),
+        job_id,
+        invoice_id,
+        body.amount_cents,
+        body.reason,
+        body.payment_id,
+        idempotency_key(),
     )
 
 

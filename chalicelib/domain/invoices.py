@@ -1,13 +1,17 @@
-"""Invoices and the payments against them: the money side of a job, in integer cents only.
+"""Invoices and the payments against them: the money side of a job, in integer minor units.
 
 An invoice moves `draft → sent → partially_paid → paid` (+ `void`, `uncollectible`); its
-balance is always `total - (paid - refunded)`, so money received and money owed add up to
-the total at every step. "Overdue" is derived from the due date, never stored.
+balance is always `total - (paid - refunded - lost in disputes)`, so money received and money
+owed add up to the total at every step. "Overdue" is derived from the due date, never stored.
+What one invoice bills relative to the others of its job (the final one credits deposits and
+progress bills) is the ledger's rule: chalicelib/domain/ledger.py.
 
 A payment moves `pending → succeeded | failed` (a card payment starts `pending` when the
 customer opens the pay page; cash is `succeeded` when recorded), later `partially_refunded`,
 `refunded` or `disputed`. Stripe events arrive in any order and more than once, so every rule
-that applies one is monotonic: it moves money and states forward, never back.
+that applies one is monotonic: it moves money and states forward, never back. A refund
+reserves its amount on the payment before Stripe is called, so racing refunds can never give
+back more than was paid (`reserve_refund`, then `settle_refund` or `release_refund`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, computed_field
 
 from chalicelib.domain import clock
+from chalicelib.domain.currencies import check_chargeable
 from chalicelib.domain.errors import Conflict, Invalid
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.jobs import Job
@@ -53,7 +58,17 @@ MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE_CENTS = 10_000_000_00
 # The pay link outlives dunning (30 days past due by default) with room to spare.
 LINK_LIFETIME = timedelta(days=180)
-DEPOSIT_RECEIVED = "Deposit received"
+# What a line bills: work typed by the office, the approved scope copied from the quote, the
+# deposit the quote asks for, or a credit for an earlier invoice of the job (on the final).
+LINE_KINDS = ("work", "scope", "deposit", "credit")
+DISPUTE_STATUSES = ("open", "won", "lost")
+
+
+class BillLine(LineItem):
+    """A line to be priced onto an invoice, with what it bills."""
+
+    kind: str = "work"
+    credits_invoice_id: str | None = None
 
 
 class InvoiceLine(BaseModel):
@@ -63,6 +78,12 @@ class InvoiceLine(BaseModel):
     taxable: bool = True
     amount_cents: int
     tax_cents: int
+    kind: str = "work"
+    credits_invoice_id: str | None = None
+
+    @property
+    def total_cents(self) -> int:
+        return self.amount_cents + self.tax_cents
 
 
 class Invoice(BaseModel):
@@ -80,12 +101,12 @@ class Invoice(BaseModel):
     total_cents: int
     amount_paid_cents: int = 0
     refunded_cents: int = 0
+    dispute_lost_cents: int = 0
     due_days: int = DEFAULT_DUE_DAYS
     due_date: date | None = None
     # The tenant's zone when the invoice was written: the due date is a date there.
     timezone: str = "UTC"
     disputed: bool = False
-    quote_option_id: str | None = None
     payment_intent_id: str | None = None
     payment_intent_amount_cents: int | None = None
     void_reason: str | None = None
@@ -100,15 +121,24 @@ class Invoice(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def net_paid_cents(self) -> int:
-        return self.amount_paid_cents - self.refunded_cents
+        """What the business kept: received, less refunded, less lost to disputes."""
+        return self.amount_paid_cents - self.refunded_cents - self.dispute_lost_cents
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def balance_cents(self) -> int:
-        """What the customer still owes; nothing is owed on a void invoice."""
+        """What the customer still owes; nothing is owed on a void invoice. Below zero when
+        the customer paid more than the total (see owed_back_cents)."""
         if self.status == "void":
             return 0
         return self.total_cents - self.net_paid_cents
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def owed_back_cents(self) -> int:
+        """Money kept beyond what the invoice bills: the business owes it back to the customer."""
+        billed = 0 if self.status == "void" else self.total_cents
+        return max(0, self.net_paid_cents - billed)
 
     def is_overdue(self, now: datetime) -> bool:
         if self.status not in COLLECTABLE or self.balance_cents <= 0 or self.due_date is None:
@@ -130,6 +160,16 @@ class Refund(BaseModel):
     created_at: datetime
 
 
+class PendingRefund(BaseModel):
+    """A refund asked of Stripe and not yet known to have happened: its amount is held."""
+
+    refund_id: str
+    amount_cents: int
+    reason: str | None = None
+    created_by: str
+    created_at: datetime
+
+
 class Payment(BaseModel):
     payment_id: str
     job_id: str
@@ -145,7 +185,10 @@ class Payment(BaseModel):
     failure_message: str | None = None
     dispute_id: str | None = None
     dispute_reason: str | None = None
+    dispute_status: str | None = None
+    dispute_lost_cents: int = 0
     refunds: list[Refund] = Field(default_factory=list)
+    pending_refunds: list[PendingRefund] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     succeeded_at: datetime | None = None
@@ -156,9 +199,24 @@ class Payment(BaseModel):
     def refunded_cents(self) -> int:
         return sum(refund.amount_cents for refund in self.refunds)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def kept_cents(self) -> int:
+        """What the business keeps of this payment: nothing unless it settled."""
+        if self.status not in SETTLED:
+            return 0
+        return self.amount_cents - self.refunded_cents - self.dispute_lost_cents
+
+    @property
+    def reserved_cents(self) -> int:
+        return sum(pending.amount_cents for pending in self.pending_refunds)
+
     @property
     def refundable_cents(self) -> int:
-        return self.amount_cents - self.refunded_cents if self.status in REFUNDABLE else 0
+        """What may still be refunded: kept, less refunds already on their way."""
+        if self.status not in REFUNDABLE:
+            return 0
+        return self.kept_cents - self.reserved_cents
 
     @property
     def via_stripe(self) -> bool:
@@ -172,7 +230,7 @@ def local_date(moment: datetime, timezone: str) -> date:
 # --- writing an invoice ----------------------------------------------------------------------
 
 
-def price_lines(lines: list[LineItem], rate_bps: int) -> list[InvoiceLine]:
+def price_lines(lines: list[BillLine], rate_bps: int) -> list[InvoiceLine]:
     """Each line with its amount and its own tax, half-even per line (the invoice sums them)."""
     return [
         InvoiceLine(
@@ -184,8 +242,26 @@ def price_lines(lines: list[LineItem], rate_bps: int) -> list[InvoiceLine]:
     ]
 
 
+def work_lines(lines: list[LineItem]) -> list[BillLine]:
+    """Lines the office typed."""
+    return [BillLine(**line.model_dump(), kind="work") for line in lines]
+
+
+def bill_lines(invoice: Invoice) -> list[BillLine]:
+    """An invoice's lines as they were given, to price them again."""
+    fields = (
+        "description",
+        "quantity",
+        "unit_price_cents",
+        "taxable",
+        "kind",
+        "credits_invoice_id",
+    )
+    return [BillLine(**line.model_dump(include=set(fields))) for line in invoice.line_items]
+
+
 def check_lines(lines: list[LineItem]) -> None:
-    """Limits on lines a person typed (the "Deposit received" credit is ours, not theirs)."""
+    """Limits on lines a person typed (credits for earlier invoices are ours, not theirs)."""
     if len(lines) > MAX_LINE_ITEMS:
         raise Invalid(f"an invoice has at most {MAX_LINE_ITEMS} line items", code="invalid_invoice")
     for line in lines:
@@ -198,47 +274,14 @@ def check_lines(lines: list[LineItem]) -> None:
             )
 
 
-def deposit_line(deposit_cents: int, option_name: str | None) -> LineItem:
-    """The deposit asked for by the approved quote. Untaxed: the final invoice carries the tax."""
-    label = f"Deposit for {option_name}" if option_name else "Deposit"
-    return LineItem(description=label, quantity=1, unit_price_cents=deposit_cents, taxable=False)
-
-
-def deposits_received_cents(invoices: list[Invoice]) -> int:
-    """Money kept on the job's deposit invoices (received, less anything refunded)."""
-    return sum(
-        invoice.net_paid_cents
-        for invoice in invoices
-        if invoice.kind == "deposit" and invoice.status != "void"
-    )
-
-
-def final_lines(
-    approved: list[LineItem], added: list[LineItem], deposits_cents: int
-) -> list[LineItem]:
-    """The approved work, what was added on site, and a credit for deposits already paid."""
-    lines = [*approved, *added]
-    if deposits_cents > 0:
-        lines.append(
-            LineItem(
-                description=DEPOSIT_RECEIVED,
-                quantity=1,
-                unit_price_cents=-deposits_cents,
-                taxable=False,
-            )
-        )
-    return lines
-
-
 def new_invoice(
     job: Job,
     kind: str,
-    lines: list[LineItem],
+    lines: list[BillLine],
     rate_bps: int,
     timezone: str,
     actor: str,
     due_days: int = DEFAULT_DUE_DAYS,
-    quote_option_id: str | None = None,
 ) -> tuple[Invoice, TimelineEvent]:
     if kind not in KINDS:
         raise Invalid(f"kind is one of {', '.join(KINDS)}", code="invalid_invoice")
@@ -246,17 +289,6 @@ def new_invoice(
         raise Invalid("there is nothing to bill on this invoice", code="nothing_to_bill")
     if not 0 <= due_days <= MAX_DUE_DAYS:
         raise Invalid(f"due_days is 0 to {MAX_DUE_DAYS}", code="invalid_invoice")
-    priced = price_lines(lines, rate_bps)
-    subtotal = sum(line.amount_cents for line in priced)
-    tax = sum(line.tax_cents for line in priced)
-    total = subtotal + tax
-    if total < 0:
-        raise Invalid(
-            "deposits received exceed this invoice; refund the difference instead",
-            code="nothing_to_bill",
-        )
-    if total == 0 and kind != "final":
-        raise Invalid("there is nothing to bill on this invoice", code="nothing_to_bill")
     moment = clock.now()
     invoice = Invoice(
         invoice_id=new_id(),
@@ -265,17 +297,17 @@ def new_invoice(
         kind=kind,
         currency=job.currency,
         tax_rate_bps=rate_bps,
-        line_items=priced,
-        subtotal_cents=subtotal,
-        tax_cents=tax,
-        total_cents=total,
+        line_items=[],
+        subtotal_cents=0,
+        tax_cents=0,
+        total_cents=0,
         due_days=due_days,
         timezone=timezone,
-        quote_option_id=quote_option_id,
         created_by=actor,
         created_at=moment,
         updated_at=moment,
     )
+    set_lines(invoice, lines)
     created = event(
         job.job_id,
         "InvoiceCreated",
@@ -283,9 +315,32 @@ def new_invoice(
         invoice_id=invoice.invoice_id,
         kind=kind,
         currency=invoice.currency,
-        total_cents=total,
+        total_cents=invoice.total_cents,
     )
     return invoice, created
+
+
+def set_lines(invoice: Invoice, lines: list[BillLine]) -> None:
+    """Price a draft's lines; a total below zero, or nothing at all to bill, is refused."""
+    if invoice.status != "draft":
+        raise Conflict("a sent invoice never changes", code="illegal_transition")
+    priced = price_lines(lines, invoice.tax_rate_bps)
+    subtotal = sum(line.amount_cents for line in priced)
+    tax = sum(line.tax_cents for line in priced)
+    total = subtotal + tax
+    if total < 0:
+        raise Invalid(
+            "the job's other invoices already bill more than this one would; "
+            "void one of them or refund the difference",
+            details=[{"total_cents": total}],
+            code="nothing_to_bill",
+        )
+    if total == 0 and invoice.kind != "final":
+        raise Invalid("there is nothing to bill on this invoice", code="nothing_to_bill")
+    check_chargeable(total, invoice.currency)
+    invoice.line_items = priced
+    invoice.subtotal_cents, invoice.tax_cents, invoice.total_cents = subtotal, tax, total
+    invoice.updated_at = clock.now()
 
 
 # --- its life --------------------------------------------------------------------------------
@@ -467,16 +522,6 @@ def _settle(invoice: Invoice, actor: str) -> list[TimelineEvent]:
     return [reopened] if before == "paid" else []
 
 
-def job_is_paid(job: Job, invoices: list[Invoice]) -> bool:
-    """The job is paid when the work is done and every invoice that counts is paid."""
-    counted = [invoice for invoice in invoices if invoice.status != "void"]
-    return (
-        job.stage in ("completed", "invoiced")
-        and bool(counted)
-        and all(invoice.status == "paid" for invoice in counted)
-    )
-
-
 # --- payments --------------------------------------------------------------------------------
 
 
@@ -576,47 +621,150 @@ def check_refund(payment: Payment, amount_cents: int) -> None:
         )
 
 
-def refund_to(
-    payment: Payment,
-    refunded_total_cents: int,
-    reason: str | None,
-    actor: str,
-    stripe_refund_id: str | None = None,
-) -> Refund | None:
-    """Raise what was refunded on this payment to `refunded_total_cents`.
-
-    Expressed as a total, not an amount, so the refund route and Stripe's `charge.refunded`
-    (which reports the charge's running total) can each apply the same refund, in either
-    order, and it counts once. None when nothing more was refunded.
-    """
-    if stripe_refund_id and any(r.stripe_refund_id == stripe_refund_id for r in payment.refunds):
-        return None
-    more = min(refunded_total_cents, payment.amount_cents) - payment.refunded_cents
-    if more <= 0:
-        return None
+def reserve_refund(
+    payment: Payment, refund_id: str, amount_cents: int, reason: str | None, actor: str
+) -> PendingRefund:
+    """Hold a refund's amount on the payment before Stripe is asked; a retry of the same
+    refund (same id) finds its hold and holds nothing more."""
+    held = next((p for p in payment.pending_refunds if p.refund_id == refund_id), None)
+    if held is not None:
+        return held
+    check_refund(payment, amount_cents)
     moment = clock.now()
-    refund = Refund(
-        refund_id=new_id(),
-        amount_cents=more,
+    held = PendingRefund(
+        refund_id=refund_id,
+        amount_cents=amount_cents,
         reason=reason,
-        stripe_refund_id=stripe_refund_id,
         created_by=actor,
         created_at=moment,
     )
+    payment.pending_refunds.append(held)
+    payment.updated_at = moment
+    return held
+
+
+def release_refund(payment: Payment, refund_id: str) -> bool:
+    """Stripe refused or never got the refund: its hold goes."""
+    before = len(payment.pending_refunds)
+    payment.pending_refunds = [p for p in payment.pending_refunds if p.refund_id != refund_id]
+    return len(payment.pending_refunds) != before
+
+
+def find_refund(payment: Payment, refund_id: str | None, stripe_refund_id: str | None):
+    return next(
+        (
+            r
+            for r in payment.refunds
+            if (refund_id and r.refund_id == refund_id)
+            or (stripe_refund_id and r.stripe_refund_id == stripe_refund_id)
+        ),
+        None,
+    )
+
+
+def settle_refund(
+    payment: Payment,
+    amount_cents: int,
+    reason: str | None,
+    actor: str,
+    stripe_refund_id: str | None = None,
+    refund_id: str | None = None,
+) -> Refund | None:
+    """Record money that went back, once: by our refund id or Stripe's (the refund route and
+    Stripe's `charge.refunded` each apply it, in either order). Its hold, if any, goes. None
+    when it is already recorded."""
+    held = next((p for p in payment.pending_refunds if p.refund_id == refund_id), None)
+    if refund_id:
+        release_refund(payment, refund_id)
+    if find_refund(payment, refund_id, stripe_refund_id) is not None:
+        return None
+    room = payment.amount_cents - payment.refunded_cents - payment.dispute_lost_cents
+    amount = min(amount_cents, room)
+    if amount <= 0:
+        return None
+    moment = clock.now()
+    refund = Refund(
+        refund_id=refund_id or new_id(),
+        amount_cents=amount,
+        reason=reason or (held.reason if held else None),
+        stripe_refund_id=stripe_refund_id,
+        created_by=held.created_by if held else actor,
+        created_at=moment,
+    )
     payment.refunds.append(refund)
-    if payment.status != "disputed":
-        full = payment.refunded_cents >= payment.amount_cents
-        payment.status = "refunded" if full else "partially_refunded"
+    _follow_refunds(payment)
     payment.updated_at = moment
     return refund
 
 
-def dispute(payment: Payment, dispute_id: str | None, reason: str | None) -> bool:
+def _follow_refunds(payment: Payment) -> None:
     if payment.status == "disputed":
-        return False
+        return
+    full = payment.refunded_cents + payment.dispute_lost_cents >= payment.amount_cents
+    payment.status = "refunded" if full else "partially_refunded"
+
+
+def dispute(payment: Payment, dispute_id: str | None, reason: str | None) -> bool:
+    if payment.dispute_id == dispute_id and payment.dispute_status is not None:
+        return False  # this dispute is known (open, or already closed: a late `created`)
     payment.status, payment.dispute_id, payment.dispute_reason = "disputed", dispute_id, reason
+    payment.dispute_status = "open"
     payment.updated_at = clock.now()
     return True
+
+
+def close_dispute(
+    payment: Payment, dispute_id: str | None, outcome: str, amount_cents: int
+) -> bool:
+    """The bank decided. Lost: the disputed amount leaves what the business kept. Won: the
+    payment stands as it was. False when this outcome is already known."""
+    if payment.dispute_status in ("won", "lost"):
+        return False
+    payment.dispute_id = dispute_id or payment.dispute_id
+    payment.dispute_status = outcome
+    if outcome == "lost":
+        # The payment stays `disputed`: what the bank took back can't be refunded again.
+        room = payment.amount_cents - payment.refunded_cents
+        payment.dispute_lost_cents = max(0, min(amount_cents, room))
+    else:
+        payment.status = "succeeded"
+        if payment.refunds:
+            _follow_refunds(payment)
+    payment.updated_at = clock.now()
+    return True
+
+
+def lose_dispute(invoice: Invoice, payment: Payment, actor: str) -> list[TimelineEvent]:
+    """A lost dispute takes the money back: the invoice is owed again."""
+    invoice.dispute_lost_cents += payment.dispute_lost_cents
+    invoice.updated_at = clock.now()
+    lost = event(
+        invoice.job_id,
+        "DisputeLost",
+        actor,
+        invoice_id=invoice.invoice_id,
+        payment_id=payment.payment_id,
+        dispute_id=payment.dispute_id,
+        currency=payment.currency,
+        amount_cents=payment.dispute_lost_cents,
+        balance_cents=invoice.balance_cents,
+    )
+    return [lost, *_settle(invoice, actor)]
+
+
+def win_dispute(invoice: Invoice, payment: Payment, actor: str) -> TimelineEvent:
+    invoice.disputed = False
+    invoice.updated_at = clock.now()
+    return event(
+        invoice.job_id,
+        "DisputeWon",
+        actor,
+        invoice_id=invoice.invoice_id,
+        payment_id=payment.payment_id,
+        dispute_id=payment.dispute_id,
+        currency=payment.currency,
+        amount_cents=payment.amount_cents,
+    )
 
 
 # --- how it is shown -------------------------------------------------------------------------
@@ -640,12 +788,3 @@ def aging_bucket(days_past_due: int) -> str:
         if (low is None or days_past_due >= low) and days_past_due <= high:
             return name
     return "90+"
-
-
-def format_amount(cents: int, currency: str) -> str:
-    """$1,234.56 for dollars; 1,234.56 EUR for others. Integer arithmetic, no float."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    if currency.upper() == "USD":
-        return f"{sign}${whole:,}.{part:02d}"
-    return f"{sign}{whole:,}.{part:02d} {currency.upper()}"

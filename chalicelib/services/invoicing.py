@@ -1,28 +1,34 @@
-"""Invoices: write one from the approved quote, send it with the next number, void it, list
+"""Invoices: write one from the job's scope, send it with the next number, void it, list
 them across jobs, and age what is owed.
 
-Every change saves the invoice, the job header and the timeline events in one transaction;
-the job's version serialises changes to its money, so "every invoice paid → job paid" is
-decided on a consistent picture even when two payments race.
+Every change to a job's money goes through `Books`: read the job's invoices, payments and
+scope, let the domain change them, then `Books.record` applies the ledger's rules (the draft
+final is re-priced, the stage follows the money: chalicelib/domain/ledger.py) and saves the
+changed invoices, payments, job header and timeline events in one transaction. The job's
+version serialises changes to its money, so "every invoice paid → job paid" is decided on a
+consistent picture even when two payments race.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
 from chalicelib.config import get_settings
-from chalicelib.domain import clock, links
+from chalicelib.domain import clock, currencies, ledger, links
 from chalicelib.domain import invoices as rules
 from chalicelib.domain import jobs as job_rules
+from chalicelib.domain import quotes as quote_rules
 from chalicelib.domain.callers import Caller
 from chalicelib.domain.errors import Conflict, Invalid, NotFound
 from chalicelib.domain.invoices import Invoice, Payment
 from chalicelib.domain.jobs import Job
 from chalicelib.domain.money import LineItem
+from chalicelib.domain.quotes import Quote, QuoteOption
 from chalicelib.domain.timeline import TimelineEvent
 from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
@@ -104,28 +110,85 @@ def require_invoice(collection: JobCollection, invoice_id: str) -> Invoice:
     return invoice
 
 
-def write(
-    tx: Transaction,
-    caller: Caller,
-    job: Job,
-    invoice: Invoice | None,
-    *events: TimelineEvent | None,
-    payments: tuple[Payment, ...] = (),
-) -> Transaction:
-    """Queue a change to the job's money: invoice, payments, job header and events together."""
-    if invoice is not None:
-        tx.put(invoice_item(caller.tenant_id, invoice), label="invoice", entity=invoice)
-    for payment in payments:
-        tx.put(payment_item(caller.tenant_id, payment), label="payment", entity=payment)
-    job_rules.touch(job)
-    return jobs.save(tx, caller, job, *events)
+@dataclass
+class Books:
+    """One job's money as read for one change: its header, invoices, payments and scope.
+
+    Services change the objects in place through the domain, then `record` the change.
+    """
+
+    caller: Caller
+    collection: JobCollection
+    job: Job
+    invoices: list[Invoice]
+    payments: list[Payment]
+
+    @property
+    def scope(self) -> QuoteOption | None:
+        found = quote_rules.scope(self.collection.children("quote", Quote))
+        return found[1] if found else None
+
+    def invoice(self, invoice_id: str) -> Invoice:
+        found = next((i for i in self.invoices if i.invoice_id == invoice_id), None)
+        if found is None:
+            raise NotFound("invoice not found")
+        return found
+
+    def payments_of(self, invoice_id: str) -> list[Payment]:
+        return [p for p in self.payments if p.invoice_id == invoice_id]
+
+    def add(self, invoice: Invoice) -> None:
+        self.invoices.append(invoice)
+
+    def record(
+        self,
+        tx: Transaction,
+        cause: str,
+        *events: TimelineEvent | None,
+        invoices: Iterable[Invoice] = (),
+        payments: Iterable[Payment] = (),
+    ) -> Transaction:
+        """Queue the change with what the ledger makes of it: the draft final re-priced, the
+        stage moved, then invoices, payments, job header and events in one transaction."""
+        actor = self.caller.user_id
+        changed = {invoice.invoice_id: invoice for invoice in invoices}
+        repriced = ledger.reprice_final(self.invoices, self.scope, actor)
+        if repriced is not None:
+            final = ledger.final_for(self.invoices)
+            changed[final.invoice_id] = final
+        moved = ledger.follow_money(self.job, self.invoices, actor, cause)
+        tenant_id = self.caller.tenant_id
+        for invoice in changed.values():
+            tx.put(invoice_item(tenant_id, invoice), label="invoice", entity=invoice)
+        for payment in payments:
+            tx.put(payment_item(tenant_id, payment), label="payment", entity=payment)
+        job_rules.touch(self.job)
+        return jobs.save(tx, self.caller, self.job, *events, repriced, moved)
 
 
-def settle_job(job: Job, invoices: list[Invoice], actor: str, **data) -> TimelineEvent | None:
-    """The job follows its invoices: paid once the work is done and every invoice is paid."""
-    if rules.job_is_paid(job, invoices):
-        return job_rules.advance(job, "paid", actor, **data)
-    return None
+def follow_scope(
+    tx: Transaction, caller: Caller, collection: JobCollection, quotes: list[Quote]
+) -> TimelineEvent | None:
+    """The customer answered a quote (a revision approved): a draft final bills the new
+    scope, in the answer's own transaction. The job header is the caller's to save."""
+    invoices = invoices_of(collection)
+    found = quote_rules.scope(quotes)
+    repriced = ledger.reprice_final(invoices, found[1] if found else None, caller.user_id)
+    if repriced is not None:
+        final = ledger.final_for(invoices)
+        tx.put(invoice_item(caller.tenant_id, final), label="invoice", entity=final)
+    return repriced
+
+
+def open_books(caller: Caller, job_id: str) -> Books:
+    collection = jobs.load(caller, job_id)
+    return books_of(caller, collection)
+
+
+def books_of(caller: Caller, collection: JobCollection) -> Books:
+    return Books(
+        caller, collection, collection.header(), invoices_of(collection), payments_of(collection)
+    )
 
 
 def retrying(attempt: Callable[[], T], attempts: int = RACE_ATTEMPTS) -> T:
@@ -173,35 +236,6 @@ def office_view(
 # --- writing an invoice ----------------------------------------------------------------------
 
 
-def approved_option(collection: JobCollection) -> dict[str, Any] | None:
-    """The option the customer approved, read from the raw quote items.
-
-    Quotes are their own module; reading the stored shape (rather than its classes) keeps
-    invoicing working whatever else a quote grows.
-    """
-    for item in collection.by_type.get("quote", []):
-        quote = item.data.as_dict()
-        if quote.get("status") != "approved":
-            continue
-        chosen = quote.get("approved_option_id")
-        for option in quote.get("options") or []:
-            if option.get("status") == "approved" or (chosen and option.get("option_id") == chosen):
-                return option
-    return None
-
-
-def _quote_lines(option: dict[str, Any]) -> list[LineItem]:
-    return [
-        LineItem(
-            description=str(line.get("description") or "Work"),
-            quantity=int(line.get("quantity") or 1),
-            unit_price_cents=int(line.get("unit_price_cents") or 0),
-            taxable=bool(line.get("taxable", True)),
-        )
-        for line in option.get("line_items") or []
-    ]
-
-
 def create(
     caller: Caller,
     job_id: str,
@@ -210,61 +244,62 @@ def create(
     due_days: int | None,
 ) -> dict[str, Any]:
     """A draft deposit, progress or final invoice (API.md "Invoices and payments")."""
+    given = list(lines or [])
+    rules.check_lines(given)
 
     def attempt() -> Invoice:
-        collection = jobs.load(caller, job_id)
-        job = collection.header()
-        if not job.is_open:
-            raise Conflict(f"job is {job.stage}", code="illegal_transition")
+        books = open_books(caller, job_id)
+        if not books.job.is_open:
+            raise Conflict(f"job is {books.job.stage}", code="illegal_transition")
         tenant = tenants.get_settings(caller)
-        existing = [i for i in invoices_of(collection) if i.status != "void"]
-        given = list(lines or [])
-        rules.check_lines(given)
-        option = approved_option(collection)
-        option_id = None
-        if kind == "deposit" and not given:
-            deposit = int((option or {}).get("deposit_cents") or 0)
-            if deposit <= 0:
-                raise Invalid(
-                    "no approved quote asks for a deposit; give line_items",
-                    code="nothing_to_bill",
-                )
-            option_id = option.get("option_id")
-            if any(i.kind == "deposit" and i.quote_option_id == option_id for i in existing):
-                raise Conflict("the quote's deposit is already invoiced", code="already_invoiced")
-            given = [rules.deposit_line(deposit, option.get("name"))]
-        elif kind == "final":
-            if any(i.kind == "final" for i in existing):
-                raise Conflict("the job already has a final invoice", code="already_invoiced")
-            approved = _quote_lines(option) if option else []
-            option_id = option.get("option_id") if option else None
-            if not approved and not given:
-                raise Invalid(
-                    "no approved quote and no line_items: nothing to bill",
-                    code="nothing_to_bill",
-                )
-            given = rules.final_lines(approved, given, rules.deposits_received_cents(existing))
         invoice, created = rules.new_invoice(
-            job,
+            books.job,
             kind,
-            given,
+            _bill(books, kind, given),
             tenant.tax_rate_bps,
             tenant.timezone,
             caller.user_id,
             rules.DEFAULT_DUE_DAYS if due_days is None else due_days,
-            quote_option_id=option_id,
         )
-        write(Transaction(), caller, job, invoice, created).commit()
+        books.add(invoice)
+        books.record(Transaction(), "invoice_created", created, invoices=[invoice]).commit()
         return invoice
 
     invoice = retrying(attempt, attempts=3)
     return office_view(caller.tenant_id, invoice)
 
 
+def _bill(books: Books, kind: str, given: list[LineItem]) -> list[rules.BillLine]:
+    """What a new invoice bills: the lines typed, or what the ledger says for its kind."""
+    work = rules.work_lines(given)
+    live = [i for i in books.invoices if i.status != "void"]
+    if kind == "final":
+        if ledger.final_for(live) is not None:
+            raise Conflict("the job already has a final invoice", code="already_invoiced")
+        if books.scope is None and not work:
+            raise Invalid(
+                "no approved quote and no line_items: nothing to bill", code="nothing_to_bill"
+            )
+        return ledger.final_lines(books.scope, work, live)
+    if kind == "deposit" and not work:
+        if books.scope is None or not books.scope.deposit_cents:
+            raise Invalid(
+                "no approved quote asks for a deposit; give line_items", code="nothing_to_bill"
+            )
+        if any(i.kind == "deposit" and _is_quote_deposit(i) for i in live):
+            raise Conflict("the quote's deposit is already invoiced", code="already_invoiced")
+        return ledger.deposit_lines(books.scope)
+    return work
+
+
+def _is_quote_deposit(invoice: Invoice) -> bool:
+    return any(line.kind == "deposit" for line in invoice.line_items)
+
+
 def get(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
-    collection = jobs.load(caller, job_id)
-    invoice = require_invoice(collection, invoice_id)
-    return office_view(caller.tenant_id, invoice, payments_of(collection, invoice_id))
+    books = open_books(caller, job_id)
+    invoice = books.invoice(invoice_id)
+    return office_view(caller.tenant_id, invoice, books.payments_of(invoice_id))
 
 
 # --- sending: the next number, gap-free ------------------------------------------------------
@@ -289,18 +324,15 @@ def send(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
     """
 
     def attempt() -> tuple[Job, Invoice]:
-        collection = jobs.load(caller, job_id)
-        job = collection.header()
-        invoice = require_invoice(collection, invoice_id)
+        books = open_books(caller, job_id)
+        invoice = books.invoice(invoice_id)
         if invoice.status != "draft":
             raise Conflict(f"a {invoice.status} invoice cannot be sent", code="illegal_transition")
+        if not books.job.is_open:
+            raise Conflict(f"job is {books.job.stage}", code="illegal_transition")
         counter = _counter_item(caller.tenant_id)
         number = int(counter.counter or 0) + 1
         events = rules.send(invoice, number, caller.user_id)
-        if invoice.kind == "final" and job.stage == "completed":
-            events.append(job_rules.advance(job, "invoiced", caller.user_id, invoice_id=invoice_id))
-        others = [i for i in invoices_of(collection) if i.invoice_id != invoice_id]
-        events.append(settle_job(job, [*others, invoice], caller.user_id, invoice_id=invoice_id))
         tx = Transaction()
         tx.update(
             counter,
@@ -311,14 +343,14 @@ def send(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
             ],
             label="invoice counter",
         )
-        write(tx, caller, job, invoice, *events).commit()
-        return job, invoice
+        books.record(tx, "invoice_sent", *events, invoices=[invoice]).commit()
+        return books.job, invoice
 
     job, invoice = retrying(attempt)
     tenant = tenants.get_settings(caller)
     customer = customers.get(caller, job.customer_id)
     link = link_for(caller.tenant_id, invoice)
-    amount = rules.format_amount(invoice.balance_cents, invoice.currency)
+    amount = currencies.format_money(invoice.balance_cents, invoice.currency, tenant.locale)
     values = {
         "job_title": job.title,
         "amount_due": amount,
@@ -333,15 +365,20 @@ def send(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
 
 
 def void(caller: Caller, job_id: str, invoice_id: str, reason: str) -> dict[str, Any]:
+    """Void an invoice nothing was kept on. Its open pay page is closed at Stripe first, so
+    the customer can't pay a void invoice; an invoice a sent final credits stays."""
+    from chalicelib.services import intents
+
+    tenant = tenants.get_settings(caller)
+
     def attempt() -> Invoice:
-        collection = jobs.load(caller, job_id)
-        job = collection.header()
-        invoice = require_invoice(collection, invoice_id)
+        books = open_books(caller, job_id)
+        invoice = books.invoice(invoice_id)
+        ledger.check_voidable(invoice, books.invoices)
         voided = rules.void(invoice, reason, caller.user_id)
-        # Voiding the last unpaid invoice of a finished job leaves it fully paid.
-        others = [i for i in invoices_of(collection) if i.invoice_id != invoice_id]
-        settled = settle_job(job, [*others, invoice], caller.user_id) if job.is_open else None
-        write(Transaction(), caller, job, invoice, voided, settled).commit()
+        closed = intents.close_open_intent(tenant, invoice, books.payments_of(invoice_id))
+        tx = Transaction()
+        books.record(tx, "invoice_voided", voided, invoices=[invoice], payments=closed).commit()
         return invoice
 
     invoice = retrying(attempt, attempts=3)

@@ -3,12 +3,18 @@ PaymentIntent), refunds, and Stripe's webhook events.
 
 Stripe is always called before anything is written: if it cannot be reached the request
 fails with 503 and nothing changed. What Stripe did is then written idempotently (by intent
-id, refund totals and event id), so a retry, a replayed webhook, or a webhook that beats the
-request that caused it all count once.
+id, refund ids and event id), so a retry, a replayed webhook, or a webhook that beats the
+request that caused it all count once. A refund is the one exception, on purpose: its amount
+is held on the payment (under the payment's version) before Stripe is asked, so refunds
+racing on one payment can never give back more than it kept.
+
+Every change goes through `invoicing.Books`, which applies the job's ledger (the stage
+follows the money) in the same transaction.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,23 +23,15 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock, currencies, links
 from chalicelib.domain import invoices as rules
 from chalicelib.domain.callers import CUSTOMER, SYSTEM, Caller
-from chalicelib.domain.errors import Conflict, Invalid, NotFound
+from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
+from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoices import Invoice, Payment
-from chalicelib.domain.jobs import Job
 from chalicelib.domain.tenants import Tenant
-from chalicelib.domain.timeline import TimelineEvent, event
+from chalicelib.domain.timeline import event
 from chalicelib.integrations import payments_stripe as stripe
 from chalicelib.logs import logger
-from chalicelib.services import invoicing, jobs, tenants
-from chalicelib.services.invoicing import (
-    find_invoice,
-    invoices_of,
-    payments_of,
-    require_invoice,
-    retrying,
-    settle_job,
-    write,
-)
+from chalicelib.services import intents, invoicing, jobs, tenants
+from chalicelib.services.invoicing import find_invoice, payments_of, retrying
 from chalicelib.store import db, keys
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
@@ -55,16 +53,19 @@ def record_payment(
     amount_cents: int,
     reference: str | None,
 ) -> dict[str, Any]:
-    """Cash, a check or another way, taken by the office or the technician on site."""
+    """Cash, a check or another way, taken by the office or the technician on site. An open
+    pay page is closed at Stripe first: the customer can't then pay the same money by card."""
+    tenant = tenants.get_settings(caller)
 
     def attempt() -> tuple[Invoice, Payment]:
-        collection = jobs.load(caller, job_id)
-        job = collection.header()
-        invoice = require_invoice(collection, invoice_id)
+        books = invoicing.open_books(caller, job_id)
+        invoice = books.invoice(invoice_id)
         payment = rules.manual_payment(invoice, method, amount_cents, reference, caller.user_id)
+        closed = intents.close_open_intent(tenant, invoice, books.payments_of(invoice_id))
         events = rules.receive(invoice, payment, caller.user_id)
-        events.append(_settle_job(collection, job, invoice, caller.user_id))
-        write(Transaction(), caller, job, invoice, *events, payments=(payment,)).commit()
+        tx = Transaction()
+        books.record(tx, "payment", *events, invoices=[invoice], payments=[payment, *closed])
+        tx.commit()
         return invoice, payment
 
     invoice, payment = retrying(attempt)
@@ -72,13 +73,6 @@ def record_payment(
         **payment.model_dump(),
         "invoice": invoicing.office_view(caller.tenant_id, invoice, [payment]),
     }
-
-
-def _settle_job(
-    collection: JobCollection, job: Job, invoice: Invoice, actor: str
-) -> TimelineEvent | None:
-    others = [i for i in invoices_of(collection) if i.invoice_id != invoice.invoice_id]
-    return settle_job(job, [*others, invoice], actor, invoice_id=invoice.invoice_id)
 
 
 # --- refunds ---------------------------------------------------------------------------------
@@ -91,71 +85,165 @@ def refund(
     amount_cents: int,
     reason: str,
     payment_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Give money back on one payment: through Stripe for a card or bank payment, recorded
-    only for cash and checks. The invoice's balance reopens."""
-    collection = jobs.load(caller, job_id)
-    require_invoice(collection, invoice_id)
-    payment = _refundable_payment(payments_of(collection, invoice_id), amount_cents, payment_id)
-    rules.check_refund(payment, amount_cents)
-    refunded_before = payment.refunded_cents
+    only for cash and checks. The invoice's balance reopens.
+
+    The refund's id comes from the request's Idempotency-Key when there is one, and Stripe's
+    idempotency key from the refund's id: the same request sent again (after a timeout, say)
+    is the same refund at Stripe and here, however far the first one got.
+    """
+    refund_id = _refund_id(caller, job_id, idempotency_key)
+    payment = _hold_refund(caller, job_id, invoice_id, refund_id, amount_cents, reason, payment_id)
     stripe_refund_id = None
-    if payment.via_stripe:
-        tenant = tenants.get_settings(caller)
-        result = stripe.refund(
-            payment.stripe_payment_intent_id,
-            amount_cents,
-            {
-                "tenant_id": caller.tenant_id,
-                "job_id": job_id,
-                "invoice_id": invoice_id,
-                "payment_id": payment.payment_id,
-                "reason": reason[:500],
-            },
-            tenant.stripe_account_id,
-            # The same refund asked twice (a retry) is one refund; a second refund of the
-            # same amount later starts from a higher total and is a new one.
-            f"refund-{payment.payment_id}-{refunded_before}-{amount_cents}",
-        )
-        stripe_refund_id = result.id
-
-    def attempt() -> tuple[Invoice, Payment, rules.Refund | None]:
-        fresh = jobs.load(caller, job_id)
-        job, invoice = fresh.header(), require_invoice(fresh, invoice_id)
-        paid = next(p for p in payments_of(fresh, invoice_id) if p.payment_id == payment.payment_id)
-        if stripe_refund_id is None:
-            rules.check_refund(paid, amount_cents)  # cash: nothing has happened yet, re-check
-            goal = paid.refunded_cents + amount_cents
-        else:
-            goal = refunded_before + amount_cents  # the money went back: record it, whatever
-        given = rules.refund_to(paid, goal, reason, caller.user_id, stripe_refund_id)
-        if given is None:  # Stripe's charge.refunded got here first and recorded it
-            return invoice, paid, None
-        events = rules.give_back(invoice, paid, given, caller.user_id)
-        write(Transaction(), caller, job, invoice, *events, payments=(paid,)).commit()
-        return invoice, paid, given
-
-    invoice, paid, given = retrying(attempt)
+    if payment.via_stripe and rules.find_refund(payment, refund_id, None) is None:
+        stripe_refund_id = _refund_at_stripe(caller, payment, refund_id, amount_cents, reason)
+    invoice, given = _settle_refund(
+        caller, job_id, invoice_id, payment.payment_id, refund_id, amount_cents, stripe_refund_id
+    )
     return {
-        "id": given.refund_id if given else None,
-        "payment_id": paid.payment_id,
-        "amount_cents": amount_cents,
-        "currency": paid.currency,
-        "reason": reason,
-        "stripe_refund_id": stripe_refund_id,
-        "created_at": given.created_at if given else clock.now(),
+        "id": given.refund_id,
+        "payment_id": payment.payment_id,
+        "amount_cents": given.amount_cents,
+        "currency": payment.currency,
+        "reason": given.reason or reason,
+        "stripe_refund_id": given.stripe_refund_id,
+        "created_at": given.created_at,
         "invoice": invoicing.office_view(caller.tenant_id, invoice),
     }
 
 
+def _refund_id(caller: Caller, job_id: str, idempotency_key: str | None) -> str:
+    if not idempotency_key:
+        return new_id()
+    digest = hashlib.sha256(f"{caller.tenant_id}:{job_id}:{idempotency_key}".encode())
+    return f"rf_{digest.hexdigest()[:26]}"
+
+
+def _hold_refund(
+    caller: Caller,
+    job_id: str,
+    invoice_id: str,
+    refund_id: str,
+    amount_cents: int,
+    reason: str,
+    payment_id: str | None,
+) -> Payment:
+    """Hold the refund's amount on its payment (a cash refund is simply recorded later). The
+    payment's version serialises racing refunds: each sees the others' holds."""
+
+    def attempt() -> Payment:
+        books = invoicing.open_books(caller, job_id)
+        books.invoice(invoice_id)
+        paid = books.payments_of(invoice_id)
+        payment = _refundable_payment(paid, amount_cents, payment_id, refund_id)
+        if rules.find_refund(payment, refund_id, None) is not None:
+            return payment  # done already: the same request, sent again
+        if not payment.via_stripe:
+            rules.check_refund(payment, amount_cents)
+            return payment
+        rules.reserve_refund(payment, refund_id, amount_cents, reason, caller.user_id)
+        tx = Transaction()
+        tx.put(invoicing.payment_item(caller.tenant_id, payment), label="payment", entity=payment)
+        tx.commit()
+        return payment
+
+    return retrying(attempt)
+
+
+def _refund_at_stripe(
+    caller: Caller, payment: Payment, refund_id: str, amount_cents: int, reason: str
+) -> str:
+    tenant = tenants.get_settings(caller)
+    metadata = {
+        "tenant_id": caller.tenant_id,
+        "job_id": payment.job_id,
+        "invoice_id": payment.invoice_id,
+        "payment_id": payment.payment_id,
+        "refund_id": refund_id,
+        "reason": reason[:500],
+    }
+    try:
+        result = stripe.refund(
+            payment.stripe_payment_intent_id,
+            amount_cents,
+            metadata,
+            tenant.stripe_account_id,
+            f"refund-{refund_id}",
+        )
+    except (Invalid, Unavailable):
+        # Refused, or not known to have happened: the hold goes. Had Stripe refunded after
+        # all, its charge.refunded event (or reconciliation) records it by its metadata.
+        _release_hold(caller, payment.job_id, payment.payment_id, refund_id)
+        raise
+    return result.id
+
+
+def _release_hold(caller: Caller, job_id: str, payment_id: str, refund_id: str) -> None:
+    def attempt() -> None:
+        books = invoicing.open_books(caller, job_id)
+        payment = _payment(books, payment_id)
+        if rules.release_refund(payment, refund_id):
+            tx = Transaction()
+            tx.put(
+                invoicing.payment_item(caller.tenant_id, payment), label="payment", entity=payment
+            )
+            tx.commit()
+
+    retrying(attempt)
+
+
+def _settle_refund(
+    caller: Caller,
+    job_id: str,
+    invoice_id: str,
+    payment_id: str,
+    refund_id: str,
+    amount_cents: int,
+    stripe_refund_id: str | None,
+) -> tuple[Invoice, rules.Refund]:
+    """Record what went back, once, and release its hold; Stripe's webhook may be first."""
+
+    def attempt() -> tuple[Invoice, rules.Refund]:
+        books = invoicing.open_books(caller, job_id)
+        invoice, payment = books.invoice(invoice_id), _payment(books, payment_id)
+        done = rules.find_refund(payment, refund_id, stripe_refund_id)
+        if done is not None:
+            return invoice, done
+        if not payment.via_stripe:
+            rules.check_refund(payment, amount_cents)  # cash: nothing happened yet, re-check
+        given = rules.settle_refund(
+            payment, amount_cents, None, caller.user_id, stripe_refund_id, refund_id
+        )
+        events = rules.give_back(invoice, payment, given, caller.user_id)
+        tx = Transaction()
+        books.record(tx, "refund", *events, invoices=[invoice], payments=[payment]).commit()
+        return invoice, given
+
+    return retrying(attempt)
+
+
+def _payment(books: invoicing.Books, payment_id: str) -> Payment:
+    found = next((p for p in books.payments if p.payment_id == payment_id), None)
+    if found is None:
+        raise NotFound("payment not found")
+    return found
+
+
 def _refundable_payment(
-    payments: list[Payment], amount_cents: int, payment_id: str | None
+    payments: list[Payment], amount_cents: int, payment_id: str | None, refund_id: str
 ) -> Payment:
     if payment_id is not None:
         chosen = next((p for p in payments if p.payment_id == payment_id), None)
         if chosen is None:
             raise NotFound("payment not found")
         return chosen
+    for payment in payments:  # the same refund asked again: the payment it was made on
+        if rules.find_refund(payment, refund_id, None) or any(
+            held.refund_id == refund_id for held in payment.pending_refunds
+        ):
+            return payment
     candidates = [p for p in payments if p.refundable_cents > 0]
     if not candidates:
         raise Invalid("nothing was paid on this invoice to refund", code="refund_exceeds_payment")
@@ -223,6 +311,8 @@ def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
     invoice, tenant = opened.invoice, opened.tenant
     if invoice.status not in rules.PAYABLE_ONLINE or invoice.balance_cents <= 0:
         return None, False
+    if invoice.balance_cents < currencies.min_charge_cents(invoice.currency):
+        return None, False  # below what Stripe charges: cash or check only
     payments = payments_of(opened.collection, invoice.invoice_id)
     previous = invoice.payment_intent_id
     stale: Payment | None = None
@@ -325,10 +415,8 @@ def _customer_view(
 class Target:
     """What a Stripe event is about, loaded fresh from our side."""
 
-    caller: Caller
     tenant: Tenant
-    collection: JobCollection
-    job: Job
+    books: invoicing.Books
     invoice: Invoice
     payment: Payment | None
 
@@ -355,11 +443,11 @@ def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
         tx.put(
             receipt_item("stripe", event_id, type_), condition=FIRST_DELIVERY, label=DEDUPE_LABEL
         )
-        changed = apply(target, stripe_event["data"]["object"], tx)
+        changed = apply(target, stripe_event["data"]["object"])
         if changed:
-            job = target.job
-            invoice = target.invoice
-            write(tx, target.caller, job, invoice, *changed, payments=_payments(target))
+            target.books.record(
+                tx, type_, *changed, invoices=[target.invoice], payments=_payments(target)
+            )
         try:
             tx.commit()
         except ConditionFailed as failed:
@@ -379,11 +467,7 @@ def _locate(stripe_event: dict[str, Any]) -> Target | None:
     """Our invoice and payment for an event: by the intent id we indexed, else by the
     metadata we put on the intent (an event can beat the page that made the intent)."""
     obj = stripe_event["data"]["object"]
-    intent_id = (
-        obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
-    )
-    if isinstance(intent_id, dict):
-        intent_id = intent_id.get("id")
+    intent_id = _intent_id(obj)
     where = _indexed(intent_id) if intent_id else None
     by_metadata = where is None
     if by_metadata:
@@ -397,12 +481,12 @@ def _locate(stripe_event: dict[str, Any]) -> Target | None:
         return None
     system = Caller(tenant_id=str(tenant_id), user_id=STRIPE, role=SYSTEM)
     try:
-        collection = jobs.load(system, str(job_id))
+        books = invoicing.open_books(system, str(job_id))
         tenant = tenants.get_settings(system)
     except NotFound:
         logger.warning("stripe event for an unknown tenant or job")
         return None
-    invoice = find_invoice(collection, str(invoice_id))
+    invoice = next((i for i in books.invoices if i.invoice_id == str(invoice_id)), None)
     if invoice is None:
         logger.warning("stripe event for an unknown invoice")
         return None
@@ -412,12 +496,20 @@ def _locate(stripe_event: dict[str, Any]) -> Target | None:
     payment = next(
         (
             p
-            for p in payments_of(collection, invoice.invoice_id)
+            for p in books.payments_of(invoice.invoice_id)
             if intent_id and p.stripe_payment_intent_id == intent_id
         ),
         None,
     )
-    return Target(system, tenant, collection, collection.header(), invoice, payment)
+    return Target(tenant, books, invoice, payment)
+
+
+def _intent_id(obj: dict[str, Any]) -> str | None:
+    """The PaymentIntent an intent, charge, refund or dispute is about."""
+    if obj.get("object") == "payment_intent":
+        return obj.get("id")
+    intent = obj.get("payment_intent")
+    return intent.get("id") if isinstance(intent, dict) else intent
 
 
 def _from_tenants_account(account: str | None, tenant: Tenant, by_metadata: bool) -> bool:
@@ -456,6 +548,7 @@ def _ensure_payment(target: Target, intent_id: str, amount_cents: int, method: s
         target.payment = rules.online_payment(
             target.invoice, intent_id, amount_cents, STRIPE, method or "card"
         )
+        target.books.payments.append(target.payment)
     return target.payment
 
 
@@ -463,12 +556,10 @@ def _received(target: Target, amount_cents: int, charge_id: str | None, method: 
     """The payment succeeded: balance down, invoice (and job) paid when that settles it."""
     if not rules.succeed(target.payment, amount_cents, charge_id, method):
         return []
-    events = rules.receive(target.invoice, target.payment, STRIPE)
-    events.append(_settle_job(target.collection, target.job, target.invoice, STRIPE))
-    return events
+    return rules.receive(target.invoice, target.payment, STRIPE)
 
 
-def _on_succeeded(target: Target, intent: dict[str, Any], tx: Transaction) -> list:
+def _on_succeeded(target: Target, intent: dict[str, Any]) -> list:
     # The amount Stripe says it received, never the balance we hoped for.
     amount = int(intent.get("amount_received") or intent.get("amount") or 0)
     if amount <= 0 or not _same_currency(target, intent.get("currency")):
@@ -478,7 +569,7 @@ def _on_succeeded(target: Target, intent: dict[str, Any], tx: Transaction) -> li
     return _received(target, amount, charge_id, method)
 
 
-def _on_failed(target: Target, intent: dict[str, Any], tx: Transaction) -> list:
+def _on_failed(target: Target, intent: dict[str, Any]) -> list:
     amount = int(intent.get("amount") or 0)
     payment = _ensure_payment(target, intent["id"], amount, None)
     error = intent.get("last_payment_error") or {}
@@ -486,35 +577,70 @@ def _on_failed(target: Target, intent: dict[str, Any], tx: Transaction) -> list:
     return [failed] if failed else []
 
 
-def _on_refunded(target: Target, charge: dict[str, Any], tx: Transaction) -> list:
-    if not charge.get("payment_intent") or not _same_currency(target, charge.get("currency")):
+def _on_refunded(target: Target, charge: dict[str, Any]) -> list:
+    """Refunds of the charge, each recorded once by its Stripe id (or our refund id in its
+    metadata). Since API version 2022-11-15 a charge no longer lists its refunds: then what
+    Stripe refunded beyond what we recorded or hold is recorded as one refund."""
+    intent_id = _intent_id(charge)
+    if not intent_id or not _same_currency(target, charge.get("currency")):
         return []
     # A refund proves the charge went through, even if its success has not reached us yet.
-    intent_id = charge["payment_intent"]
-    intent_id = intent_id.get("id") if isinstance(intent_id, dict) else intent_id
-    _ensure_payment(target, intent_id, int(charge.get("amount") or 0), None)
-    events = _received(target, int(charge.get("amount") or 0), charge.get("id"), None)
-    listed = (charge.get("refunds") or {}).get("data") or []
-    newest = max(listed, key=lambda r: r.get("created", 0), default={})
-    reason = (newest.get("metadata") or {}).get("reason") or "refunded in Stripe"
-    given = rules.refund_to(
-        target.payment, int(charge.get("amount_refunded") or 0), reason, STRIPE, newest.get("id")
-    )
-    if given is not None:
-        events += rules.give_back(target.invoice, target.payment, given, STRIPE)
+    amount = int(charge.get("amount") or 0)
+    _ensure_payment(target, intent_id, amount, None)
+    events = _received(target, amount, charge.get("id"), None)
+    listed = (charge.get("refunds") or {}).get("data")
+    if listed is None:
+        listed = [_unlisted_refund(target.payment, int(charge.get("amount_refunded") or 0))]
+    for refund in sorted(listed, key=lambda r: r.get("created", 0)):
+        events += _record_stripe_refund(target, refund)
     return events
 
 
-def _on_dispute(target: Target, dispute: dict[str, Any], tx: Transaction) -> list:
-    if not dispute.get("payment_intent"):
+def _unlisted_refund(payment: Payment, refunded_total: int) -> dict[str, Any]:
+    known = payment.refunded_cents + payment.reserved_cents
+    return {"amount": max(0, refunded_total - known), "status": "succeeded"}
+
+
+def _record_stripe_refund(target: Target, refund: dict[str, Any]) -> list:
+    if refund.get("status") not in (None, "succeeded", "pending") or not refund.get("amount"):
         return []
-    intent_id = dispute["payment_intent"]
+    meta = refund.get("metadata") or {}
+    given = rules.settle_refund(
+        target.payment,
+        int(refund["amount"]),
+        meta.get("reason") or "refunded in Stripe",
+        STRIPE,
+        refund.get("id"),
+        meta.get("refund_id"),
+    )
+    if given is None:
+        return []
+    return rules.give_back(target.invoice, target.payment, given, STRIPE)
+
+
+def _on_dispute(target: Target, dispute: dict[str, Any]) -> list:
+    intent_id = _intent_id(dispute)
+    if not intent_id:
+        return []
     amount = int(dispute.get("amount") or 0)
     _ensure_payment(target, intent_id, amount, None)
-    events = _received(target, amount, dispute.get("charge"), None)
+    events = _received(target, amount, _id(dispute.get("charge")), None)
     if rules.dispute(target.payment, dispute.get("id"), dispute.get("reason")):
         events.append(rules.flag_dispute(target.invoice, target.payment, STRIPE))
     return events
+
+
+def _on_dispute_closed(target: Target, dispute: dict[str, Any]) -> list:
+    """Lost: the bank took the money back and the invoice is owed again. Won (or an inquiry
+    closed): the payment stands and the invoice is no longer disputed."""
+    events = _on_dispute(target, dispute)  # a `closed` may be the first we hear of it
+    outcome = "lost" if dispute.get("status") == "lost" else "won"
+    amount = int(dispute.get("amount") or 0)
+    if not rules.close_dispute(target.payment, dispute.get("id"), outcome, amount):
+        return events
+    if outcome == "lost":
+        return [*events, *rules.lose_dispute(target.invoice, target.payment, STRIPE)]
+    return [*events, rules.win_dispute(target.invoice, target.payment, STRIPE)]
 
 
 def _charge_details(intent: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -525,10 +651,15 @@ def _charge_details(intent: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, charge
 
 
+def _id(value: Any) -> str | None:
+    return value.get("id") if isinstance(value, dict) else value
+
+
 HANDLERS = {
     "payment_intent.succeeded": _on_succeeded,
     "payment_intent.payment_failed": _on_failed,
     "charge.refunded": _on_refunded,
     "charge.dispute.created": _on_dispute,
+    "charge.dispute.closed": _on_dispute_closed,
 }
-# payout.paid: acknowledged; reconciliation (a later issue) records payouts.
+# payout.paid: acknowledged; reconciliation records payouts.

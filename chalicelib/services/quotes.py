@@ -26,7 +26,7 @@ from chalicelib.domain.jobs import Job
 from chalicelib.domain.money import LineItem
 from chalicelib.domain.quotes import Quote
 from chalicelib.domain.timeline import TimelineEvent
-from chalicelib.services import customers, jobs, messaging, tenants
+from chalicelib.services import customers, invoicing, jobs, messaging, tenants
 from chalicelib.services.common import check_version
 from chalicelib.store import jobs as job_store
 from chalicelib.store.db import ConditionFailed, Transaction
@@ -286,7 +286,8 @@ def _answer_transaction(opened: OpenedLink, answer: Answer) -> Transaction:
     for quote in answer.quotes:
         tx.put(quote_item(opened.caller.tenant_id, quote), label="quote", entity=quote)
     job_rules.touch(opened.job)
-    return jobs.save(tx, opened.caller, opened.job, *answer.events)
+    repriced = invoicing.follow_scope(tx, opened.caller, opened.collection, opened.quotes)
+    return jobs.save(tx, opened.caller, opened.job, *answer.events, repriced)
 
 
 def _customer_view(opened: OpenedLink) -> dict[str, Any]:

@@ -139,12 +139,8 @@ def test_a_timeline_out_of_order_and_a_payment_told_twice_are_named(owner, reade
     assert any("was received 2 times" in p for p in problems), problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (docs/SECURITY.md): a refund reopens the invoice of a paid job, and a job "
-    "never leaves `paid`; which of the two should give is a product decision",
-)
 def test_a_refund_after_the_job_is_paid_leaves_no_paid_job_with_an_open_invoice(owner, reader):
+    # A refund reopens the paid job to `invoiced` (chalicelib/domain/ledger.py)
     job = new_job(owner)
     given_work_completed(owner, job["id"])
     bill = invoice(owner, job["id"], kind="final", line_items=work(10000))

@@ -46,16 +46,17 @@ def test_a_deposit_from_the_quote_then_a_final_invoice_less_the_deposit_paid(own
     extra = [{"description": "Shut-off valve", "quantity": 1, "unit_price_cents": 2000}]
     final = owner.post(f"/jobs/{job['id']}/invoices", {"kind": "final", "line_items": extra})
 
-    # Then it bills the approved work plus the valve, taxed, less the deposit received
+    # Then it bills the approved work plus the valve, taxed, less the deposit invoice
     assert final.status_code == 201, final.body
     lines = final.data["line_items"]
-    assert [line["description"] for line in lines] == [
-        "50 gal water heater",
-        "Labour",
-        "Shut-off valve",
-        "Deposit received",
+    assert [(line["description"], line["kind"]) for line in lines] == [
+        ("50 gal water heater", "scope"),
+        ("Labour", "scope"),
+        ("Shut-off valve", "work"),
+        ("Less deposit invoice #1", "credit"),
     ]
     assert lines[-1]["amount_cents"] == -37250 and lines[-1]["tax_cents"] == 0
+    assert lines[-1]["credits_invoice_id"] == deposit["id"]
     assert final.data["subtotal_cents"] == 90000 + 50000 + 2000 - 37250
     assert final.data["tax_cents"] == 9000 + 200
     assert final.data["total_cents"] == 149000 + 2200 - 37250

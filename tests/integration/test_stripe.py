@@ -254,9 +254,13 @@ def test_a_refund_made_in_stripe_is_recorded_from_its_webhook(owner, sent_final)
     shown = reload(owner, sent_final)
     assert (shown["status"], shown["balance_cents"]) == ("sent", 18000)
     assert shown["payments"][0]["status"] == "refunded"
-    # And the job, already paid, stays paid (a stage never goes back) but shows what is owed
+    # And the job, paid before, is invoiced again, and the timeline says why
     shown_job = owner.get(f"/jobs/{sent_final['job_id']}").data
-    assert (shown_job["stage"], shown_job["balance_cents"]) == ("paid", 18000)
+    assert (shown_job["stage"], shown_job["balance_cents"]) == ("invoiced", 18000)
+    timeline = owner.get(f"/jobs/{sent_final['job_id']}/timeline").data["items"]
+    reopened = [e for e in timeline if e["type"] == "JobStageChanged"][-1]["data"]
+    assert (reopened["previous"], reopened["stage"]) == ("paid", "invoiced")
+    assert reopened["cause"] == "charge.refunded"
 
 
 def test_a_dispute_flags_the_invoice(owner, sent_final):
