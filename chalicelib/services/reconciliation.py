@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain import clock
+from chalicelib.domain import invoices as invoice_rules
 from chalicelib.domain import reconciliation as rules
 from chalicelib.domain.callers import Caller
 from chalicelib.domain.ids import new_id
@@ -227,12 +228,36 @@ class _Run:
             return self._claimed_tenant(charge, intent_id), entry
         tenant_id, payment = found
         _describe(entry, payment)
-        known = any(r.stripe_refund_id == refund.get("id") for r in payment.refunds)
-        refunded = int(charge.get("amount_refunded") or refund.get("amount") or 0)
-        if not known and refunded > payment.refunded_cents:
-            entry.status = rules.UNMATCHED
-            entry.mismatches.append(_refund_not_recorded(payment, refunded))
+        if not _refund_recorded(payment, refund) and refund.get("status") == "succeeded":
+            payment = self._repair_refund(charge, refund, entry) or payment
         return tenant_id, entry
+
+    def _repair_refund(
+        self, charge: dict[str, Any], refund: dict[str, Any], entry: Entry
+    ) -> Payment | None:
+        """Record a refund Stripe made and we never heard of (its webhook lost, or the request
+        that asked for it cut off after Stripe answered), exactly as its webhook would."""
+        outcome = payments.apply_stripe_event(
+            {
+                "id": f"reconciliation_{refund['id']}",
+                "object": "event",
+                "type": "charge.refunded",
+                "account": self.account,
+                "created": int(refund.get("created") or 0),
+                "data": {"object": {**charge, "refunds": {"data": [refund]}}},
+            }
+        )
+        repaired = _payment_by_intent(entry.payment_intent_id)
+        payment = repaired[1] if repaired else None
+        if payment is not None and _refund_recorded(payment, refund):
+            entry.status = rules.REPAIRED
+            logger.info("unrecorded refund repaired", extra={"outcome": outcome.get("outcome")})
+        else:
+            entry.status = rules.UNMATCHED
+            entry.mismatches.append(
+                _refund_not_recorded(payment, int(charge.get("amount_refunded") or 0))
+            )
+        return payment
 
     # -- payouts --
 
@@ -338,11 +363,16 @@ def _describe(entry: Entry, payment: Payment) -> None:
     )
 
 
-def _refund_not_recorded(payment: Payment, refunded_cents: int) -> Mismatch:
+def _refund_recorded(payment: Payment, refund: dict[str, Any]) -> bool:
+    meta = refund.get("metadata") or {}
+    return invoice_rules.find_refund(payment, meta.get("refund_id"), refund.get("id")) is not None
+
+
+def _refund_not_recorded(payment: Payment | None, refunded_cents: int) -> Mismatch:
     return Mismatch(
         kind=rules.REFUND_NOT_RECORDED,
         message="Stripe refunded more than the payment records",
-        expected_cents=payment.refunded_cents,
+        expected_cents=payment.refunded_cents if payment else 0,
         actual_cents=refunded_cents,
     )
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from tests.integration.stripe_helpers import (
+    charge,
     deliver,
     event,
     intent,
@@ -138,23 +139,28 @@ def test_the_reconciliation_report_is_for_the_office(owner):
     assert empty.data["transaction_count"] == 0 and empty.data["mismatches"] == []
 
 
-def test_a_refund_made_in_stripe_that_we_never_recorded_is_flagged(stage, owner):
+def test_a_refund_made_in_stripe_that_we_never_recorded_is_repaired_once(stage, owner):
     _history_read_until_now()
     job = new_job(owner)
     # Given a $50 card payment whose webhook did arrive
     sent, intent_id = _paid_without_webhook(owner, job["id"], 5000)
     assert deliver(owner, event("payment_intent.succeeded", intent(intent_id))).status_code == 200
     # And $20 of it refunded in Stripe's dashboard, whose webhook was lost
-    stripe_client().v1.refunds.create(params={"payment_intent": intent_id, "amount": 2000})
+    refund = stripe_client().v1.refunds.create(params={"payment_intent": intent_id, "amount": 2000})
     # When reconciliation runs
     _run(stage)
-    # Then the charge is matched and the refund is flagged as not recorded
+    # Then the refund is recorded, as its webhook would have, and reported as repaired
     today = datetime.now(ZoneInfo("America/Chicago")).date().isoformat()
     report = owner.get(f"/reports/reconciliation?date={today}").data
-    assert report["matched_count"] == 1 and report["repaired"] == []
-    [flagged] = report["mismatches"]
-    assert flagged["kind"] == "refund_not_recorded" and flagged["invoice_id"] == sent["id"]
-    assert (flagged["expected_cents"], flagged["actual_cents"]) == (0, 2000)
+    assert report["mismatches"] == []
+    assert any(entry.get("refund_id") == refund.id for entry in report["repaired"]), report
+    # And the lost webhook arriving after all changes nothing: the refund counts once
+    late = event("charge.refunded", {**charge(refund.charge), "refunds": {"data": [refund.to_dict()]}})
+    assert deliver(owner, late).data["outcome"] == "unchanged"
+    shown = reload(owner, sent)
+    assert (shown["refunded_cents"], shown["balance_cents"]) == (2000, 2000)
+    [payment] = shown["payments"]
+    assert [r["stripe_refund_id"] for r in payment["refunds"]] == [refund.id]
 
 
 def test_a_payout_is_recorded_with_the_payments_it_paid_out(stage, owner, monkeypatch):
