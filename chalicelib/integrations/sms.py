@@ -14,13 +14,23 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock
 from chalicelib.domain.ids import new_id
 
+# Twilio's "Attempt to send to unsubscribed recipient": the phone texted STOP to this sender
+# (or to the Messaging Service it belongs to), and every send to it is refused until START.
+UNSUBSCRIBED_RECIPIENT = 21610
+
 
 class SmsFailed(Exception):
-    """Twilio refused or could not be reached. `retryable` tells a transient failure apart."""
+    """Twilio refused or could not be reached. `retryable` tells a transient failure apart;
+    `code` is Twilio's error code when it gave one."""
 
-    def __init__(self, message: str, retryable: bool):
+    def __init__(self, message: str, retryable: bool, code: int | None = None):
         super().__init__(message)
         self.retryable = retryable
+        self.code = code
+
+    @property
+    def recipient_opted_out(self) -> bool:
+        return self.code == UNSUBSCRIBED_RECIPIENT
 
 
 class SmsGateway(Protocol):
@@ -44,7 +54,18 @@ class Outbox:
 
     def __init__(self) -> None:
         self._entries: list[OutboxEntry] = []
+        self._opted_out: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+
+    def opt_out(self, from_: str, to: str, opted_out: bool = True) -> None:
+        """Play the carrier's side of STOP (and START with `opted_out=False`): sends from
+        `from_` to `to` are refused with 21610, whatever the app has recorded."""
+        with self._lock:
+            (self._opted_out.add if opted_out else self._opted_out.discard)((from_, to))
+
+    def refuses(self, from_: str, to: str) -> bool:
+        with self._lock:
+            return (from_, to) in self._opted_out
 
     def add(self, entry: OutboxEntry) -> None:
         with self._lock:
@@ -60,6 +81,12 @@ OUTBOX = Outbox()
 
 class OutboxGateway:
     def send(self, to: str, from_: str, body: str, status_callback: str | None) -> str:
+        if OUTBOX.refuses(from_, to):
+            raise SmsFailed(
+                "twilio 400: Attempt to send to unsubscribed recipient",
+                retryable=False,
+                code=UNSUBSCRIBED_RECIPIENT,
+            )
         sid = "SM" + new_id().upper()
         OUTBOX.add(OutboxEntry(sid, "sms", to, from_, body, clock.iso(clock.now())))
         return sid
@@ -79,7 +106,9 @@ class TwilioGateway:
                 to=to, from_=from_, body=body, status_callback=status_callback
             )
         except TwilioRestException as exc:
-            raise SmsFailed(f"twilio {exc.status}: {exc.msg}", retryable=exc.status >= 500) from exc
+            raise SmsFailed(
+                f"twilio {exc.status}: {exc.msg}", retryable=exc.status >= 500, code=exc.code
+            ) from exc
         except (TwilioException, OSError) as exc:
             raise SmsFailed(f"twilio unreachable: {exc}", retryable=True) from exc
         except ValueError as exc:  # a 2xx whose body is not JSON (a proxy's page)

@@ -8,61 +8,107 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib.config import get_settings
 from chalicelib.domain import clock, templates
 from chalicelib.domain.callers import CUSTOMER
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.messages import Message
+from chalicelib.domain.messages import (
+    CONFIRM_WORDS,
+    HELP_WORDS,
+    Message,
+    keyword,
+    opt_out_choice,
+)
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timefmt import local_window
 from chalicelib.domain.timeline import event
-from chalicelib.services.messaging import record_message
+from chalicelib.services import customers as customer_service
+from chalicelib.services.messaging import add_message
 from chalicelib.store import customers as customer_store
 from chalicelib.store import jobs as job_store
+from chalicelib.store import keys
 from chalicelib.store import tenants as tenant_store
 from chalicelib.store.db import ConditionFailed, Transaction
-from chalicelib.store.webhooks import FIRST_DELIVERY, receipt_item
+from chalicelib.store.records import get
+from chalicelib.store.webhooks import FIRST_DELIVERY, Receipt, receipt_item
 
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
-START_WORDS = {"START", "UNSTOP", "OPTIN"}
-HELP_WORDS = {"HELP", "INFO"}
-CONFIRM_WORDS = {"C", "Y", "YES", "CONFIRM"}
 UPCOMING = ("scheduled", "dispatched")
+ATTEMPTS = 3
+DUPLICATE = "duplicate"
+_IGNORED = object()  # a text with nobody to go to: nothing is written, not even its receipt
 
 
 def receive(to: str, from_: str, body: str, sid: str) -> str | None:
-    """Handle one inbound text; returns the reply to send, if any. Unknown numbers: no-op."""
+    """Handle one inbound text; returns the reply to send, if any. Unknown numbers: no-op.
+
+    Whatever a text changes (an opt-out, a confirmation, the message on the job) commits in one
+    transaction with the delivery's receipt: Twilio's retry of a text that failed half-way finds
+    nothing done and does it all, and a retry of one that succeeded finds the receipt.
+    """
+    word = keyword(body)
+    if to == get_settings().twilio_default_from:
+        return _at_shared_sender(to, from_, word, sid)
     tenant = tenant_store.find_by_sms_number(to)
     if tenant is None:
         return None
+    for _ in range(ATTEMPTS):
+        tx = Transaction()
+        tx.put(receipt_item("twilio", sid, "sms"), condition=FIRST_DELIVERY, label=DUPLICATE)
+        reply = _handle(tx, tenant, to, from_, word, body, sid)
+        if reply is _IGNORED:
+            return None
+        try:
+            tx.commit()
+            return reply
+        except ConditionFailed as failed:
+            if DUPLICATE in failed.labels and _handled_before(sid):
+                return None  # Twilio retried a text we already handled
+    raise ConditionFailed(["inbound text"])
+
+
+def _handle(tx: Transaction, tenant: Tenant, to: str, from_: str, word: str, body: str, sid: str):
+    """Add what the text does to `tx`; returns the reply (None: no reply), or _IGNORED."""
+    opted_out = opt_out_choice(word)
+    if opted_out is not None:
+        # Twilio has already blocked (or unblocked) the pair, customer of ours or not.
+        changed = customer_service.record_opt_out(tx, tenant, to, from_, opted_out, "keyword")
+        if changed:
+            _add_inbound(tx, tenant, changed[0], None, body, sid)
+        return None
     customers = customer_store.find_by_phone(tenant.tenant_id, from_)
     if not customers:
-        return None
-    keyword = " ".join(body.split()).upper().rstrip(".!")
-    if not _first_delivery(sid):
-        return None  # Twilio retried a webhook we already handled
-    if keyword in STOP_WORDS or keyword in START_WORDS:
-        _set_opt_out(tenant, customers, opted_out=keyword in STOP_WORDS, body=body, sid=sid)
-        return None
+        return _IGNORED
     customer = customers[0]
-    if keyword in HELP_WORDS:
-        _record_inbound(tenant, customer, None, body, sid)
+    if word in HELP_WORDS:
+        _add_inbound(tx, tenant, customer, None, body, sid)
         return templates.render("help", tenant.templates, _values(tenant, customer))
-    if keyword in CONFIRM_WORDS:
-        return _confirm_next_visit(tenant, customer, body, sid)
-    job_id = _most_relevant_open_job(tenant, customer)
-    _record_inbound(tenant, customer, job_id, body, sid)
+    if word in CONFIRM_WORDS:
+        return _confirm_next_visit(tx, tenant, customer, body, sid)
+    _add_inbound(tx, tenant, customer, _most_relevant_open_job(tenant, customer), body, sid)
     return None
 
 
-def _first_delivery(sid: str) -> bool:
+def _at_shared_sender(to: str, from_: str, word: str, sid: str) -> None:
+    """A text to the shared default sender names no tenant. A STOP there blocks that sender for
+    every tenant that texts from it (Twilio blocks the pair), so it is recorded for the pair;
+    START lifts it. Anything else has no business to go to."""
+    opted_out = opt_out_choice(word)
+    if opted_out is None:
+        return None
     tx = Transaction()
-    tx.put(receipt_item("twilio", sid, "sms"), condition=FIRST_DELIVERY, label="duplicate")
+    tx.put(receipt_item("twilio", sid, "sms"), condition=FIRST_DELIVERY, label=DUPLICATE)
+    customer_service.record_opt_out(tx, None, to, from_, opted_out, "keyword")
     try:
         tx.commit()
     except ConditionFailed:
-        return False
-    return True
+        if not _handled_before(sid):
+            raise
+    return None
+
+
+def _handled_before(sid: str) -> bool:
+    return get(keys.webhook_dedupe("twilio", sid), Receipt) is not None
 
 
 def _values(tenant: Tenant, customer: Customer, **more: str) -> dict[str, str]:
@@ -74,21 +120,8 @@ def _values(tenant: Tenant, customer: Customer, **more: str) -> dict[str, str]:
     }
 
 
-def _set_opt_out(
-    tenant: Tenant, customers: list[Customer], opted_out: bool, body: str, sid: str
-) -> None:
-    tx = Transaction()
-    for customer in customers:
-        customer.sms_opted_out = opted_out
-        main, phone_entry = customer_store.customer_items(tenant.tenant_id, customer)
-        tx.put(main, entity=customer, label="customer")
-        tx.put(phone_entry, label="customer phone")
-    tx.commit()
-    _record_inbound(tenant, customers[0], None, body, sid)
-
-
-def _record_inbound(
-    tenant: Tenant, customer: Customer, job_id: str | None, body: str, sid: str
+def _add_inbound(
+    tx: Transaction, tenant: Tenant, customer: Customer, job_id: str | None, body: str, sid: str
 ) -> Message:
     message = Message(
         message_id=new_id(),
@@ -103,7 +136,7 @@ def _record_inbound(
         provider_id=sid,
         created_at=clock.now(),
     )
-    record_message(tenant.tenant_id, message, CUSTOMER)
+    add_message(tx, tenant.tenant_id, message, CUSTOMER)
     return message
 
 
@@ -134,15 +167,16 @@ def _next_visit(tenant: Tenant, customer: Customer) -> tuple[str, dict] | None:
     return job_id, visit
 
 
-def _confirm_next_visit(tenant: Tenant, customer: Customer, body: str, sid: str) -> str | None:
+def _confirm_next_visit(
+    tx: Transaction, tenant: Tenant, customer: Customer, body: str, sid: str
+) -> str | None:
     found = _next_visit(tenant, customer)
     if found is None:
-        job_id = _most_relevant_open_job(tenant, customer)
-        _record_inbound(tenant, customer, job_id, body, sid)
+        _add_inbound(tx, tenant, customer, _most_relevant_open_job(tenant, customer), body, sid)
         return None
     job_id, visit = found
-    _record_inbound(tenant, customer, job_id, body, sid)
-    confirm_visit(tenant.tenant_id, job_id, visit["visit_id"], via="sms")
+    _add_inbound(tx, tenant, customer, job_id, body, sid)
+    _add_confirmation(tx, tenant.tenant_id, job_id, visit["visit_id"], via="sms")
     window = local_window(visit["window_start"], visit["window_end"], visit["timezone"])
     return templates.render(
         "visit_confirmed", tenant.templates, _values(tenant, customer, visit_window=window)
@@ -151,7 +185,11 @@ def _confirm_next_visit(tenant: Tenant, customer: Customer, body: str, sid: str)
 
 def confirm_visit(tenant_id: str, job_id: str, visit_id: str, via: str) -> None:
     """The customer confirmed a visit: by replying C ("sms") or on the visit page ("page")."""
-    confirmed = event(job_id, "VisitConfirmed", CUSTOMER, visit_id=visit_id, via=via)
     tx = Transaction()
-    tx.put(job_store.event_item(tenant_id, confirmed), label="VisitConfirmed")
+    _add_confirmation(tx, tenant_id, job_id, visit_id, via)
     tx.commit()
+
+
+def _add_confirmation(tx: Transaction, tenant_id: str, job_id: str, visit_id: str, via: str):
+    confirmed = event(job_id, "VisitConfirmed", CUSTOMER, visit_id=visit_id, via=via)
+    tx.put(job_store.event_item(tenant_id, confirmed), label="VisitConfirmed")

@@ -6,10 +6,10 @@ from typing import Any
 
 from chalicelib.domain import clock
 from chalicelib.domain.callers import Caller
-from chalicelib.domain.customers import Customer
+from chalicelib.domain.customers import Customer, SmsOptOut
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.phones import search_prefix, to_e164
-from chalicelib.domain.tenants import require_timezone
+from chalicelib.domain.tenants import Tenant, require_timezone
 from chalicelib.services.common import check_version, found
 from chalicelib.services.tenants import get_settings
 from chalicelib.store import customers as store
@@ -68,3 +68,37 @@ def update(
     add_to(tx, caller, updated)
     tx.commit()
     return updated
+
+
+# --- opting out of texts ----------------------------------------------------------------------
+
+
+def opted_out_of(sender: str, phone: str) -> bool:
+    """Whether the phone opted out of texts from this sender (the carrier would refuse them)."""
+    choice = store.get_opt_out(sender, phone)
+    return choice is not None and choice.opted_out
+
+
+def record_opt_out(
+    tx: Transaction, tenant: Tenant | None, sender: str, phone: str, opted_out: bool, source: str
+) -> list[Customer]:
+    """Add the phone's choice about texts from `sender` to `tx`; returns the customers changed.
+
+    The choice is kept for the (sender, phone) pair, as the carrier keeps it, so every tenant
+    texting from that sender honours it (the shared default sender serves many). When the
+    sender is the tenant's own number it is also the choice of the tenant's customers with that
+    phone, which the office sees on each of them.
+    """
+    choice = SmsOptOut(
+        sender=sender, phone=phone, opted_out=opted_out, source=source, at=clock.now()
+    )
+    store.put_opt_out(tx, choice)
+    if tenant is None or sender != tenant.twilio_from_number:
+        return []
+    customers = store.find_by_phone(tenant.tenant_id, phone, consistent=True)
+    for customer in customers:
+        customer.sms_opted_out = opted_out
+        main, phone_entry = store.customer_items(tenant.tenant_id, customer)
+        tx.put(main, entity=customer, label="customer")
+        tx.put(phone_entry, label="customer phone")
+    return customers

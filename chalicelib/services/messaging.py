@@ -14,9 +14,10 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import event
 from chalicelib.integrations.sms import SmsFailed, gateway
 from chalicelib.logs import logger
+from chalicelib.services import customers
 from chalicelib.store import jobs as job_store
 from chalicelib.store import keys
-from chalicelib.store.db import Transaction
+from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.models import Item
 from chalicelib.store.records import Page, entity, page, record
 
@@ -30,15 +31,42 @@ def text_customer(
     """Text the customer (unless they opted out) and record the message on the job.
 
     A failed send is recorded as failed (the office sees it) rather than raised: the change
-    that prompted the text has already happened and must not be undone by a carrier.
+    that prompted the text has already happened and must not be undone by a carrier. A text
+    the carrier refuses because the phone opted out (Twilio 21610: a STOP we never saw) is
+    recorded as suppressed, together with the opt-out, so the next one is not even tried.
     """
     message = new_message(tenant, customer, job_id, kind, body)
-    if customer.sms_opted_out:
+    message.error = _suppression_reason(customer, message)
+    if message.error:
         message.status = "suppressed"
+        record_message(tenant.tenant_id, message, actor)
+    elif send(message):
+        _record_refused(tenant, message, actor)
     else:
-        send(message)
-    record_message(tenant.tenant_id, message, actor)
+        record_message(tenant.tenant_id, message, actor)
     return message
+
+
+def _suppression_reason(customer: Customer, message: Message) -> str | None:
+    if customer.sms_opted_out:
+        return "the customer opted out of texts"
+    if customers.opted_out_of(message.from_, message.to):
+        return f"the customer opted out of texts from {message.from_}"
+    return None
+
+
+def _record_refused(tenant: Tenant, message: Message, actor: str) -> None:
+    """The message and the opt-out the carrier told us of, in one transaction."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        tx = Transaction()
+        customers.record_opt_out(tx, tenant, message.from_, message.to, True, "carrier")
+        add_message(tx, tenant.tenant_id, message, actor)
+        try:
+            tx.commit()
+            return
+        except ConditionFailed:
+            if attempt == SEND_ATTEMPTS:
+                raise  # a customer rewritten again and again: the task or request is retried
 
 
 def text_from_template(
@@ -91,29 +119,42 @@ def new_message(
     )
 
 
-def send(message: Message) -> None:
-    """Send with a short exponential backoff on transient failures; permanent ones fail now."""
+def send(message: Message) -> bool:
+    """Send with a short exponential backoff on transient failures; permanent ones fail now.
+
+    Returns True when the carrier refused because the recipient opted out (not retried: only
+    the recipient's START lifts it); the message is then `suppressed`, with the reason.
+    """
     callback = f"{get_settings().public_base_url}/webhooks/twilio/status"
     for attempt in range(1, SEND_ATTEMPTS + 1):
         try:
             message.provider_id = gateway().send(message.to, message.from_, message.body, callback)
             message.status = "sent"
-            return
+            return False
         except SmsFailed as exc:
             message.status, message.error = "failed", str(exc)
             logger.warning("text not sent", extra={"kind": message.kind, "attempt": attempt})
+            if exc.recipient_opted_out:
+                message.status = "suppressed"
+                return True
             if not exc.retryable or attempt == SEND_ATTEMPTS:
-                return
+                return False
             time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+    return False
 
 
 def record_message(tenant_id: str, message: Message, actor: str) -> None:
     tx = Transaction()
+    add_message(tx, tenant_id, message, actor)
+    tx.commit()
+
+
+def add_message(tx: Transaction, tenant_id: str, message: Message, actor: str) -> None:
+    """The message and, on a job, its timeline event, as writes of `tx`."""
     tx.put(message_item(tenant_id, message), entity=message, label="message")
     if message.job_id:
         evt = message_event(message, actor)
         tx.put(job_store.event_item(tenant_id, evt), label=evt.type)
-    tx.commit()
 
 
 EVENT_BY_STATUS = {

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib.domain.customers import Customer
+from chalicelib.domain.customers import Customer, SmsOptOut
 from chalicelib.store import db, keys
+from chalicelib.store.db import Transaction
 from chalicelib.store.models import Item
 from chalicelib.store.records import Page, batch_get, entity, get, page, record
 
@@ -54,8 +55,28 @@ def search_customers(tenant_id: str, sort_prefix: str, cursor: str | None, limit
     return Page([direct[c] for c in ids if c in direct], next_cursor)
 
 
-def find_by_phone(tenant_id: str, phone: str, limit: int = 10) -> list[Customer]:
-    """Customers of the tenant with this number (a household may share one)."""
+def find_by_phone(
+    tenant_id: str, phone: str, limit: int = 10, consistent: bool = False
+) -> list[Customer]:
+    """Customers of the tenant with this number (a household may share one).
+
+    The index is eventually consistent; `consistent` re-reads the customers it names, for a
+    caller about to rewrite them under their version.
+    """
     with db.translate_errors():
         results = list(Item.gsi2.query(keys.phone_lookup(tenant_id, phone), limit=limit))
-    return [entity(item, Customer) for item in results]
+    if consistent:
+        ids = [keys.customer(tenant_id, item.data["customer_id"]) for item in results]
+        results = batch_get(ids, consistent=True)
+    return [entity(item, Customer) for item in results if item.data.as_dict().get("phone") == phone]
+
+
+def get_opt_out(sender: str, phone: str) -> SmsOptOut | None:
+    return get(keys.sms_opt_out(sender, phone), SmsOptOut)
+
+
+def put_opt_out(tx: Transaction, choice: SmsOptOut) -> None:
+    """Record the latest choice for the pair; the last one the carrier saw is the one that holds."""
+    key = keys.sms_opt_out(choice.sender, choice.phone)
+    actions = [Item.type.set("sms_opt_out"), Item.data.set(choice.model_dump(mode="json"))]
+    tx.update(Item(key.pk, key.sk), actions, label="sms opt-out", versioned=False)
