@@ -1,4 +1,5 @@
-"""Dunning: the office records a customer's promise to pay, which pauses the reminders."""
+"""Dunning: the office records a customer's promise to pay, which pauses the reminders, and
+resumes the reminders a lost or cancelled job held."""
 
 from __future__ import annotations
 
@@ -39,3 +40,25 @@ class PauseOut(Out):
 def pause_reminders(job_id: str, invoice_id: str, body: PauseIn):
     """Record a promise to pay: no payment reminders before `until` (a PaymentPromised event)."""
     return dunning.pause(caller(), job_id, invoice_id, body.until, body.note)
+
+
+class ResumeOut(Out):
+    invoice_id: str
+    job_id: str
+    number: int | None
+    hold_reason: str
+    held_at: datetime
+    resumed_at: datetime
+    resumed_by: str
+
+
+@api.route(
+    "/jobs/{job_id}/invoices/{invoice_id}/resume-reminders",
+    "POST",
+    roles=STAFF,
+    response=ResumeOut,
+)
+def resume_reminders(job_id: str, invoice_id: str):
+    """Let the payment reminders a lost or cancelled job held go on (a DunningResumed event);
+    409 `illegal_transition` when nothing holds them."""
+    return dunning.resume(caller(), job_id, invoice_id)

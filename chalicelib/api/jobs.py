@@ -12,7 +12,7 @@ from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
 from chalicelib.domain.callers import ANYONE, STAFF
 from chalicelib.domain.jobs import PRIORITIES, STAGES
-from chalicelib.services import jobs
+from chalicelib.services import closing, jobs
 
 api = Api(__name__, "jobs")
 
@@ -73,6 +73,9 @@ class JobPage(PageOut[JobOut]):
 class JobDetailOut(JobOut):
     currency: str
     balance_cents: int
+    owed_back_cents: int = Field(
+        0, description="Money kept beyond what the job's invoices bill: owed to the customer"
+    )
     quote: dict[str, Any] | None = None
     visits: list[dict[str, Any]] = Field(default_factory=list)
     invoices: list[dict[str, Any]] = Field(default_factory=list)
@@ -132,14 +135,17 @@ def patch_job(job_id: str, body: JobPatch, if_match: int | None = None):
 
 @api.route("/jobs/{job_id}/lose", "POST", roles=STAFF, body=ReasonIn, response=JobOut)
 def lose_job(job_id: str, body: ReasonIn, if_match: int | None = None):
-    """The customer went elsewhere: the job is `lost`."""
-    return jobs.close(caller(), job_id, "lost", body.reason, if_match)
+    """The customer went elsewhere: the job is `lost`, and its work closed as on cancel."""
+    return closing.close(caller(), job_id, "lost", body.reason, if_match)
 
 
 @api.route("/jobs/{job_id}/cancel", "POST", roles=STAFF, body=ReasonIn, response=JobOut)
 def cancel_job(job_id: str, body: ReasonIn, if_match: int | None = None):
-    """The work is called off: the job is `cancelled`."""
-    return jobs.close(caller(), job_id, "cancelled", body.reason, if_match)
+    """The work is called off: the job is `cancelled`, its open visits cancelled (their
+    technicians' time freed, no reminder texted), its draft invoices voided and the reminders
+    of its unpaid invoices held (`resume-reminders` lets them go on). Safe to retry: a job
+    already cancelled has what is left closed; a paid or lost job is 409."""
+    return closing.close(caller(), job_id, "cancelled", body.reason, if_match)
 
 
 @api.route("/jobs/{job_id}/notes", "POST", roles=ANYONE, body=NoteIn, response=NoteOut, status=201)

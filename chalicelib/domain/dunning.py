@@ -6,6 +6,9 @@ after), texted at 10:00 in the tenant's zone (moved out of quiet hours like ever
 text). Steps already past when the invoice is sent are skipped, except the last, which is due
 at once: it is the one that hands the invoice to collections. A promise to pay (a pause until
 a date) skips the steps before that date; a last step before it waits for it.
+
+A hold (the job was lost or cancelled) stops every step, the last one too, until the office
+resumes the reminders; the pay link keeps working meanwhile, since the money is still owed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from chalicelib.domain.errors import Invalid
+from chalicelib.domain.errors import Conflict, Invalid
 from chalicelib.domain.invoices import Invoice
 from chalicelib.domain.reminders import at_local, out_of_quiet_hours
 from chalicelib.domain.tenants import DunningStep, QuietHours
@@ -50,7 +53,18 @@ class Dunning(BaseModel):
     promised_by: str | None = None
     note: str | None = None
     collections_at: datetime | None = None
+    # A hold is placed once (a job is closed once) and kept after it is resumed: a retried close
+    # then knows the office already let the reminders go on.
+    hold_reason: str | None = None
+    held_at: datetime | None = None
+    held_by: str | None = None
+    resumed_at: datetime | None = None
+    resumed_by: str | None = None
     version: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.hold_reason is not None and self.resumed_at is None
 
 
 def plan(
@@ -112,6 +126,36 @@ def stop_reason(invoice: Invoice) -> str | None:
     if invoice.balance_cents <= 0:
         return "paid"
     return None
+
+
+def hold(
+    dunning: Dunning, invoice: Invoice, reason: str, actor: str, now: datetime
+) -> TimelineEvent:
+    """No reminder goes out (nor to collections) until the office resumes them."""
+    dunning.hold_reason, dunning.held_at, dunning.held_by = reason, now, actor
+    return event(
+        invoice.job_id,
+        "DunningHeld",
+        actor,
+        invoice_id=invoice.invoice_id,
+        number=invoice.number,
+        reason=reason,
+    )
+
+
+def resume(dunning: Dunning, invoice: Invoice, actor: str, now: datetime) -> TimelineEvent:
+    """Let the held reminders go on; 409 when nothing holds them."""
+    if not dunning.held:
+        raise Conflict("the invoice's reminders are not on hold", code="illegal_transition")
+    dunning.resumed_at, dunning.resumed_by = now, actor
+    return event(
+        invoice.job_id,
+        "DunningResumed",
+        actor,
+        invoice_id=invoice.invoice_id,
+        number=invoice.number,
+        reason=dunning.hold_reason,
+    )
 
 
 def check_pause(until: date, today: date) -> None:

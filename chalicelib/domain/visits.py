@@ -402,6 +402,22 @@ def cancel(visit: Visit, reason: str | None, actor: str) -> TimelineEvent:
     return event(visit.job_id, "VisitCancelled", actor, visit_id=visit.visit_id, reason=reason)
 
 
+def open_work(visits: list[Visit]) -> list[Visit]:
+    """The visits closing their job calls off: every one not completed or cancelled already.
+
+    A no-access attempt is among them: it still holds its technicians' time and could be
+    booked again, which a closed job never will be.
+    """
+    return [v for v in visits if v.status not in ("completed", "cancelled")]
+
+
+def cancel_with_job(visit: Visit, job_stage: str, reason: str | None, actor: str) -> TimelineEvent:
+    """The job was lost or cancelled, so is the visit; the event says it went with the job."""
+    called_off = cancel(visit, reason, actor)
+    called_off.data["cause"] = f"job_{job_stage}"
+    return called_off
+
+
 def report(
     visit: Visit,
     status: str,

@@ -34,7 +34,7 @@ def _visit(detail: dict[str, Any]) -> str:
 
 def _invoice(detail: dict[str, Any]) -> str:
     invoice_id = detail["data"]["invoice_id"]
-    return dunning.on_invoice_sent(detail["tenant_id"], detail["job_id"], invoice_id)
+    return dunning.ensure_running(detail["tenant_id"], detail["job_id"], invoice_id)
 
 
 # The event types the workflow rule routes to the queue, and what each one sets going.
@@ -44,6 +44,7 @@ TRIGGERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "TechnicianAssigned": _visit,
     "VisitCancelled": _visit,
     "InvoiceSent": _invoice,
+    "DunningResumed": _invoice,
 }
 EVENT_PATTERN = {"source": ["fieldline"], "detail-type": sorted(TRIGGERS)}
 

@@ -5,6 +5,13 @@ Wait → DunningStep. Each step reads the invoice again: paid, void, disputed or
 collections ends the execution; a promise to pay (`pause-reminders`) moves the next step past
 its date; otherwise the customer is texted with the pay link. The last step hands the invoice
 to collections and tells the office.
+
+Losing or cancelling the job holds the reminders (in the close's own transaction): the next
+step ends the execution without a text, and the step that claims a reminder, like the hand-over
+to collections, checks the hold under the dunning record's version, so a hold racing a step
+either lands first and stops it or comes after that reminder went. The office resumes them
+(`resume-reminders`, a DunningResumed event): the consumer starts a new execution, which skips
+the steps whose moment went by while they were held.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoices import Invoice
 from chalicelib.domain.messages import Message
 from chalicelib.domain.tenants import Tenant
-from chalicelib.domain.timeline import event
+from chalicelib.domain.timeline import TimelineEvent, event
 from chalicelib.integrations import workflows
 from chalicelib.integrations.sms import SmsFailed, gateway
 from chalicelib.logs import logger
@@ -40,25 +47,33 @@ def system(tenant_id: str) -> Caller:
     return Caller(tenant_id=tenant_id, user_id=SYSTEM, role=SYSTEM)
 
 
-def execution_name(invoice: Invoice) -> str:
-    # An invoice is sent once; its sending moment tells this dunning apart from any other.
+def execution_name(invoice: Invoice, dunning: Dunning | None = None) -> str:
+    # An invoice is sent once; its sending moment tells this dunning apart from any other, and
+    # the moment its reminders were resumed tells the execution after a hold apart.
     sent = int(invoice.sent_at.timestamp()) if invoice.sent_at else 0
-    return workflows.execution_name("dunning", invoice.invoice_id, sent)
+    parts: list[object] = ["dunning", invoice.invoice_id, sent]
+    if dunning is not None and dunning.resumed_at is not None:
+        parts.append(f"r{int(dunning.resumed_at.timestamp())}")
+    return workflows.execution_name(*parts)
 
 
 # --- the consumer's side ----------------------------------------------------------------------
 
 
-def on_invoice_sent(tenant_id: str, job_id: str, invoice_id: str) -> str:
-    """Start the invoice's dunning unless it is already running (or nothing is owed)."""
+def ensure_running(tenant_id: str, job_id: str, invoice_id: str) -> str:
+    """Start the invoice's dunning (it was sent, or its reminders resumed) unless it is running
+    already, held, or nothing is owed; a resumed one replaces the execution before the hold."""
     invoice = _invoice(system(tenant_id), job_id, invoice_id)
     if invoice is None or invoice.due_date is None or rules.stop_reason(invoice):
         return "not_needed"
-    name = execution_name(invoice)
     for _ in range(ATTEMPTS):
         dunning = _dunning(tenant_id, invoice_id) or Dunning(invoice_id=invoice_id, job_id=job_id)
+        if dunning.held:
+            return "held"
+        name = execution_name(invoice, dunning)
         if dunning.execution_name == name:
             return "current"
+        replaced = dunning.execution_arn
         started = workflows.start(
             workflows.DUNNING,
             name,
@@ -69,6 +84,8 @@ def on_invoice_sent(tenant_id: str, job_id: str, invoice_id: str) -> str:
             _save(tenant_id, dunning)
         except ConditionFailed:
             continue  # a promise to pay was recorded meanwhile: keep it, add the execution
+        if replaced and replaced != started.execution_arn:
+            workflows.stop(replaced, "the reminders were resumed by a newer execution")
         return "started"
     raise ConditionFailed(["dunning"])
 
@@ -84,6 +101,9 @@ def plan(task: dict[str, Any]) -> dict[str, Any]:
         return _done(task, "gone")
     if reason := rules.stop_reason(invoice):
         return _done(task, reason)
+    dunning = _dunning(task["tenant_id"], invoice.invoice_id)
+    if dunning is not None and dunning.held:
+        return _done(task, "held")
     tenant = tenants.get_settings(caller)
     steps = rules.plan(
         invoice.due_date, tenant.dunning_policy, invoice.timezone, tenant.quiet_hours
@@ -106,6 +126,8 @@ def step(task: dict[str, Any]) -> dict[str, Any]:
     index = task["next"]
     now = _logical_now(task)
     dunning = _dunning(tenant_id, invoice.invoice_id)
+    if dunning is not None and dunning.held:
+        return _done(task, "held")
     paused = dunning.paused_until if dunning else None
     due = rules.next_due(steps, index, now, paused, invoice.timezone, tenant.quiet_hours)
     if due is None:
@@ -115,13 +137,15 @@ def step(task: dict[str, Any]) -> dict[str, Any]:
         # A promise to pay was recorded while this step waited: wait for the next one instead.
         return {**task, "next": due_index, "send_at": clock.iso(due_at), "done": False}
     current = steps[index]
-    if _claim(tenant_id, invoice, index):
+    claimed = _claim(tenant_id, invoice, index)
+    if claimed == "held":
+        return _done(task, "held")
+    if claimed == "claimed":
         _remind(caller, tenant, invoice, current)
     if current.last:
         # Idempotent on its own (an invoice already with collections is left alone), so a
         # retried last step that had texted before failing still hands the invoice over.
-        _to_collections(caller, tenant, invoice.job_id, invoice.invoice_id)
-        return _done(task, "collections")
+        return _done(task, _to_collections(caller, tenant, invoice.job_id, invoice.invoice_id))
     return _next(task, steps, index + 1, invoice, tenant, skip_past=True, paused=paused, now=now)
 
 
@@ -167,20 +191,26 @@ def _done(task: dict[str, Any], outcome: str) -> dict[str, Any]:
     return {**task, "done": True, "outcome": outcome}
 
 
-def _claim(tenant_id: str, invoice: Invoice, index: int) -> bool:
-    """Record the step as taken before taking it: a retried task never texts twice."""
+def _claim(tenant_id: str, invoice: Invoice, index: int) -> str:
+    """Record the step as taken before taking it: a retried task never texts twice, and a
+    hold written meanwhile fails the claim's version check, so it is seen on the next read.
+
+    Returns `claimed` (text now), `taken` (an earlier try did) or `held`.
+    """
     for _ in range(ATTEMPTS):
         dunning = _dunning(tenant_id, invoice.invoice_id) or Dunning(
             invoice_id=invoice.invoice_id, job_id=invoice.job_id
         )
+        if dunning.held:
+            return "held"
         if index in dunning.sent_steps:
-            return False
+            return "taken"
         dunning.sent_steps = sorted({*dunning.sent_steps, index})
         try:
             _save(tenant_id, dunning)
         except ConditionFailed:
             continue
-        return True
+        return "claimed"
     raise ConditionFailed(["dunning"])
 
 
@@ -201,22 +231,31 @@ def _remind(caller: Caller, tenant: Tenant, invoice: Invoice, current: PlannedSt
     messaging.text_from_template(tenant, customer, invoice.job_id, "dunning", values, SYSTEM)
 
 
-def _to_collections(caller: Caller, tenant: Tenant, job_id: str, invoice_id: str) -> None:
-    """Mark the invoice for collection (with its timeline event), then tell the office."""
+def _to_collections(caller: Caller, tenant: Tenant, job_id: str, invoice_id: str) -> str:
+    """Mark the invoice for collection (with its timeline event), then tell the office.
 
-    def attempt() -> tuple[Invoice, str] | None:
-        collection = jobs.load(caller, job_id)
-        job = collection.header()
-        invoice = invoicing.require_invoice(collection, invoice_id)
+    Returns the step's outcome: `collections`, or `held` when the job was closed meanwhile.
+    """
+
+    def attempt() -> tuple[Invoice, str] | str:
+        books = invoicing.open_books(caller, job_id)
+        invoice = books.invoice(invoice_id)
+        dunning = _dunning(caller.tenant_id, invoice_id)
+        if dunning is not None and dunning.held:
+            return "held"
         if rules.stop_reason(invoice):
-            return None  # paid (or voided) at the last moment
+            return "collections"  # paid (or voided) at the last moment, or handed over already
         handed = rules.send_to_collections(invoice, SYSTEM, clock.now())
-        invoicing.write(Transaction(), caller, job, invoice, handed).commit()
-        return invoice, customers.get(caller, job.customer_id).name
+        tx = Transaction()
+        if dunning is not None:
+            # Written back unchanged: a hold placed since the read fails the hand-over.
+            tx.put(_item(caller.tenant_id, dunning), label="dunning", entity=dunning)
+        books.record(tx, "invoice_uncollectible", handed, invoices=[invoice]).commit()
+        return invoice, customers.get(caller, books.job.customer_id).name
 
     outcome = invoicing.retrying(attempt)
-    if outcome is None:
-        return
+    if isinstance(outcome, str):
+        return outcome
     invoice, customer_name = outcome
     notice = rules.collections_notice(
         invoice.number,
@@ -225,6 +264,7 @@ def _to_collections(caller: Caller, tenant: Tenant, job_id: str, invoice_id: str
         invoice.due_date,
     )
     tell_office(tenant, job_id, "collections", notice)
+    return "collections"
 
 
 def tell_office(tenant: Tenant, job_id: str, kind: str, body: str) -> Message:
@@ -289,6 +329,53 @@ def pause(
             tx.commit()
         except ConditionFailed:
             continue  # a dunning step claimed meanwhile: read again
+        return {**dunning.model_dump(), "number": invoice.number}
+    raise Conflict("the invoice's reminders are being changed; try again", code="conflict")
+
+
+# --- held while the job is closed --------------------------------------------------------------
+
+
+def unheld_chased(tenant_id: str, invoices: list[Invoice]) -> list[tuple[Invoice, Dunning]]:
+    """The invoices still chased whose reminders were never held, each with its dunning record
+    (a new one when the execution has not started yet)."""
+    found = []
+    for invoice in invoices:
+        if invoice.due_date is None or rules.stop_reason(invoice):
+            continue
+        dunning = _dunning(tenant_id, invoice.invoice_id) or Dunning(
+            invoice_id=invoice.invoice_id, job_id=invoice.job_id
+        )
+        if dunning.hold_reason is None:
+            found.append((invoice, dunning))
+    return found
+
+
+def queue_hold(
+    tx: Transaction, caller: Caller, invoice: Invoice, dunning: Dunning, reason: str
+) -> TimelineEvent:
+    """Hold the invoice's reminders in `tx` (under the record's version); the DunningHeld event
+    is the caller's to save with the job."""
+    held = rules.hold(dunning, invoice, reason, caller.user_id, clock.now())
+    tx.put(_item(caller.tenant_id, dunning), label=f"dunning {invoice.invoice_id}", entity=dunning)
+    return held
+
+
+def resume(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
+    """The office lets held reminders go on; the DunningResumed event restarts the dunning."""
+    invoice = invoicing.require_invoice(jobs.load(caller, job_id), invoice_id)
+    for _ in range(ATTEMPTS):
+        dunning = _dunning(caller.tenant_id, invoice_id) or Dunning(
+            invoice_id=invoice_id, job_id=job_id
+        )
+        resumed = rules.resume(dunning, invoice, caller.user_id, clock.now())
+        tx = Transaction()
+        tx.put(_item(caller.tenant_id, dunning), label="dunning", entity=dunning)
+        tx.put(job_store.event_item(caller.tenant_id, resumed), label=resumed.type)
+        try:
+            tx.commit()
+        except ConditionFailed:
+            continue  # a step or a promise to pay changed the record meanwhile: read again
         return {**dunning.model_dump(), "number": invoice.number}
     raise Conflict("the invoice's reminders are being changed; try again", code="conflict")
 

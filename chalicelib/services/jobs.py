@@ -1,4 +1,5 @@
-"""Leads and jobs: create, find, read with everything in them, change, close, annotate."""
+"""Leads and jobs: create, find, read with everything in them, change, annotate (closing a job
+and its work is services/closing.py)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,7 @@ def detail(caller: Caller, job_id: str) -> dict[str, Any]:
         **job.model_dump(),
         "quote": office_view(quote, with_prices=not caller.is_technician) if quote else None,
         "balance_cents": invoice_rules.outstanding_cents(invoices),
+        "owed_back_cents": sum(i.owed_back_cents for i in invoices),
         "notes": [n.model_dump(mode="json") for n in collection.children("note", Note)],
         "visits": [
             v.model_dump(mode="json")
@@ -106,14 +108,6 @@ def update(caller: Caller, job_id: str, changes: dict[str, Any], if_match: int |
     rules.touch(job)
     changed = event(job_id, "JobUpdated", caller.user_id, fields=sorted(changes))
     save(Transaction(), caller, job, changed).commit()
-    return job
-
-
-def close(caller: Caller, job_id: str, stage: str, reason: str, if_match: int | None) -> Job:
-    job = get(caller, job_id)
-    check_version(job.version, if_match)
-    closed = rules.close(job, stage, reason, caller.user_id)
-    save(Transaction(), caller, job, closed).commit()
     return job
 
 

@@ -37,7 +37,7 @@ from chalicelib.store import tenants as user_store
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
 from chalicelib.store.models import Item
-from chalicelib.store.records import batch_get, entity, get, record
+from chalicelib.store.records import batch_get, entity, record
 
 # A lost race is retried after a short random pause; a handful of rounds settles any real
 # contention (each round, at least one writer of a day wins).
@@ -230,15 +230,8 @@ def _change(
         others = [v for v in collection.children("visit", Visit) if v.visit_id != visit_id]
         events = [e for e in change(job, visit, others) if e is not None]
         job_rules.touch(job)
-        days = _read_days(caller, rules.days_to_change(before, visit, tenant.timezone))
-        changed_days = rules.rebook(
-            before, visit, days, tenant.timezone, tenant.travel_buffer_minutes
-        )
         tx = Transaction()
-        tx.put(_visit_item(caller.tenant_id, visit, tenant.timezone), label="visit", entity=visit)
-        for day in changed_days:
-            label = f"technician day {day.technician_id} {day.day}"
-            tx.put(_day_item(caller.tenant_id, day), label=label, entity=day)
+        queue_visits(tx, caller, tenant, [(before, visit)])
         jobs.save(tx, caller, job, *events)
         try:
             tx.commit()
@@ -249,6 +242,31 @@ def _change(
             logger.info("visit change lost a race; retrying", extra={"failed": lost.labels})
             time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def queue_visits(
+    tx: Transaction, caller: Caller, tenant: Tenant, changes: list[tuple[Visit | None, Visit]]
+) -> None:
+    """Queue changed visits (before, after) and the technician days they take or give back.
+
+    The days are read once, strongly consistent, and each is written once under the version
+    read, however many of the visits share it: the transaction fails as a whole if any day
+    changed meanwhile. 409 double_booking when a visit's new time clashes.
+    """
+    timezone = tenant.timezone
+    wanted = {
+        key for before, after in changes for key in rules.days_to_change(before, after, timezone)
+    }
+    days = _read_many_days(caller, sorted(wanted))
+    changed: dict[tuple[str, str], TechDay] = {}
+    for before, after in changes:
+        for day in rules.rebook(before, after, days, timezone, tenant.travel_buffer_minutes):
+            changed[(day.technician_id, day.day)] = day
+    for _, visit in changes:
+        label = "visit" if len(changes) == 1 else f"visit {visit.visit_id}"
+        tx.put(_visit_item(caller.tenant_id, visit, timezone), label=label, entity=visit)
+    for day in changed.values():
+        _put_day(tx, caller.tenant_id, day)
 
 
 def _just(events: list[TimelineEvent]) -> Change:
@@ -263,15 +281,6 @@ def _visit_in(caller: Caller, collection: JobCollection, visit_id: str) -> Visit
                 break
             return visit
     raise NotFound("visit not found")
-
-
-def _read_days(caller: Caller, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], TechDay]:
-    # Strongly consistent reads: the version read is the one the write will be checked against.
-    days = {}
-    for technician_id, day in wanted:
-        found = get(keys.tech_day(caller.tenant_id, technician_id, day), TechDay)
-        days[(technician_id, day)] = found or TechDay(technician_id=technician_id, day=day)
-    return days
 
 
 def _technicians(caller: Caller, technician_ids: list[str]) -> list[User]:
@@ -321,6 +330,11 @@ def _visit_item(tenant_id: str, visit: Visit, timezone: str) -> Item:
 
 def _day_item(tenant_id: str, day: TechDay) -> Item:
     return record(keys.tech_day(tenant_id, day.technician_id, day.day), "tech_day", tenant_id, day)
+
+
+def _put_day(tx: Transaction, tenant_id: str, day: TechDay) -> None:
+    label = f"technician day {day.technician_id} {day.day}"
+    tx.put(_day_item(tenant_id, day), label=label, entity=day)
 
 
 # --- telling the customer ---------------------------------------------------------------------
@@ -495,8 +509,7 @@ def _write_series_batch(
             item = _visit_item(caller.tenant_id, visit, tenant.timezone)
             tx.put(item, label=f"visit {visit.visit_id} (occurrence {number})", entity=visit)
         for day in days.values():
-            label = f"technician day {day.technician_id} {day.day}"
-            tx.put(_day_item(caller.tenant_id, day), label=label, entity=day)
+            _put_day(tx, caller.tenant_id, day)
         jobs.save(tx, caller, job, *extra_events, *events)
         try:
             tx.commit()

@@ -68,6 +68,7 @@ def test_events_no_workflow_cares_about_are_acknowledged(stage):
     assert consumer.handle(noted) == "ignored"
     assert "NoteAdded" not in consumer.EVENT_PATTERN["detail-type"]
     assert set(consumer.EVENT_PATTERN["detail-type"]) == {
+        "DunningResumed",
         "InvoiceSent",
         "TechnicianAssigned",
         "VisitCancelled",
