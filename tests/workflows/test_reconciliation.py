@@ -155,7 +155,9 @@ def test_a_refund_made_in_stripe_that_we_never_recorded_is_repaired_once(stage, 
     assert report["mismatches"] == []
     assert any(entry.get("refund_id") == refund.id for entry in report["repaired"]), report
     # And the lost webhook arriving after all changes nothing: the refund counts once
-    late = event("charge.refunded", {**charge(refund.charge), "refunds": {"data": [refund.to_dict()]}})
+    late = event(
+        "charge.refunded", {**charge(refund.charge), "refunds": {"data": [refund.to_dict()]}}
+    )
     assert deliver(owner, late).data["outcome"] == "unchanged"
     shown = reload(owner, sent)
     assert (shown["refunded_cents"], shown["balance_cents"]) == (2000, 2000)
