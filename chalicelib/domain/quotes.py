@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from chalicelib.domain import clock
+from chalicelib.domain.currencies import check_chargeable
 from chalicelib.domain.errors import Conflict, Invalid
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import LineItem, percent_of, tax_cents, totals
@@ -151,6 +152,8 @@ def new_quote(
         created_by=actor,
         created_at=moment,
     )
+    for option in quote.options:  # a quote that could never be invoiced is refused now
+        check_chargeable(option.total_cents, currency)
     created = event(
         job_id,
         "QuoteCreated",

@@ -394,3 +394,13 @@ def test_money_owed_back_is_shown_when_the_customer_paid_twice(owner):
     shown = reload(owner, bill)
     assert (shown["status"], shown["owed_back_cents"]) == ("paid", 10000)
     assert _shown(owner, job["id"])["owed_back_cents"] == 10000
+
+
+def test_a_quote_that_could_never_be_invoiced_is_refused(owner):
+    job = _job(owner)
+    lines = [{"description": "Tower", "quantity": 2, "unit_price_cents": 60_000_000}]
+    refused = owner.post(
+        f"/jobs/{job['id']}/quotes", {"options": [{"name": "Big", "line_items": lines}]}
+    )
+    assert refused.status_code == 422, refused.body
+    assert refused.data["error"]["code"] == "amount_too_large"

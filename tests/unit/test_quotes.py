@@ -110,10 +110,14 @@ def test_an_option_has_one_to_a_hundred_line_items(count):
 
 def test_a_hundred_line_items_and_the_largest_amounts_are_still_exact():
     lines = [line(rules.MAX_UNIT_PRICE_CENTS, quantity=rules.MAX_QUANTITY) for _ in range(100)]
-    quote = quote_with(lines, rate_bps=825)
+    option = rules.price_option("Tower", lines, 825, None)
     per_line = rules.MAX_UNIT_PRICE_CENTS * rules.MAX_QUANTITY
-    assert quote.options[0].subtotal_cents == 100 * per_line
-    assert quote.options[0].tax_cents == 100 * (per_line * 825 // 10_000)
+    assert option.subtotal_cents == 100 * per_line
+    assert option.tax_cents == 100 * (per_line * 825 // 10_000)
+    # but no processor charges that much in one payment: such a quote is refused
+    with pytest.raises(Invalid) as raised:
+        quote_with(lines, rate_bps=825)
+    assert raised.value.code == "amount_too_large"
 
 
 @pytest.mark.parametrize(
