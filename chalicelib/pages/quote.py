@@ -169,7 +169,7 @@ def _decision(tenant: Tenant, quote: Quote) -> Html:
         if chosen and chosen.deposit_cents:
             deposit = html(
                 "<p>A deposit of $amount is due; $business will send you the invoice.</p>",
-                amount=money(chosen.deposit_cents, quote.currency),
+                amount=money(chosen.deposit_cents, quote.currency, tenant.locale),
                 business=tenant.name,
             )
         return html(
@@ -178,7 +178,7 @@ def _decision(tenant: Tenant, quote: Quote) -> Html:
             "<p>You approved <strong>$option</strong> ($total), signed by $name on $when.</p>\n"
             "$deposit\n<p>$business will be in touch to schedule the work.</p>\n</section>",
             option=chosen.name if chosen else "",
-            total=money(chosen.total_cents, quote.currency) if chosen else "",
+            total=money(chosen.total_cents, quote.currency, tenant.locale) if chosen else "",
             name=quote.signed_by,
             when=local_date(quote.approved_at or clock.now(), tenant.timezone),
             deposit=deposit,
@@ -200,8 +200,8 @@ def _option(token: str, tenant: Tenant, quote: Quote, option: QuoteOption, numbe
             '<td class="num">$amount</td></tr>',
             description=line.description,
             quantity=line.quantity,
-            unit=money(line.unit_price_cents, quote.currency),
-            amount=money(line.amount_cents, quote.currency),
+            unit=money(line.unit_price_cents, quote.currency, tenant.locale),
+            amount=money(line.amount_cents, quote.currency, tenant.locale),
         )
         for line in option.line_items
     )
@@ -209,7 +209,7 @@ def _option(token: str, tenant: Tenant, quote: Quote, option: QuoteOption, numbe
     if option.deposit_cents:
         deposit = html(
             "<p>Deposit due on approval: <strong>$d</strong></p>",
-            d=money(option.deposit_cents, quote.currency),
+            d=money(option.deposit_cents, quote.currency, tenant.locale),
         )
     badge = Html("")
     css = "card option"
@@ -231,10 +231,10 @@ def _option(token: str, tenant: Tenant, quote: Quote, option: QuoteOption, numbe
         name=option.name,
         badge=badge,
         rows=rows,
-        subtotal=money(option.subtotal_cents, quote.currency),
+        subtotal=money(option.subtotal_cents, quote.currency, tenant.locale),
         rate=_percent(quote.tax_rate_bps),
-        tax=money(option.tax_cents, quote.currency),
-        total=money(option.total_cents, quote.currency),
+        tax=money(option.tax_cents, quote.currency, tenant.locale),
+        total=money(option.total_cents, quote.currency, tenant.locale),
         deposit=deposit,
         form=form,
     )
@@ -258,7 +258,7 @@ def _approve_form(
         name=option.name,
         max=MAX_SIGNATURE,
         business=tenant.name,
-        total=money(option.total_cents, quote.currency),
+        total=money(option.total_cents, quote.currency, tenant.locale),
     )
 
 

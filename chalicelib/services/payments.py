@@ -327,6 +327,7 @@ def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
             stripe.cancel_intent(previous, tenant.stripe_account_id)
         stale = ours
     settled = sum(1 for p in payments if p.status in rules.SETTLED)
+    methods = currencies.payment_method_types(invoice.currency, tenant.country)
     intent = stripe.create_intent(
         invoice.balance_cents,
         invoice.currency,
@@ -337,10 +338,12 @@ def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
             "invoice_number": str(invoice.number),
         },
         tenant.stripe_account_id,
-        # Same invoice, balance, payments and predecessor → the same intent, however many
-        # times the page is retried; any of them changing makes a new one.
-        f"invoice-{invoice.invoice_id}-{invoice.balance_cents}-{settled}-{previous or 'first'}",
-        methods=currencies.payment_method_types(invoice.currency, tenant.country),
+        # Same invoice, balance, payments, predecessor and payment methods → the same intent,
+        # however many times the page is retried; any of them changing makes a new one (Stripe
+        # refuses a key reused with other parameters).
+        f"invoice-{invoice.invoice_id}-{invoice.balance_cents}-{settled}-{previous or 'first'}"
+        f"-{'+'.join(methods)}",
+        methods=methods,
     )
     invoice.payment_intent_id = intent.id
     invoice.payment_intent_amount_cents = intent.amount_cents
