@@ -64,7 +64,7 @@ def close(caller: Caller, job_id: str, stage: str, reason: str, if_match: int | 
         collection = jobs.load(caller, job_id)
         job = collection.header()
         closed = _close_header(caller, job, stage, reason, if_match)
-        left = work_left(caller, collection)
+        left = _work_left(caller, collection)
         if closed is None and not left:
             return job
         batch = _take(left, tenant, room=MAX_WRITES - 1 - (closed is not None))
@@ -82,7 +82,7 @@ def close(caller: Caller, job_id: str, stage: str, reason: str, if_match: int | 
             return job
 
 
-def work_left(caller: Caller, collection: JobCollection) -> Work:
+def _work_left(caller: Caller, collection: JobCollection) -> Work:
     invoices = invoicing.invoices_of(collection)
     open_visits = visit_rules.open_work(collection.children("visit", Visit))
     return Work(
