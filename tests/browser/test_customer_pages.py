@@ -145,8 +145,9 @@ def test_the_pages_fit_a_360_pixel_phone_without_sideways_scrolling(stage, tab):
     long_line = {
         "description": "Remove and dispose of the old 50-gallon tank; supercalifragilistic"
         "expialidociouslylongpartnumberWH-50-GAL-NG-1234567890",
-        "quantity": 3,
-        "unit_price_cents": 123456789,
+        # long figures, within the most Stripe charges in one payment (999,999.99 USD)
+        "quantity": 9,
+        "unit_price_cents": 8999999,
         "taxable": True,
     }
     office.send_quote(

@@ -14,6 +14,7 @@ from tests.invariants import assert_invariants, local_reader
 from tests.workflows.helpers import given_scheduled_visit, outbox_bodies, texts
 
 MONDAY_0900 = "2025-03-10T09:00:00-05:00"
+BUSINESS = "Shut-Off Valve Plumbing"
 # Monday 2 June 2025, 10:00 in Chicago: the invoice goes out, due in 14 days (Monday 16 June).
 SENT = datetime(2025, 6, 2, 15, 0, tzinfo=UTC)
 
@@ -21,7 +22,7 @@ SENT = datetime(2025, 6, 2, 15, 0, tzinfo=UTC)
 @pytest.fixture
 def owner(client, moto_endpoint):
     """A tenant whose money, time and timeline must add up once the test is over."""
-    tenant = new_tenant(client)
+    tenant = new_tenant(client, name=BUSINESS)  # its own name: the outbox is the session's
     yield tenant
     assert_invariants(local_reader(moto_endpoint, TABLE), tenant.tenant_id)
 
@@ -47,7 +48,7 @@ def test_a_visit_of_a_job_cancelled_before_its_reminder_gets_no_text(stage, virt
     [execution] = stage.executions("reminders", visit["id"])
     assert execution["status"] == "ABORTED"
     assert texts(owner, job["id"], "reminder") == []
-    assert not any("Furnace tune-up" in b for b in outbox_bodies("Acme Plumbing"))
+    assert not any("Furnace tune-up" in b for b in outbox_bodies(BUSINESS))
 
 
 def test_a_reminder_whose_stop_never_arrived_still_checks_the_visit_before_texting(
