@@ -467,16 +467,12 @@ def give_back(
 
 def flag_dispute(invoice: Invoice, payment: Payment, actor: str) -> TimelineEvent:
     invoice.disputed = True
-    invoice.updated_at = clock.now()
-    return event(
-        invoice.job_id,
+    return _dispute_event(
+        invoice,
+        payment,
         "PaymentDisputed",
         actor,
-        invoice_id=invoice.invoice_id,
-        payment_id=payment.payment_id,
-        dispute_id=payment.dispute_id,
         reason=payment.dispute_reason,
-        currency=payment.currency,
         amount_cents=payment.amount_cents,
     )
 
@@ -737,15 +733,11 @@ def close_dispute(
 def lose_dispute(invoice: Invoice, payment: Payment, actor: str) -> list[TimelineEvent]:
     """A lost dispute takes the money back: the invoice is owed again."""
     invoice.dispute_lost_cents += payment.dispute_lost_cents
-    invoice.updated_at = clock.now()
-    lost = event(
-        invoice.job_id,
+    lost = _dispute_event(
+        invoice,
+        payment,
         "DisputeLost",
         actor,
-        invoice_id=invoice.invoice_id,
-        payment_id=payment.payment_id,
-        dispute_id=payment.dispute_id,
-        currency=payment.currency,
         amount_cents=payment.dispute_lost_cents,
         balance_cents=invoice.balance_cents,
     )
@@ -754,16 +746,22 @@ def lose_dispute(invoice: Invoice, payment: Payment, actor: str) -> list[Timelin
 
 def win_dispute(invoice: Invoice, payment: Payment, actor: str) -> TimelineEvent:
     invoice.disputed = False
+    return _dispute_event(invoice, payment, "DisputeWon", actor, amount_cents=payment.amount_cents)
+
+
+def _dispute_event(
+    invoice: Invoice, payment: Payment, type_: str, actor: str, **data
+) -> TimelineEvent:
     invoice.updated_at = clock.now()
     return event(
         invoice.job_id,
-        "DisputeWon",
+        type_,
         actor,
         invoice_id=invoice.invoice_id,
         payment_id=payment.payment_id,
         dispute_id=payment.dispute_id,
         currency=payment.currency,
-        amount_cents=payment.amount_cents,
+        **data,
     )
 
 
