@@ -1,7 +1,10 @@
 """Benchmark Fieldline's route optimiser on Solomon VRPTW instances against OR-Tools.
 
     python -m bench.routing C101 R205 --seconds 2
-    python -m bench.routing all --seconds 10 [--json]
+    python -m bench.routing all --seconds 10 [--json]      # every Solomon instance
+    python -m bench.routing path/to/X.vrptw --seconds 60   # any instance with a bks.csv beside it
+
+Names are looked up under bench/data/ (Solomon, and Gehring–Homberger such as C1_10_1).
 
 Each instance becomes a Fieldline `RoutingProblem` (technicians at the depot for the depot's
 opening hours, every customer a priority visit) and is solved through
@@ -20,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from bench import check, ortools_baseline
-from bench.solomon import BestKnown, Instance, all_instance_paths, load, load_best_known
+from bench.solomon import BestKnown, Instance, all_instance_paths, best_known, load, resolve
 from chalicelib.domain.routing import Location, RoutingProblem, Technician, Visit
 from chalicelib.integrations import routing_pyvrp
 
@@ -124,8 +127,9 @@ class Row:
 
 
 def benchmark(name: str, options: Options) -> Row:
-    instance = load(name)
-    best = load_best_known()[instance.name]
+    path = resolve(name)
+    instance = load(path)
+    best = best_known(path, instance.name)
     ours = ortools = None
     if "ours" in options.solvers:
         ours = score(instance, run_ours(instance, options.seconds, options.seed), best)
@@ -217,7 +221,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("instances", nargs="+", help="paths, names like C101, or 'all'")
+    parser.add_argument("instances", nargs="+", help="paths, names like C101 or C1_10_1, or 'all'")
     parser.add_argument("--seconds", type=float, default=10.0, help="time limit per solver")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print JSON, with routes")

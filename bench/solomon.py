@@ -1,8 +1,12 @@
-"""Solomon VRPTW instances in the LKH-3 text format, in integer units x10.
+"""VRPTW instances in the LKH-3 text format, in integer units x10.
 
 The published best-known distances use `floor(10 * euclid)` per edge, so everything is kept
 in tenths: coordinates, windows and service times are multiplied by 10 and every edge is the
 floor of the scaled euclidean distance. Travel time equals distance, as in the benchmark.
+
+The instances ship with the repository under `bench/data/` (the Solomon set and six
+Gehring–Homberger 1,000-customer instances, each folder with its sources and licence); any
+other instance file works too when a `bks.csv` with its best-known solution lies beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-SOLOMON_DIR = Path("/work/shared/bench/solomon")
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SOLOMON_DIR = DATA_DIR / "solomon"
+BEST_KNOWN_FILE = "bks.csv"
 SCALE = 10
 
 
@@ -61,22 +67,21 @@ def scaled_distance(a: Node, b: Node) -> int:
 
 
 def resolve(name_or_path: str) -> Path:
-    """Accept a path, or an instance name such as `C101` found in the shared folder."""
+    """Accept a path, or the name of an instance under bench/data/ (`C101`, `RC2_10_1`)."""
     path = Path(name_or_path)
     if path.is_file():
         return path
-    candidate = SOLOMON_DIR / f"{name_or_path.upper()}.vrptw"
-    if candidate.is_file():
+    for candidate in sorted(DATA_DIR.glob(f"*/{name_or_path.upper()}.vrptw")):
         return candidate
-    raise FileNotFoundError(f"no Solomon instance {name_or_path!r}")
+    raise FileNotFoundError(f"no instance {name_or_path!r}: neither a file nor in {DATA_DIR}")
 
 
 def all_instance_paths() -> list[Path]:
     return sorted(SOLOMON_DIR.glob("*.vrptw"))
 
 
-def load(name_or_path: str) -> Instance:
-    path = resolve(name_or_path)
+def load(name_or_path: str | Path) -> Instance:
+    path = resolve(str(name_or_path))
     return parse(path.read_text(), default_name=path.stem)
 
 
@@ -111,12 +116,24 @@ def parse(text: str, default_name: str = "") -> Instance:
     )
 
 
-def load_best_known(path: Path | None = None) -> dict[str, BestKnown]:
-    with open(path or SOLOMON_DIR / "bks.csv", newline="") as fh:
+def load_best_known(path: Path = SOLOMON_DIR / BEST_KNOWN_FILE) -> dict[str, BestKnown]:
+    """A `bks.csv`: `instance,vehicles,distance_x10` per instance."""
+    with open(path, newline="") as fh:
         return {
             row["instance"]: BestKnown(int(row["vehicles"]), int(row["distance_x10"]))
             for row in csv.DictReader(fh)
         }
+
+
+def best_known(instance_path: Path, name: str) -> BestKnown:
+    """The best-known solution of an instance, from the `bks.csv` beside its file."""
+    table = instance_path.parent / BEST_KNOWN_FILE
+    if not table.is_file():
+        raise FileNotFoundError(f"no {BEST_KNOWN_FILE} beside {instance_path}")
+    found = load_best_known(table).get(name)
+    if found is None:
+        raise KeyError(f"{table} has no row for {name}")
+    return found
 
 
 def _split_sections(text: str) -> tuple[dict[str, str], dict[str, list[str]]]:

@@ -6,7 +6,7 @@ import pytest
 
 from bench import check
 from bench.routing import EuclideanTravel, fieldline_problem
-from bench.solomon import SOLOMON_DIR, load, parse
+from bench.solomon import load, parse
 
 TINY = """NAME : TINY
 TYPE : CVRPTW
@@ -37,12 +37,7 @@ DEPOT_SECTION
 EOF
 """
 
-needs_instances = pytest.mark.skipif(
-    not (SOLOMON_DIR / "C101.vrptw").is_file(), reason="Solomon instances not available"
-)
 
-
-@needs_instances
 def test_c101_is_parsed_in_tenths():
     instance = load("C101")
 
@@ -56,7 +51,6 @@ def test_c101_is_parsed_in_tenths():
     assert (second.ready, second.due) == (9120, 9670)
 
 
-@needs_instances
 def test_c101_one_route_per_customer_breaks_only_the_fleet_size():
     instance = load("C101")
 
