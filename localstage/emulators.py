@@ -185,9 +185,10 @@ def create_table(endpoint_url: str, table_name: str) -> None:
 def start_localstripe(port: int, log_path: Path | None = None) -> subprocess.Popen:
     """localstripe as a child process; waits until it answers."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    # --from-scratch: localstripe otherwise loads /tmp/localstripe.pickle, one file that every
-    # localstripe on the machine rewrites on each change; starting while another one writes
-    # it fails (EOFError), and a stage would inherit another run's objects.
+    # --from-scratch: localstripe otherwise loads localstripe.pickle in the system's temporary
+    # folder, one file that every localstripe on the machine rewrites on each change; starting
+    # while another one writes it fails (EOFError), and a stage would inherit another run's
+    # objects.
     # localstripe_strict: localstripe refusing what Stripe refuses and it accepts (see there).
     strict = "localstage.localstripe_strict"
     command = [sys.executable, "-m", strict, "--port", str(port), "--from-scratch"]
