@@ -67,6 +67,11 @@ class Settings:
     reminders_state_machine_arn: str | None = None
     dunning_state_machine_arn: str | None = None
     reconciliation_state_machine_arn: str | None = None
+    # A moment more than a Standard execution's year ahead: an EventBridge Scheduler one-time
+    # schedule in this group starts the next execution, as this role (integrations.workflows).
+    schedule_group: str | None = None
+    scheduler_role_arn: str | None = None
+    scheduler_dead_letter_arn: str | None = None
     # Local stage only: the queue the clock polls for the consumer, and where it parks stream
     # records that failed every try (AWS: the event source mapping's on-failure destination).
     workflow_queue_url: str | None = None
@@ -77,6 +82,8 @@ class Settings:
     # "amazon_location" (the route calculator's CalculateRouteMatrix; deployed stages).
     travel_provider: str = "straight_line"
     route_calculator_name: str | None = None
+    # The function `POST /dispatch/optimize` invokes asynchronously to solve (handlers.optimizer).
+    optimizer_function: str | None = None
     # Local stage only: how much faster than real time its clock runs waits (86400: a day a
     # second).
     time_scale: float = 1.0
@@ -102,9 +109,18 @@ class Settings:
 
     # Secrets resolve on first use, not at import, so a cold start that needs none reads none.
     @property
-    def link_secret(self) -> str:
-        """Signs customer links and pagination cursors."""
-        return self._secret("link_secret")
+    def link_secrets(self) -> tuple[str, ...]:
+        """Sign customer links and list cursors, newest first: new ones are signed with the
+        first, and one signed with any of them verifies (a rotation breaks no link already
+        sent). The secret's `link_secret` is one string or a JSON list; the environment's
+        FIELDLINE_LINK_SECRET is one, or several separated by commas."""
+        if "link_secret" in self.secret_values:
+            return _listed(self.secret_values["link_secret"].split(","))
+        if self.secrets_name:
+            from chalicelib.integrations import secrets
+
+            return secrets.read_list(self.secrets_name, "link_secret")
+        return (LOCAL_SECRETS["link_secret"],)
 
     @property
     def stripe_secret_key(self) -> str:
@@ -126,6 +142,13 @@ class Settings:
 
             return secrets.read(self.secrets_name, key)
         return LOCAL_SECRETS[key]
+
+
+def _listed(values: list[str]) -> tuple[str, ...]:
+    secrets = tuple(value.strip() for value in values if value.strip())
+    if not secrets:
+        raise ValueError("FIELDLINE_LINK_SECRET names no secret")
+    return secrets
 
 
 def _from_environment() -> Settings:
@@ -152,12 +175,16 @@ def _from_environment() -> Settings:
         "reminders_state_machine_arn": "FIELDLINE_REMINDERS_STATE_MACHINE_ARN",
         "dunning_state_machine_arn": "FIELDLINE_DUNNING_STATE_MACHINE_ARN",
         "reconciliation_state_machine_arn": "FIELDLINE_RECONCILIATION_STATE_MACHINE_ARN",
+        "schedule_group": "FIELDLINE_SCHEDULE_GROUP",
+        "scheduler_role_arn": "FIELDLINE_SCHEDULER_ROLE_ARN",
+        "scheduler_dead_letter_arn": "FIELDLINE_SCHEDULER_DLQ_ARN",
         "workflow_queue_url": "FIELDLINE_WORKFLOW_QUEUE_URL",
         "stream_dlq_url": "FIELDLINE_STREAM_DLQ_URL",
         "time_scale": "FIELDLINE_TIME_SCALE",
         "photo_bucket": "FIELDLINE_PHOTOS_BUCKET",
         "travel_provider": "FIELDLINE_TRAVEL_PROVIDER",
         "route_calculator_name": "FIELDLINE_ROUTE_CALCULATOR",
+        "optimizer_function": "FIELDLINE_OPTIMIZER_FUNCTION",
         "secrets_name": "FIELDLINE_SECRETS_NAME",
     }
     values = {field: os.environ[var] for field, var in env.items() if os.environ.get(var)}

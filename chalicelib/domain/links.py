@@ -1,17 +1,26 @@
 """Signed, expiring, tenant-scoped tokens for the links customers get (quote, invoice, visit).
 
-A token is `base64url(json).hmac`: the customer needs no account, and any change to the
-tenant, object or expiry breaks the signature.
+A token is the claims as URL-safe JSON signed by itsdangerous: the customer needs no account,
+and any change to the tenant, object or expiry breaks the signature. Each kind signs under its
+own salt, so a quote's token is no invoice's. HMAC-SHA384 rather than SHA-256: its 48 bytes are
+exactly 64 base64 characters, so a signature has one spelling (a SHA-256 one has spare bits in
+its last character, and a few altered links would still verify).
+
+Secrets rotate: `secrets` is a list, newest first (or one secret). New tokens are signed with
+the newest; a token signed with any of them verifies until it expires, so links already texted
+keep working after a new secret is put in front.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from itsdangerous import BadData, URLSafeSerializer
+
+Secrets = str | Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -23,56 +32,56 @@ class LinkClaims:
     expires_at: datetime
 
 
-def sign(claims: LinkClaims, secret: str) -> str:
+def serializer(secrets: Secrets, purpose: str) -> URLSafeSerializer:
+    """itsdangerous' signer for one purpose (a salt) with the rotated secrets, newest first.
+
+    itsdangerous takes its keys oldest first and signs with the last one.
+    """
+    keys = [secrets] if isinstance(secrets, str) else list(reversed(secrets))
+    if not keys or not all(keys):
+        raise ValueError("signing needs at least one non-empty secret")
+    return URLSafeSerializer(
+        keys, salt=purpose, signer_kwargs={"digest_method": hashlib.sha384}
+    )
+
+
+def sign(claims: LinkClaims, secrets: Secrets) -> str:
     payload = {
-        "k": claims.kind,
         "t": claims.tenant_id,
         "j": claims.job_id,
         "o": claims.object_id,
         "e": int(claims.expires_at.timestamp()),
     }
-    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-    return f"{body}.{_mac(body, secret)}"
+    return serializer(secrets, _purpose(claims.kind)).dumps(payload)
 
 
-def verify(token: str, kind: str, secret: str, now: datetime) -> LinkClaims | None:
+def verify(token: str, kind: str, secrets: Secrets, now: datetime) -> LinkClaims | None:
     """The claims of a genuine, unexpired token of this kind; None for anything else."""
-    body, _, mac = token.partition(".")
-    if not body or not _genuine(body, mac, secret):
-        return None
+    claims = _genuine(token, kind, secrets)
+    return claims if claims is not None and claims.expires_at > now else None
+
+
+def is_expired_link(token: str, kind: str, secrets: Secrets, now: datetime) -> bool:
+    """A genuine token past its expiry (the hosted page says 'expired' rather than 'not found')."""
+    claims = _genuine(token, kind, secrets)
+    return claims is not None and claims.expires_at <= now
+
+
+def _genuine(token: str, kind: str, secrets: Secrets) -> LinkClaims | None:
+    """The claims of a token signed for this kind with one of the secrets, expired or not."""
     try:
-        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        claims = LinkClaims(
-            kind=payload["k"],
-            tenant_id=payload["t"],
-            job_id=payload["j"],
-            object_id=payload["o"],
+        payload = serializer(secrets, _purpose(kind)).loads(token)
+        return LinkClaims(
+            kind=kind,
+            tenant_id=str(payload["t"]),
+            job_id=str(payload["j"]),
+            object_id=str(payload["o"]),
             expires_at=datetime.fromtimestamp(payload["e"], UTC),
         )
-    except (ValueError, KeyError, TypeError):
+    # A link is whatever was typed: anything but our own token is simply not one.
+    except (BadData, KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
-    if claims.kind != kind or claims.expires_at <= now:
-        return None
-    return claims
 
 
-def is_expired_link(token: str, kind: str, secret: str, now: datetime) -> bool:
-    """A genuine token past its expiry (the hosted page says 'expired' rather than 'not found')."""
-    body, _, mac = token.partition(".")
-    if not body or not _genuine(body, mac, secret):
-        return False
-    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    return payload.get("k") == kind and payload.get("e", 0) <= now.timestamp()
-
-
-def _genuine(body: str, mac: str, secret: str) -> bool:
-    # Bytes, not str: compare_digest raises on a non-ASCII str, and a link is whatever was typed.
-    return hmac.compare_digest(mac.encode(), _mac(body, secret).encode())
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _mac(body: str, secret: str) -> str:
-    return hmac.new(secret.encode(), b"link:" + body.encode(), hashlib.sha256).hexdigest()
+def _purpose(kind: str) -> str:
+    return f"link:{kind}"

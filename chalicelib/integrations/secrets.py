@@ -4,6 +4,9 @@ Deployed stages keep them in one secret whose value is a JSON object (see docs/D
 its name is in the environment (`FIELDLINE_SECRETS_NAME`). Powertools' parameters utility reads
 it on first use and caches it for `CACHE_SECONDS`, so a warm Lambda does not call Secrets Manager
 per request and a rotated value is picked up within minutes, without a redeploy.
+
+`link_secret` rotates without breaking links already sent: it may be a list, newest first
+(`["new", "old"]`); links signed with any of them verify until they expire.
 """
 
 from __future__ import annotations
@@ -31,6 +34,19 @@ def _provider():
 
 def read(secret_name: str, key: str) -> str:
     """One value of the secret's JSON object; cached for CACHE_SECONDS."""
+    return str(_value(secret_name, key))
+
+
+def read_list(secret_name: str, key: str) -> tuple[str, ...]:
+    """A value that rotates: one string, or a JSON list of strings, newest first."""
+    value = _value(secret_name, key)
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise MissingSecret(f"the secret {secret_name}'s '{key}' is not a string or a list of them")
+    return tuple(values)
+
+
+def _value(secret_name: str, key: str) -> Any:
     from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
 
     try:
@@ -40,4 +56,4 @@ def read(secret_name: str, key: str) -> str:
     value = values.get(key) if isinstance(values, dict) else None
     if not value:
         raise MissingSecret(f"the secret {secret_name} has no value for '{key}'")
-    return str(value)
+    return value

@@ -35,10 +35,10 @@ def business(tenant_id: str) -> Tenant:
 def link_problem(token: str, kind: str, root: str = "../") -> Response:
     """An expired link says so and how to reach the business; anything else is a plain 404
     that tells nothing about what exists."""
-    secret = get_settings().link_secret
-    if not links.is_expired_link(token, kind, secret, clock.now()):
+    secrets = get_settings().link_secrets
+    if not links.is_expired_link(token, kind, secrets, clock.now()):
         return render.not_found(root)
-    claims = links.verify(token, kind, secret, EPOCH)
+    claims = links.verify(token, kind, secrets, EPOCH)
     try:
         tenant = business(claims.tenant_id) if claims else None
     except NotFound:

@@ -45,7 +45,7 @@ METHOD_NAMES = {
 
 
 def show(token: str, waited: str | None = None) -> Response:
-    claims = links.verify(token, KIND, get_settings().link_secret, clock.now())
+    claims = links.verify(token, KIND, get_settings().link_secrets, clock.now())
     if claims is None:
         return common.link_problem(token, KIND)
     try:

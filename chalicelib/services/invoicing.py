@@ -219,7 +219,7 @@ def link_for(tenant_id: str, invoice: Invoice) -> str | None:
         expires_at=invoice.sent_at + rules.LINK_LIFETIME,
     )
     settings = get_settings()
-    return f"{settings.public_base_url}/p/invoices/{links.sign(claims, settings.link_secret)}"
+    return f"{settings.public_base_url}/p/invoices/{links.sign(claims, settings.link_secrets)}"
 
 
 def office_view(

@@ -275,7 +275,7 @@ class Opened:
 
 def _open(token: str) -> Opened:
     """Anything wrong with the link (altered, expired, another kind, gone, draft): 404."""
-    claims = links.verify(token, "invoice", get_settings().link_secret, clock.now())
+    claims = links.verify(token, "invoice", get_settings().link_secrets, clock.now())
     if claims is None:
         raise NotFound("invoice not found")
     customer = Caller(tenant_id=claims.tenant_id, user_id=CUSTOMER, role=CUSTOMER)

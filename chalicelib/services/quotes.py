@@ -134,7 +134,7 @@ def token_for(tenant_id: str, quote: Quote) -> str:
         object_id=quote.quote_id,
         expires_at=quote.expires_at,
     )
-    return links.sign(claims, get_settings().link_secret)
+    return links.sign(claims, get_settings().link_secrets)
 
 
 def _with_link(tenant_id: str, quote: Quote) -> dict[str, Any]:
@@ -199,7 +199,7 @@ def open_link(token: str) -> OpenedLink:
 
     A superseded quote opens (the page says what replaced it); its answers are refused."""
     now = clock.now()
-    claims = links.verify(token, "quote", get_settings().link_secret, now)
+    claims = links.verify(token, "quote", get_settings().link_secrets, now)
     if claims is None:
         raise NotFound("quote not found")
     customer = Caller(tenant_id=claims.tenant_id, user_id=CUSTOMER, role=CUSTOMER)

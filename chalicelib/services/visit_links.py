@@ -41,7 +41,7 @@ def visit_link(tenant_id: str, job_id: str, visit_id: str, expires_at: datetime)
         kind=KIND, tenant_id=tenant_id, job_id=job_id, object_id=visit_id, expires_at=expires_at
     )
     settings = get_settings()
-    return f"{settings.public_base_url}/p/visits/{links.sign(claims, settings.link_secret)}"
+    return f"{settings.public_base_url}/p/visits/{links.sign(claims, settings.link_secrets)}"
 
 
 @dataclass
@@ -66,7 +66,7 @@ class OpenedVisit:
 
 def open_visit(token: str) -> OpenedVisit:
     """Whatever is wrong (altered, expired, another kind, gone) looks the same: 404."""
-    claims = links.verify(token, KIND, get_settings().link_secret, clock.now())
+    claims = links.verify(token, KIND, get_settings().link_secrets, clock.now())
     if claims is None:
         raise NotFound("visit not found")
     customer = Caller(tenant_id=claims.tenant_id, user_id=CUSTOMER, role=CUSTOMER)

@@ -42,7 +42,7 @@ def test_a_deployed_stage_reads_its_secrets_from_the_secret_it_names(stage_secre
     assert settings.stripe_secret_key == "sk_test_deployed"
     assert settings.stripe_webhook_secret == "whsec_deployed"
     assert settings.twilio_auth_token == "deployed-twilio-token"
-    assert settings.link_secret == "a-long-random-link-secret"
+    assert settings.link_secrets == ("a-long-random-link-secret",)
 
 
 def test_a_warm_function_does_not_ask_secrets_manager_again(stage_secret, secrets_manager):
@@ -72,7 +72,26 @@ def test_a_secret_without_a_needed_value_is_a_clear_error(secrets_manager):
 
 def test_the_local_stage_needs_no_secret_and_takes_overrides_from_its_environment():
     # No secret named: the local defaults, without any AWS call
-    assert Settings().link_secret == LOCAL_SECRETS["link_secret"]
+    assert Settings().link_secrets == (LOCAL_SECRETS["link_secret"],)
     # A value given in the environment wins over a named secret
     overridden = Settings(secrets_name="never-read", secret_values={"link_secret": "from-env"})
-    assert overridden.link_secret == "from-env"
+    assert overridden.link_secrets == ("from-env",)
+
+
+def test_a_rotated_link_secret_is_a_list_newest_first(secrets_manager):
+    # Given a secret whose link_secret was rotated: the new one put in front of the old
+    name = f"fieldline/test-{new_id()}/integrations"
+    rotated = {**VALUES, "link_secret": ["the-new-link-secret", "a-long-random-link-secret"]}
+    secrets_manager.create_secret(Name=name, SecretString=json.dumps(rotated))
+    # Then links are signed with the new one and verified with both
+    settings = Settings(stage="prod", secrets_name=name)
+    assert settings.link_secrets == ("the-new-link-secret", "a-long-random-link-secret")
+
+
+def test_a_link_secret_that_is_neither_a_string_nor_a_list_of_them_is_a_clear_error(
+    secrets_manager,
+):
+    name = f"fieldline/test-{new_id()}/integrations"
+    secrets_manager.create_secret(Name=name, SecretString=json.dumps({"link_secret": [42]}))
+    with pytest.raises(secrets.MissingSecret, match="link_secret"):
+        _ = Settings(stage="prod", secrets_name=name).link_secrets

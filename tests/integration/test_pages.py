@@ -196,7 +196,7 @@ def test_an_expired_link_says_so_and_gives_the_business_phone(owner):
         object_id=quote["id"],
         expires_at=datetime.now(UTC) - timedelta(days=1),
     )
-    expired = links.sign(claims, get_settings().link_secret)
+    expired = links.sign(claims, get_settings().link_secrets)
     shown = customer_page(owner, f"/p/quotes/{expired}")
     assert shown.status_code == 410
     assert_page_headers(shown)
@@ -365,10 +365,10 @@ def test_a_visit_link_from_another_kind_or_an_expired_one_opens_nothing(owner):
     job, page = visit_link(owner)
     token = page.rsplit("/", 1)[1]
     assert customer_page(owner, f"/p/quotes/{token}").status_code == 404
-    claims = links.verify(token, "visit", get_settings().link_secret, datetime.now(UTC))
+    claims = links.verify(token, "visit", get_settings().link_secrets, datetime.now(UTC))
     old = links.sign(
         links.LinkClaims(**{**claims.__dict__, "expires_at": datetime.now(UTC) - timedelta(1)}),
-        get_settings().link_secret,
+        get_settings().link_secrets,
     )
     shown = customer_page(owner, f"/p/visits/{old}")
     assert shown.status_code == 410 and "This appointment link has expired" in text(shown)

@@ -273,12 +273,12 @@ def test_an_altered_or_foreign_link_is_not_found(owner):
     # Given a genuine link
     job_id, quote, token = a_sent_quote(owner)
     body, _, mac = token.partition(".")
-    secret = get_settings().link_secret
+    secrets = get_settings().link_secrets
     in_a_year = datetime.now(UTC) + timedelta(days=365)
 
     def signed(kind: str, object_id: str, expires_at=in_a_year) -> str:
         claims = links.LinkClaims(kind, owner.tenant_id, job_id, object_id, expires_at)
-        return links.sign(claims, secret)
+        return links.sign(claims, secrets)
 
     bad_tokens = {
         "altered signature": f"{body}.{mac[:-1]}{'0' if mac[-1] != '0' else '1'}",
