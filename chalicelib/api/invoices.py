@@ -236,6 +236,12 @@ def create_invoice(job_id: str, body: InvoiceIn):
     return invoicing.create(caller(), job_id, body.kind, _lines(body.line_items), body.due_days)
 
 
+@api.route("/jobs/{job_id}/invoices", "GET", roles=STAFF, query=ListQuery, response=InvoicePage)
+def list_job_invoices(job_id: str, query: ListQuery):
+    """The job's invoices, oldest first, void ones included."""
+    return invoicing.job_invoices(caller(), job_id, query.cursor, query.limit)
+
+
 @api.route("/jobs/{job_id}/invoices/{invoice_id}", "GET", roles=ANYONE, response=InvoiceOut)
 def get_invoice(job_id: str, invoice_id: str):
     """One invoice with its payments and the customer's pay link."""

@@ -12,6 +12,7 @@ from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
 from chalicelib.domain.callers import ANYONE, STAFF
 from chalicelib.domain.jobs import PRIORITIES, STAGES
+from chalicelib.domain.notes import Note
 from chalicelib.services import closing, jobs
 
 api = Api(__name__, "jobs")
@@ -90,6 +91,10 @@ class NoteOut(Out):
     created_at: datetime
 
 
+class NotePage(PageOut[NoteOut]):
+    pass
+
+
 class EventOut(Out):
     id: str = Field(validation_alias="event_id")
     job_id: str
@@ -152,6 +157,12 @@ def cancel_job(job_id: str, body: ReasonIn, if_match: int | None = None):
 def add_note(job_id: str, body: NoteIn):
     """A note on the job (staff, or a technician with a visit on it)."""
     return jobs.add_note(caller(), job_id, body.text)
+
+
+@api.route("/jobs/{job_id}/notes", "GET", roles=ANYONE, query=ListQuery, response=NotePage)
+def list_notes(job_id: str, query: ListQuery):
+    """The job's notes, oldest first, page by page (the job shows the latest few)."""
+    return jobs.children(caller(), job_id, "note", Note, query.cursor, query.limit)
 
 
 @api.route("/jobs/{job_id}/timeline", "GET", roles=ANYONE, query=ListQuery, response=TimelinePage)

@@ -7,15 +7,16 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 
 from chalicelib.api.http import Api, caller, current_request
-from chalicelib.api.schemas import Out, Strict
+from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
 from chalicelib.domain.callers import STAFF
 from chalicelib.domain.quotes import (
     MAX_LINE_ITEMS,
     MAX_OPTIONS,
     MAX_QUANTITY,
     MAX_UNIT_PRICE_CENTS,
+    Quote,
 )
-from chalicelib.services import quotes
+from chalicelib.services import jobs, quotes
 
 api = Api(__name__, "quotes")
 
@@ -130,6 +131,16 @@ class PublicQuoteOut(BaseModel):
 def create_quote(job_id: str, body: QuoteIn):
     """A draft quote with one to three options, priced at the tenant's tax rate."""
     return quotes.create(caller(), job_id, body.model_dump(exclude_none=True))
+
+
+class QuotePage(PageOut[QuoteOut]):
+    pass
+
+
+@api.route("/jobs/{job_id}/quotes", "GET", roles=STAFF, query=ListQuery, response=QuotePage)
+def list_quotes(job_id: str, query: ListQuery):
+    """The job's quotes, oldest first, superseded ones included."""
+    return jobs.children(caller(), job_id, "quote", Quote, query.cursor, query.limit)
 
 
 @api.route("/jobs/{job_id}/quotes/{quote_id}", "GET", roles=STAFF, response=QuoteOut)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from chalicelib.api.http import Api, caller
-from chalicelib.api.schemas import Out, Strict
+from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
 from chalicelib.api.technicians import PointIn
 from chalicelib.domain.callers import ANYONE, STAFF
 from chalicelib.domain.checklists import ChecklistItem
@@ -101,6 +101,27 @@ def create_visit(job_id: str, body: VisitIn):
         series = scheduling.create_series(caller(), job_id, body.model_dump())
         return {**series[0].model_dump(), "occurrences": series}
     return scheduling.create_visit(caller(), job_id, body.model_dump())
+
+
+class VisitQuery(ListQuery):
+    model_config = ConfigDict(populate_by_name=True)
+
+    start_from: date | None = Field(
+        None, alias="from", description="First day (YYYY-MM-DD, the tenant's time zone)"
+    )
+    start_to: date | None = Field(None, alias="to", description="Last day, included")
+
+
+class VisitPage(PageOut[VisitOut]):
+    pass
+
+
+@api.route("/jobs/{job_id}/visits", "GET", roles=ANYONE, query=VisitQuery, response=VisitPage)
+def list_visits(job_id: str, query: VisitQuery):
+    """The job's visits by start time, page by page (a technician sees the visits they are on)."""
+    return scheduling.list_visits(
+        caller(), job_id, query.start_from, query.start_to, query.cursor, query.limit
+    )
 
 
 @api.route("/jobs/{job_id}/visits/{visit_id}", "GET", roles=ANYONE, response=VisitOut)

@@ -454,8 +454,57 @@ def eta_for(visit: Visit, origin: Point | None) -> int | None:
 
 def all_done(visits: list[Visit]) -> bool:
     """The work is done when every visit not cancelled is completed (a no-access one is not)."""
-    live = [v for v in visits if v.status != "cancelled"]
-    return bool(live) and all(v.status == "completed" for v in live)
+    return Tally.of(visits).work_done
+
+
+class Tally(BaseModel):
+    """A job's visits counted, kept beside the job so that no change reads every visit:
+    `live` not cancelled, `unfinished` neither completed nor cancelled, and per technician how
+    many visits name them (a technician sees the jobs they have a visit on)."""
+
+    live: int = 0
+    unfinished: int = 0
+    technicians: dict[str, int] = Field(default_factory=dict)
+    version: int | None = None
+
+    @classmethod
+    def of(cls, visits: list[Visit]) -> Tally:
+        tally = cls()
+        for visit in visits:
+            tally.count(visit, 1)
+        return tally
+
+    @property
+    def work_done(self) -> bool:
+        return self.live > 0 and self.unfinished == 0
+
+    def plus(self, visit: Visit) -> Tally:
+        """This tally with one more visit counted (the others, and the one being changed)."""
+        more = self.model_copy(deep=True)
+        more.count(visit, 1)
+        return more
+
+    def names(self, technician_id: str) -> bool:
+        return self.technicians.get(technician_id, 0) > 0
+
+    def change(self, before: Visit | None, after: Visit) -> bool:
+        """Count `after` instead of `before`; True when a count moved."""
+        was = self.model_dump(exclude={"version"})
+        if before is not None:
+            self.count(before, -1)
+        self.count(after, 1)
+        return self.model_dump(exclude={"version"}) != was
+
+    def count(self, visit: Visit, step: int) -> None:
+        if visit.status != "cancelled":
+            self.live += step
+            self.unfinished += step if visit.status != "completed" else 0
+        for technician_id in visit.technician_ids:
+            left = self.technicians.get(technician_id, 0) + step
+            if left > 0:
+                self.technicians[technician_id] = left
+            else:
+                self.technicians.pop(technician_id, None)
 
 
 def _require(visit: Visit, allowed: tuple[str, ...], action: str) -> None:

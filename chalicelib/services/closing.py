@@ -67,9 +67,10 @@ def close(caller: Caller, job_id: str, stage: str, reason: str, if_match: int | 
         left = _work_left(caller, collection)
         if closed is None and not left:
             return job
-        batch = _take(left, tenant, room=MAX_WRITES - 1 - (closed is not None))
+        # Room besides the header, the visit tally and the stage change (the first time)
+        batch = _take(left, tenant, room=MAX_WRITES - 2 - (closed is not None))
         try:
-            _queue(caller, tenant, job, closed, batch).commit()
+            _queue(caller, tenant, collection, closed, batch).commit()
         except ConditionFailed as lost:
             lost_races += 1
             if lost_races == MAX_LOST_RACES:
@@ -136,9 +137,14 @@ def _take(left: Work, tenant: Tenant, room: int) -> Work:
 
 
 def _queue(
-    caller: Caller, tenant: Tenant, job: Job, closed: TimelineEvent | None, batch: Work
+    caller: Caller,
+    tenant: Tenant,
+    collection: JobCollection,
+    closed: TimelineEvent | None,
+    batch: Work,
 ) -> Transaction:
     """One transaction: the job header (its stage change the first time) and the batch."""
+    job = collection.header()
     actor, cause = caller.user_id, f"job_{job.stage}"
     tx = Transaction()
     events: list[TimelineEvent | None] = [closed]
@@ -153,6 +159,6 @@ def _queue(
         after = visit.model_copy(deep=True)
         events.append(visit_rules.cancel_with_job(after, job.stage, job.closed_reason, actor))
         changes.append((visit, after))
-    scheduling.queue_visits(tx, caller, tenant, changes)
+    scheduling.queue_visits(tx, caller, tenant, changes, collection)
     job_rules.touch(job)
     return jobs.save(tx, caller, job, *events)

@@ -1,12 +1,21 @@
-"""Helpers every use case shares: loading what a caller may see, and version checks."""
+"""Helpers every use case shares: loading what a caller may see, version checks, and the one
+way a read-decide-write is tried again after losing a race."""
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from typing import TypeVar
 
 from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.store.db import ConditionFailed
 
 T = TypeVar("T")
+
+# Racing writers (two payments on one job, two notes' events…) each re-read and try again; a
+# dozen rounds with growing, jittered pauses settle any realistic burst.
+RACE_ATTEMPTS = 12
 
 
 def found(thing: T | None, what: str) -> T:
@@ -23,3 +32,15 @@ def check_version(current: int | None, if_match: int | None) -> None:
             details=[{"current_version": current}],
             code="version_conflict",
         )
+
+
+def retrying(attempt: Callable[[], T], attempts: int = RACE_ATTEMPTS) -> T:
+    """Run a read-decide-write attempt again when it lost a race (a stale version)."""
+    for round_ in range(attempts):
+        try:
+            return attempt()
+        except ConditionFailed:
+            if round_ == attempts - 1:
+                break
+            time.sleep(random.uniform(0, 0.01 * 2 ** min(round_, 5)))  # noqa: S311 (jitter)
+    raise Conflict("the job is being changed by someone else; try again", code="conflict")

@@ -6,8 +6,6 @@ itself, so we record the change and reply nothing to those.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, templates
 from chalicelib.domain.callers import CUSTOMER
@@ -155,12 +153,11 @@ def _next_visit(tenant: Tenant, customer: Customer) -> tuple[str, dict] | None:
     now = clock.now()
     upcoming = []
     for job in _open_jobs(tenant, customer):
-        collection = job_store.load_collection(tenant.tenant_id, job.job_id)
-        for item in collection.by_type.get("visit", []):
-            visit = item.data.as_dict()
-            start = datetime.fromisoformat(visit["start"].replace("Z", "+00:00"))
-            if visit.get("status") in UPCOMING and start > now:
-                upcoming.append((start, job.job_id, visit))
+        # The job's next visits by start time: what is read does not grow with its history.
+        page = job_store.visits_page(tenant.tenant_id, job.job_id, clock.iso(now), None, None, 20)
+        for found in page.items:
+            if found.status in UPCOMING and found.start > now:
+                upcoming.append((found.start, job.job_id, found.model_dump(mode="json")))
     if not upcoming:
         return None
     _, job_id, visit = min(upcoming, key=lambda u: u[0])

@@ -35,6 +35,7 @@ from chalicelib.integrations import workflows
 from chalicelib.integrations.sms import SmsFailed, gateway
 from chalicelib.logs import logger
 from chalicelib.services import customers, invoicing, jobs, messaging, tenants
+from chalicelib.services.common import retrying
 from chalicelib.store import jobs as job_store
 from chalicelib.store import keys
 from chalicelib.store.db import ConditionFailed, Transaction
@@ -253,7 +254,7 @@ def _to_collections(caller: Caller, tenant: Tenant, job_id: str, invoice_id: str
         books.record(tx, "invoice_uncollectible", handed, invoices=[invoice]).commit()
         return invoice, customers.get(caller, books.job.customer_id).name
 
-    outcome = invoicing.retrying(attempt)
+    outcome = retrying(attempt)
     if isinstance(outcome, str):
         return outcome
     invoice, customer_name = outcome

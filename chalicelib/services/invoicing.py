@@ -11,12 +11,10 @@ consistent picture even when two payments race.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, currencies, ledger, links
@@ -32,18 +30,14 @@ from chalicelib.domain.quotes import Quote, QuoteOption
 from chalicelib.domain.timeline import TimelineEvent
 from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
+from chalicelib.services.common import retrying
 from chalicelib.store import db, keys
 from chalicelib.store import jobs as job_store
-from chalicelib.store.db import ConditionFailed, Transaction
+from chalicelib.store.db import Transaction
 from chalicelib.store.jobs import JobCollection
 from chalicelib.store.models import Item
 from chalicelib.store.records import Page, entity, page, record
 
-T = TypeVar("T")
-
-# Racing writers (two sends taking numbers, a payment and a webhook on one job) each re-read
-# and try again; a handful of rounds settles any realistic burst.
-RACE_ATTEMPTS = 10
 COUNTER = "invoice"
 
 
@@ -191,18 +185,6 @@ def books_of(caller: Caller, collection: JobCollection) -> Books:
     )
 
 
-def retrying(attempt: Callable[[], T], attempts: int = RACE_ATTEMPTS) -> T:
-    """Run a read-decide-write attempt again when it lost a race (a stale version)."""
-    for round_ in range(attempts):
-        try:
-            return attempt()
-        except ConditionFailed:
-            if round_ == attempts - 1:
-                break
-            time.sleep(random.uniform(0, 0.01 * (round_ + 1)))  # noqa: S311 (jitter, not crypto)
-    raise Conflict("the job's invoices are being changed; try again", code="conflict")
-
-
 # --- links and views -------------------------------------------------------------------------
 
 
@@ -294,6 +276,11 @@ def _bill(books: Books, kind: str, given: list[LineItem]) -> list[rules.BillLine
 
 def _is_quote_deposit(invoice: Invoice) -> bool:
     return any(line.kind == "deposit" for line in invoice.line_items)
+
+
+def job_invoices(caller: Caller, job_id: str, cursor: str | None, limit: int) -> Page:
+    found = jobs.children(caller, job_id, "invoice", Invoice, cursor, limit)
+    return Page([office_view(caller.tenant_id, i) for i in found.items], found.next_cursor)
 
 
 def get(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from chalicelib.domain.timeline import event
 from chalicelib.integrations import payments_stripe as stripe
 from chalicelib.logs import logger
 from chalicelib.services import intents, invoicing, jobs, tenants
-from chalicelib.services.invoicing import find_invoice, payments_of, retrying
+from chalicelib.services.common import RACE_ATTEMPTS, retrying
+from chalicelib.services.invoicing import find_invoice, payments_of
 from chalicelib.store import db, keys
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
@@ -438,7 +439,7 @@ def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
     if apply is None:
         logger.info("stripe event acknowledged", extra={"type": type_})
         return {"received": True, "outcome": "ignored"}
-    for _ in range(invoicing.RACE_ATTEMPTS):
+    for _ in range(RACE_ATTEMPTS):
         target = _locate(stripe_event)
         if target is None:
             return {"received": True, "outcome": "ignored"}

@@ -202,10 +202,7 @@ def _collection(caller: Caller, job_id: str):
 def _find_visit(collection, visit_id: str) -> Visit | None:
     if collection is None:
         return None
-    return next(
-        (v for v in collection.children("visit", Visit) if v.visit_id == visit_id),
-        None,
-    )
+    return collection.child("visit", visit_id, Visit)
 
 
 def _reminder(tenant_id: str, visit_id: str) -> Reminder | None:

@@ -13,8 +13,10 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
+from datetime import time as clock_time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalicelib.domain import clock, recurrence
 from chalicelib.domain import jobs as job_rules
@@ -27,7 +29,7 @@ from chalicelib.domain.jobs import Job
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import TimelineEvent, event
 from chalicelib.domain.users import Point, User
-from chalicelib.domain.visits import TechDay, Visit
+from chalicelib.domain.visits import Tally, TechDay, Visit
 from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
 from chalicelib.services.common import check_version
@@ -37,7 +39,7 @@ from chalicelib.store import tenants as user_store
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
 from chalicelib.store.models import Item
-from chalicelib.store.records import batch_get, entity, record
+from chalicelib.store.records import Page, batch_get, entity, record
 
 # A lost race is retried after a short random pause; a handful of rounds settles any real
 # contention (each round, at least one writer of a day wins).
@@ -45,8 +47,9 @@ MAX_ATTEMPTS = 6
 RETRY_PAUSE_SECONDS = 0.02
 
 # What a change does to the job and the visit once both are loaded: mutate them and return the
-# timeline events. It receives the job, the visit (a copy) and the job's other visits.
-Change = Callable[[Job, Visit, list[Visit]], list[TimelineEvent | None]]
+# timeline events. It receives the job, the visit (a copy) and the tally of the job's other
+# visits (counted, not read: a change costs the same on a job with 500 visits).
+Change = Callable[[Job, Visit, Tally], list[TimelineEvent | None]]
 
 
 # --- use cases --------------------------------------------------------------------------------
@@ -133,11 +136,11 @@ def cancel(
     """Call a visit off and give its time back to its technicians."""
     tenant = tenants.get_settings(caller)
 
-    def call_off(job: Job, visit: Visit, others: list[Visit]) -> list[TimelineEvent | None]:
+    def call_off(job: Job, visit: Visit, others: Tally) -> list[TimelineEvent | None]:
         cancelled = rules.cancel(visit, reason, caller.user_id)
         # Cancelling the last open visit can leave only completed ones: the work is done.
         done = None
-        if rules.all_done([*others, visit]) and job.is_open:
+        if others.plus(visit).work_done and job.is_open:
             done = job_rules.advance(job, "completed", caller.user_id)
         return [cancelled, done]
 
@@ -157,7 +160,7 @@ def report_status(
     tenant = tenants.get_settings(caller)
     customer_of_job: list[str] = []
 
-    def reported(job: Job, visit: Visit, others: list[Visit]) -> list[TimelineEvent | None]:
+    def reported(job: Job, visit: Visit, others: Tally) -> list[TimelineEvent | None]:
         customer_of_job[:] = [job.customer_id]
         happened = rules.report(visit, status, caller.user_id, note, location)
         if caller.is_technician:
@@ -165,7 +168,7 @@ def report_status(
         stage = None
         if status == "on_site":
             stage = job_rules.advance(job, "in_progress", caller.user_id)
-        elif status == "completed" and rules.all_done([*others, visit]):
+        elif status == "completed" and others.plus(visit).work_done:
             stage = job_rules.advance(job, "completed", caller.user_id)
         return [happened, stage]
 
@@ -173,6 +176,30 @@ def report_status(
     if status == "en_route":
         _text_on_my_way(caller, tenant, customer_of_job[0], visit, location)
     return visit
+
+
+def list_visits(
+    caller: Caller,
+    job_id: str,
+    first_day: date | None,
+    last_day: date | None,
+    cursor: str | None,
+    limit: int,
+) -> Page:
+    """The job's visits by start time; days are the tenant's."""
+    zone = ZoneInfo(tenants.get_settings(caller).timezone)
+
+    def moment(day: date | None, at: clock_time) -> str | None:
+        return clock.iso(datetime.combine(day, at, zone)) if day else None
+
+    return jobs.visits(
+        caller,
+        job_id,
+        moment(first_day, clock_time.min),
+        moment(last_day, clock_time.max),
+        cursor,
+        limit,
+    )
 
 
 def get_visit(caller: Caller, job_id: str, visit_id: str) -> Visit:
@@ -227,12 +254,14 @@ def _change(
         visit = (before or new).model_copy(deep=True)
         if not job.is_open and not closing:
             raise Conflict(f"job is {job.stage}", code="illegal_transition")
-        others = [v for v in collection.children("visit", Visit) if v.visit_id != visit_id]
+        others = collection.tally().model_copy(deep=True)
+        if before is not None:
+            others.count(before, -1)
+        stage = job.stage
         events = [e for e in change(job, visit, others) if e is not None]
-        job_rules.touch(job)
         tx = Transaction()
-        queue_visits(tx, caller, tenant, [(before, visit)])
-        jobs.save(tx, caller, job, *events)
+        queue_visits(tx, caller, tenant, [(before, visit)], collection)
+        _save_job_if_changed(tx, caller, job, stage, events)
         try:
             tx.commit()
             return visit
@@ -244,10 +273,30 @@ def _change(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def queue_visits(
-    tx: Transaction, caller: Caller, tenant: Tenant, changes: list[tuple[Visit | None, Visit]]
+def _save_job_if_changed(
+    tx: Transaction, caller: Caller, job: Job, stage: str, events: list[TimelineEvent]
 ) -> None:
-    """Queue changed visits (before, after) and the technician days they take or give back.
+    """The header is rewritten only when the change moved the job's stage; otherwise the
+    transaction just checks it is unchanged (a job closed meanwhile fails it), so changes to two
+    visits of one job don't race each other."""
+    if job.stage != stage:
+        job_rules.touch(job)
+        jobs.save(tx, caller, job, *events)
+        return
+    key = keys.job(caller.tenant_id, job.job_id)
+    tx.check(key.pk, key.sk, Item.version == job.version, label="job")
+    jobs.record_events(tx, caller, *events)
+
+
+def queue_visits(
+    tx: Transaction,
+    caller: Caller,
+    tenant: Tenant,
+    changes: list[tuple[Visit | None, Visit]],
+    collection: JobCollection,
+) -> None:
+    """Queue changed visits (before, after), the technician days they take or give back, and
+    the job's visit tally when a count moved (under its version).
 
     The days are read once, strongly consistent, and each is written once under the version
     read, however many of the visits share it: the transaction fails as a whole if any day
@@ -267,6 +316,20 @@ def queue_visits(
         tx.put(_visit_item(caller.tenant_id, visit, timezone), label=label, entity=visit)
     for day in changed.values():
         _put_day(tx, caller.tenant_id, day)
+    _queue_tally(tx, caller, collection, changes)
+
+
+def _queue_tally(
+    tx: Transaction,
+    caller: Caller,
+    collection: JobCollection,
+    changes: list[tuple[Visit | None, Visit]],
+) -> None:
+    tally = collection.tally()
+    moved = [tally.change(before, after) for before, after in changes]
+    if any(moved):
+        item = job_store.tally_item(caller.tenant_id, collection.job_id, tally)
+        tx.put(item, label="visit tally", entity=tally)
 
 
 def _just(events: list[TimelineEvent]) -> Change:
@@ -275,12 +338,10 @@ def _just(events: list[TimelineEvent]) -> Change:
 
 def _visit_in(caller: Caller, collection: JobCollection, visit_id: str) -> Visit:
     """A technician sees only the visits they are on; others look like no visit at all."""
-    for visit in collection.children("visit", Visit):
-        if visit.visit_id == visit_id:
-            if caller.is_technician and caller.user_id not in visit.technician_ids:
-                break
-            return visit
-    raise NotFound("visit not found")
+    visit = collection.child("visit", visit_id, Visit)
+    if visit is None or (caller.is_technician and caller.user_id not in visit.technician_ids):
+        raise NotFound("visit not found")
+    return visit
 
 
 def _technicians(caller: Caller, technician_ids: list[str]) -> list[User]:
@@ -325,7 +386,13 @@ def _visit_item(tenant_id: str, visit: Visit, timezone: str) -> Item:
             else keys.unassigned_index(tenant_id, day)
         )
         gsi1 = (board, keys.visit_day_sort(clock.iso(visit.start), visit.visit_id))
-    return job_store.child_item(tenant_id, visit.job_id, "VISIT", visit.visit_id, visit, gsi1=gsi1)
+    by_start = (
+        keys.job_visits_index(tenant_id, visit.job_id),
+        keys.visit_day_sort(clock.iso(visit.start), visit.visit_id),
+    )
+    return job_store.child_item(
+        tenant_id, visit.job_id, "VISIT", visit.visit_id, visit, gsi1=gsi1, gsi2=by_start
+    )
 
 
 def _day_item(tenant_id: str, day: TechDay) -> Item:
@@ -493,8 +560,9 @@ def _write_series_batch(
     extra_events: list[TimelineEvent],
 ) -> None:
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        # Only the header: the series' caller was allowed on the job before the first batch.
-        job = job_store.get_job(caller.tenant_id, job_id)
+        # Only the header and the tally: the caller was allowed on the job before the first batch.
+        collection = job_store.load_collection(caller.tenant_id, job_id)
+        job = collection.header()
         if job is None:
             raise NotFound("job not found")
         if not job.is_open:
@@ -510,6 +578,7 @@ def _write_series_batch(
             tx.put(item, label=f"visit {visit.visit_id} (occurrence {number})", entity=visit)
         for day in days.values():
             _put_day(tx, caller.tenant_id, day)
+        _queue_tally(tx, caller, collection, [(None, visit) for _, visit, _ in batch])
         jobs.save(tx, caller, job, *extra_events, *events)
         try:
             tx.commit()

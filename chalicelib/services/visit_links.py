@@ -75,15 +75,13 @@ def open_visit(token: str) -> OpenedVisit:
         tenant = tenants.get_settings(customer)
     except NotFound:
         raise NotFound("visit not found") from None
-    visit = next(
-        (v for v in collection.children("visit", Visit) if v.visit_id == claims.object_id), None
-    )
+    visit = collection.child("visit", claims.object_id, Visit)
     if visit is None:
         raise NotFound("visit not found")
     answers = [
         e
-        for e in collection.children("event", TimelineEvent)
-        if e.data.get("visit_id") == visit.visit_id and e.at >= visit.updated_at
+        for e in job_store.events_since(claims.tenant_id, claims.job_id, visit.updated_at)
+        if e.data.get("visit_id") == visit.visit_id
     ]
     return OpenedVisit(
         caller=customer,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -10,9 +10,18 @@ from pydantic import BaseModel
 from chalicelib.domain.clock import iso
 from chalicelib.domain.jobs import Job
 from chalicelib.domain.timeline import TimelineEvent
+from chalicelib.domain.visits import Tally, Visit
 from chalicelib.store import keys
 from chalicelib.store.models import Item
-from chalicelib.store.records import Page, entity, get, page, partition, record
+from chalicelib.store.records import (
+    Page,
+    entity,
+    get,
+    page,
+    partition,
+    partition_between,
+    record,
+)
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -50,23 +59,110 @@ def get_job(tenant_id: str, job_id: str) -> Job | None:
 
 
 class JobCollection:
-    """Everything stored under one job, read with one query, grouped by item type."""
+    """A job as one operation reads it: the header (GetItem), then each kind of child on first
+    use by its own sort-key prefix, strongly consistent. A payment never reads the visits, a
+    visit's status change never the timeline: what an operation costs does not grow with the
+    job's history. Writes stay guarded by the versions of what was read."""
 
-    def __init__(self, items: list[Item]):
-        self.by_type: dict[str, list[Item]] = defaultdict(list)
-        for item in items:
-            self.by_type[item.type].append(item)
+    def __init__(self, tenant_id: str, job_id: str):
+        self.tenant_id, self.job_id = tenant_id, job_id
+        self._header = get_job(tenant_id, job_id)
+        self._kinds: dict[str, list[Item]] = {}
+        self._tally: Tally | None = None
 
     def header(self) -> Job | None:
-        jobs = self.by_type.get("job")
-        return entity(jobs[0], Job) if jobs else None
+        return self._header
 
     def children(self, type_: str, cls: type[E]) -> list[E]:
-        return [entity(item, cls) for item in self.by_type.get(type_, [])]
+        return [entity(item, cls) for item in self._items(type_)]
+
+    def child(self, type_: str, child_id: str, cls: type[E]) -> E | None:
+        """One child by its id: a GetItem (or what an earlier read of its kind found)."""
+        sk = keys.CHILD_PREFIXES[type_] + child_id
+        if type_ in self._kinds:
+            found = next((item for item in self._kinds[type_] if item.sk == sk), None)
+            return entity(found, cls) if found is not None else None
+        return get(keys.Key(keys.job_partition(self.tenant_id, self.job_id), sk), cls)
+
+    def tally(self) -> Tally:
+        """The job's visit counts; a job stored before they were kept is counted once."""
+        if self._tally is None:
+            self._tally = get(keys.job_tally(self.tenant_id, self.job_id), Tally)
+        if self._tally is None:
+            self._tally = Tally.of(self.children("visit", Visit))
+        return self._tally
+
+    def _items(self, type_: str) -> list[Item]:
+        if type_ not in self._kinds:
+            pk = keys.job_partition(self.tenant_id, self.job_id)
+            self._kinds[type_] = partition(pk, keys.CHILD_PREFIXES[type_])
+        return self._kinds[type_]
+
+
+def tally_item(tenant_id: str, job_id: str, tally: Tally) -> Item:
+    return record(keys.job_tally(tenant_id, job_id), "tally", tenant_id, tally)
 
 
 def load_collection(tenant_id: str, job_id: str) -> JobCollection:
-    return JobCollection(partition(keys.job_partition(tenant_id, job_id)))
+    return JobCollection(tenant_id, job_id)
+
+
+def visits_page(
+    tenant_id: str,
+    job_id: str,
+    start_from: str | None,
+    start_to: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page:
+    """A job's visits by start time, one page at a time (GSI2)."""
+    condition = None
+    if start_from and start_to:
+        condition = Item.gsi2sk.between(start_from, start_to + "~")
+    elif start_from:
+        condition = Item.gsi2sk >= start_from
+    elif start_to:
+        condition = Item.gsi2sk <= start_to + "~"
+    items, next_cursor = page(
+        Item.gsi2, keys.job_visits_index(tenant_id, job_id), condition, tenant_id, cursor, limit
+    )
+    return Page([entity(item, Visit) for item in items], next_cursor)
+
+
+def events_since(tenant_id: str, job_id: str, moment: datetime) -> list[TimelineEvent]:
+    """The timeline from a moment on (its keys sort by time): a visit's answers since it last
+    changed, without reading the job's whole history."""
+    pk, low = keys.job_partition(tenant_id, job_id), keys.TIMELINE_PREFIX + iso(moment)
+    items = partition_between(pk, low, keys.TIMELINE_PREFIX + "~")
+    return [entity(item, TimelineEvent) for item in items]
+
+
+def latest(tenant_id: str, job_id: str, type_: str, cls: type[E], limit: int) -> list[E]:
+    """The newest children of one kind (ids sort by time), newest first."""
+    items, _ = page(
+        None,
+        keys.job_partition(tenant_id, job_id),
+        Item.sk.startswith(keys.CHILD_PREFIXES[type_]),
+        tenant_id,
+        None,
+        limit,
+        newest_first=True,
+    )
+    return [entity(item, cls) for item in items]
+
+
+def children_page(
+    tenant_id: str, job_id: str, type_: str, cls: type[E], cursor: str | None, limit: int
+) -> Page:
+    items, next_cursor = page(
+        None,
+        keys.job_partition(tenant_id, job_id),
+        Item.sk.startswith(keys.CHILD_PREFIXES[type_]),
+        tenant_id,
+        cursor,
+        limit,
+    )
+    return Page([entity(item, cls) for item in items], next_cursor)
 
 
 def list_jobs(tenant_id: str, stage: str | None, cursor: str | None, limit: int) -> Page:

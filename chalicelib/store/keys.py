@@ -85,6 +85,24 @@ def timeline_event(tenant_id: str, job_id: str, at_iso: str, event_id: str) -> K
 
 TIMELINE_PREFIX = "EVT#"
 
+# Each kind of item in a job's collection under its own sort-key prefix: an operation reads the
+# header (GetItem) and only the kinds it needs (a Query on one prefix each), never the whole job.
+CHILD_PREFIXES = {
+    "quote": "QUOTE#",
+    "visit": "VISIT#",
+    "invoice": "INV#",
+    "payment": "PAY#",
+    "note": "NOTE#",
+    "photo": "PHOTO#",
+    "event": TIMELINE_PREFIX,
+    "message": "MSG#",
+}
+
+
+def job_tally(tenant_id: str, job_id: str) -> Key:
+    """The job's visit counts (open, live, per technician): kept so no write reads every visit."""
+    return Key(job_partition(tenant_id, job_id), "TALLY")
+
 
 def job_message(tenant_id: str, job_id: str, at_iso: str, message_id: str) -> Key:
     return Key(job_partition(tenant_id, job_id), f"MSG#{at_iso}#{message_id}")
@@ -221,6 +239,11 @@ def customer_jobs_sort(created_iso: str = "", job_id: str = "") -> str:
 
 def tech_day_index(tenant_id: str, user_id: str, day: str) -> str:
     return f"{_t(tenant_id)}#TECH#{user_id}#DAY#{day}"
+
+
+def job_visits_index(tenant_id: str, job_id: str) -> str:
+    """A job's visits by start time (GSI2): its next visits, and its visits page by page."""
+    return f"{job_partition(tenant_id, job_id)}#VISITS"
 
 
 def unassigned_index(tenant_id: str, day: str) -> str:

@@ -65,6 +65,12 @@ def partition(pk: str, sk_prefix: str | None = None) -> list[Item]:
         return list(Item.query(pk, condition, consistent_read=True))
 
 
+def partition_between(pk: str, low: str, high: str) -> list[Item]:
+    """The items of one collection whose sort keys fall between two bounds."""
+    with db.translate_errors():
+        return list(Item.query(pk, Item.sk.between(low, high), consistent_read=True))
+
+
 def page(
     index,
     hash_key: str,
