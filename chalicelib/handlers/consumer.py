@@ -2,17 +2,20 @@
 
 Delivery is at least once (the stream handler may forward an event twice, SQS may deliver a
 message twice), so each timeline event is claimed by its id with a conditional put before it
-is acted on; a duplicate finds the claim and does nothing. A failure releases the claim and
-reports the message (`batchItemFailures`) so SQS delivers it again; after the queue's
+is acted on; a duplicate finds the claim and does nothing. Powertools' batch processor handles
+each message on its own: a failure releases the claim and is reported (`batchItemFailures`,
+even when every message failed) so SQS delivers only that message again; after the queue's
 maxReceiveCount it lands in the queue's dead-letter queue.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.domain import clock
 from chalicelib.logs import logger
@@ -51,14 +54,14 @@ EVENT_PATTERN = {"source": ["fieldline"], "detail-type": sorted(TRIGGERS)}
 
 def workflow_events(event) -> dict[str, Any]:
     """`on_sqs_message` entry point (a Chalice SQSEvent); reports the messages to redeliver."""
-    failures = []
-    for message in event.to_dict().get("Records", []):
-        try:
-            handle(json.loads(message["body"]))
-        except Exception:
-            logger.exception("workflow event not handled", extra={"id": message.get("messageId")})
-            failures.append({"itemIdentifier": message["messageId"]})
-    return {"batchItemFailures": failures}
+    processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False, logger=logger)
+    with processor(event.to_dict().get("Records", []), _message):
+        processor.process()
+    return processor.response()
+
+
+def _message(record: SQSRecord) -> str:
+    return handle(record.json_body)
 
 
 def handle(bus_event: dict[str, Any]) -> str:
