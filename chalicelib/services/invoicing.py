@@ -22,7 +22,7 @@ from chalicelib.domain import invoices as rules
 from chalicelib.domain import jobs as job_rules
 from chalicelib.domain import quotes as quote_rules
 from chalicelib.domain.callers import Caller
-from chalicelib.domain.errors import Conflict, Invalid, NotFound
+from chalicelib.domain.errors import Conflict, FieldlineError, Invalid, NotFound
 from chalicelib.domain.invoices import Invoice, Payment
 from chalicelib.domain.jobs import Job
 from chalicelib.domain.money import LineItem
@@ -31,7 +31,7 @@ from chalicelib.domain.timeline import TimelineEvent
 from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
 from chalicelib.services.common import retrying
-from chalicelib.store import db, keys
+from chalicelib.store import counters, db, keys
 from chalicelib.store import jobs as job_store
 from chalicelib.store.db import Transaction
 from chalicelib.store.jobs import JobCollection
@@ -292,48 +292,48 @@ def get(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
 # --- sending: the next number, gap-free ------------------------------------------------------
 
 
-def _counter_item(tenant_id: str) -> Item:
-    key = keys.counter(tenant_id, COUNTER)
-    with db.translate_errors():
-        try:
-            return Item.get(key.pk, key.sk, consistent_read=True)
-        except Item.DoesNotExist:
-            return Item(key.pk, key.sk, type="counter", tenant_id=tenant_id)
+def _give_back_unless_used(caller: Caller, job_id: str, invoice_id: str, number: int) -> None:
+    """A commit cut off by a timeout may still have happened: the number goes back only when
+    the invoice is read without it (if even that fails, a gap is better than a repeat)."""
+    try:
+        invoice = jobs.load(caller, job_id).child("invoice", invoice_id, Invoice)
+    except FieldlineError:
+        return
+    if invoice is None or invoice.number != number:
+        counters.give_back(caller.tenant_id, COUNTER, number)
 
 
 def send(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
     """Number the invoice, mark it sent, move a completed job to `invoiced`; then text the link.
 
-    The number is the tenant's counter + 1, written in the same transaction as the invoice
-    and conditioned on the counter's version: a number is taken only by an invoice that is
-    saved with it, so numbers have no gaps and no duplicates (an `ADD` alone would burn a
-    number whenever the invoice write then failed). Racing sends re-read and take the next.
+    The number is taken from the tenant's counter first (store/counters.py: an atomic ADD, so
+    a burst of sends never contends on one version) and kept for this send's retries; a send
+    that cannot use it gives it back for the next one. Numbers have no gaps and no repeats.
     """
 
-    def attempt() -> tuple[Job, Invoice]:
+    def sendable() -> tuple[Books, Invoice]:
         books = open_books(caller, job_id)
         invoice = books.invoice(invoice_id)
         if invoice.status != "draft":
             raise Conflict(f"a {invoice.status} invoice cannot be sent", code="illegal_transition")
         if not books.job.is_open:
             raise Conflict(f"job is {books.job.stage}", code="illegal_transition")
-        counter = _counter_item(caller.tenant_id)
-        number = int(counter.counter or 0) + 1
+        return books, invoice
+
+    sendable()  # refused before a number is taken: only a race can hand one back
+    number = counters.take(caller.tenant_id, COUNTER)
+
+    def attempt() -> tuple[Job, Invoice]:
+        books, invoice = sendable()
         events = rules.send(invoice, number, caller.user_id)
-        tx = Transaction()
-        tx.update(
-            counter,
-            [
-                Item.counter.set(number),
-                Item.type.set("counter"),
-                Item.tenant_id.set(caller.tenant_id),
-            ],
-            label="invoice counter",
-        )
-        books.record(tx, "invoice_sent", *events, invoices=[invoice]).commit()
+        books.record(Transaction(), "invoice_sent", *events, invoices=[invoice]).commit()
         return books.job, invoice
 
-    job, invoice = retrying(attempt)
+    try:
+        job, invoice = retrying(attempt)
+    except Exception:
+        _give_back_unless_used(caller, job_id, invoice_id, number)
+        raise
     tenant = tenants.get_settings(caller)
     customer = customers.get(caller, job.customer_id)
     link = link_for(caller.tenant_id, invoice)

@@ -136,6 +136,11 @@ def counter(tenant_id: str, name: str) -> Key:
     return Key(_t(tenant_id), f"COUNTER#{name}")
 
 
+def returned_number(tenant_id: str, name: str, number: int) -> Key:
+    """A number a send took and could not use; the next send takes it (store/counters.py)."""
+    return Key(f"{_t(tenant_id)}#RETURNED#{name}", f"N#{number:012d}")
+
+
 def webhook_dedupe(provider: str, event_id: str) -> Key:
     return Key(f"HOOK#{provider}#{event_id}", "HOOK")
 

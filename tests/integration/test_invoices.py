@@ -80,16 +80,16 @@ def test_an_invoice_with_nothing_to_bill_is_refused(owner):
     assert fractional.status_code == 422
 
 
-def test_sending_numbers_invoices_one_two_three_with_no_gaps_even_all_at_once(owner):
+def test_fifty_sends_at_once_all_get_gap_free_numbers(owner):
     from chalicelib.domain.callers import Caller
     from chalicelib.services import invoicing
 
-    # Given a first invoice sent, and five drafts on five jobs
+    # Given a first invoice sent, and fifty drafts on fifty jobs
     first = invoice(owner, new_job(owner)["id"], line_items=work(1000))
     assert first["number"] == 1
     drafts = []
-    for _ in range(5):
-        job = new_job(owner)
+    for _ in range(50):
+        job = owner.post("/leads", {"customer_id": first["customer_id"], "title": "Tune-up"}).data
         drafts.append(invoice(owner, job["id"], line_items=work(1000), send=False))
     office = Caller(tenant_id=owner.tenant_id, user_id="office-user", role="office")
     start_together = threading.Barrier(len(drafts))
@@ -98,14 +98,24 @@ def test_sending_numbers_invoices_one_two_three_with_no_gaps_even_all_at_once(ow
         start_together.wait()
         return invoicing.send(office, draft["job_id"], draft["id"])["number"]
 
-    # When the five are sent at the same moment
+    # When the fifty are sent at the same moment
     with ThreadPoolExecutor(max_workers=len(drafts)) as pool:
         numbers = list(pool.map(send, drafts))
 
-    # Then they take 2..6, each once, and the next one is 7
-    assert sorted(numbers) == [2, 3, 4, 5, 6]
+    # Then every send succeeds, they take 2..51, each once, and the next one is 52
+    assert sorted(numbers) == list(range(2, 52))
     last = invoice(owner, new_job(owner)["id"], line_items=work(1000))
-    assert last["number"] == 7
+    assert last["number"] == 52
+
+
+def test_a_number_a_send_could_not_use_goes_to_the_next_send(owner):
+    # Given invoice #1 sent
+    first = invoice(owner, new_job(owner)["id"], line_items=work(1000))
+    # When it is sent again (refused: the number it took is given back)
+    again = owner.post(f"/jobs/{first['job_id']}/invoices/{first['id']}/send")
+    assert again.status_code == 409
+    # Then the next invoice is #2: no gap
+    assert invoice(owner, new_job(owner)["id"], line_items=work(1000))["number"] == 2
 
 
 def test_sending_texts_the_customer_the_pay_link_and_tells_the_timeline(owner):
