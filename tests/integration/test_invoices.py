@@ -118,6 +118,15 @@ def test_a_number_a_send_could_not_use_goes_to_the_next_send(owner):
     assert invoice(owner, new_job(owner)["id"], line_items=work(1000))["number"] == 2
 
 
+def test_a_number_given_back_is_the_next_one_taken_once(owner):
+    from chalicelib.store import counters
+
+    taken = counters.take(owner.tenant_id, "invoice")
+    counters.give_back(owner.tenant_id, "invoice", taken)
+    assert counters.take(owner.tenant_id, "invoice") == taken
+    assert counters.take(owner.tenant_id, "invoice") == taken + 1
+
+
 def test_sending_texts_the_customer_the_pay_link_and_tells_the_timeline(owner):
     # Given a completed job with a final invoice
     job = new_job(owner)
