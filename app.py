@@ -21,6 +21,7 @@ routing.register(app, local=get_settings().is_local)
 # The stack replaces the stream ARN placeholder and sets ReportBatchItemFailures.
 STREAM, CONSUMER = "chalicelib.handlers.stream", "chalicelib.handlers.consumer"
 SCHEDULE, TASKS = "chalicelib.handlers.schedule", "chalicelib.handlers.tasks"
+OPTIMIZER = "chalicelib.handlers.optimizer"
 # 07:00 UTC: after midnight across the US, before anyone opens the report.
 NIGHTLY = "cron(0 7 * * ? *)"
 
@@ -41,3 +42,5 @@ plan_reconciliation = app.lambda_function(name="plan_reconciliation")(
     deferred(TASKS, "plan_reconciliation")
 )
 reconcile_page = app.lambda_function(name="reconcile_page")(deferred(TASKS, "reconcile_page"))
+# Invoked asynchronously by POST /dispatch/optimize: the solve runs longer than a request may.
+optimize_day = app.lambda_function(name="optimize_day")(deferred(OPTIMIZER, "optimize_day"))

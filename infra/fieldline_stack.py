@@ -64,6 +64,11 @@ ROLE_PLACEHOLDER = "arn:aws:iam::000000000000:role/replaced-by-the-fieldline-sta
 UNSCOPABLE_ACTIONS = ("dynamodb:ListStreams",)
 # SAM event types that invoke a function asynchronously through an EventBridge rule.
 RULE_EVENTS = ("Schedule", "CloudWatchEvent", "EventBridgeRule")
+# The dispatch optimizer's own function (chalicelib/handlers/optimizer.py): two passes of the
+# longest time limit (300 s) and reading the day fit in Lambda's longest timeout, on one full
+# vCPU (PyVRP solves on one core; Lambda gives a vCPU per 1,769 MB).
+OPTIMIZER_TIMEOUT_SECONDS = 900
+OPTIMIZER_MEMORY_MB = 1769
 
 
 class StackError(Exception):
@@ -167,6 +172,11 @@ class Names:
     def route_calculator(self) -> str:
         return f"{self.prefix}-routes"
 
+    @property
+    def optimizer_function(self) -> str:
+        """Named, so the API function can invoke it without a reference to it (a cycle)."""
+        return f"{self.prefix}-optimize_day"
+
     def state_machine(self, workflow: str) -> str:
         return f"{self.prefix}-{workflow}"
 
@@ -234,6 +244,7 @@ class FieldlineStack(Stack):
 
         self.api, sam_template = self._chalice_app(bundle_dependencies)
         self.functions = self._wire_functions(sam_template)
+        self._wire_optimizer()
         self.role = self._function_role()
         for logical_id in self.functions:
             self.api.get_resource(logical_id).add_property_override("Role", self.role.role_arn)
@@ -321,7 +332,10 @@ class FieldlineStack(Stack):
         )
 
     def _photos_bucket(self) -> s3.Bucket:
-        """Private and encrypted; clients upload straight to it with presigned PUT URLs."""
+        """Private and encrypted; clients upload straight to it with presigned POST forms,
+        under a prefix whose objects expire: an upload nobody confirms does not stay."""
+        from chalicelib.integrations.s3 import UPLOAD_PREFIX
+
         return s3.Bucket(
             self,
             "Photos",
@@ -331,7 +345,7 @@ class FieldlineStack(Stack):
             enforce_ssl=True,
             cors=[
                 s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.GET],
+                    allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET],
                     allowed_origins=list(self.options.cors_origins),
                     allowed_headers=["*"],
                     exposed_headers=["ETag"],
@@ -339,7 +353,13 @@ class FieldlineStack(Stack):
                 )
             ],
             lifecycle_rules=[
-                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))
+                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1)),
+                # Confirming a photo copies its upload out of the prefix (services/photos.py).
+                s3.LifecycleRule(
+                    id="ExpireUnconfirmedUploads",
+                    prefix=UPLOAD_PREFIX,
+                    expiration=Duration.days(1),
+                ),
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
@@ -489,6 +509,7 @@ class FieldlineStack(Stack):
         env["FIELDLINE_TRAVEL_PROVIDER"] = self.options.travel_provider
         if self.route_calculator is not None:
             env["FIELDLINE_ROUTE_CALCULATOR"] = self.names.route_calculator
+        env["FIELDLINE_OPTIMIZER_FUNCTION"] = self.names.optimizer_function
         for workflow in self.workflows:
             # Built from the name, not the resource: the task functions the state machine calls
             # read it too, and a reference would be a dependency cycle.
@@ -555,6 +576,43 @@ class FieldlineStack(Stack):
                 )
                 self.function_dlqs.append(async_dlq)
         return functions
+
+    def _wire_optimizer(self) -> None:
+        """The optimizer runs in its own invocation, invoked asynchronously by the API.
+
+        A failed solve is recorded on its proposal, so Lambda does not retry it; an event the
+        function could not take (a timeout, a crash, too old to be useful) goes to a
+        dead-letter queue, whose depth alarms like every other's.
+        """
+        from chalice.utils import to_cfn_resource_name
+
+        from chalicelib.handlers.optimizer import FUNCTIONS
+
+        (name,) = FUNCTIONS
+        logical_id = to_cfn_resource_name(name)
+        if logical_id not in self.functions:
+            raise StackError(f"the app has no {name} function (app.py)")
+        function = self.api.get_resource(logical_id)
+        dlq = self._dlq("OptimizerDeadLetters")
+        self.function_dlqs.append(dlq)
+        function.add_property_override("FunctionName", self.names.optimizer_function)
+        function.add_property_override("Timeout", OPTIMIZER_TIMEOUT_SECONDS)
+        function.add_property_override("MemorySize", OPTIMIZER_MEMORY_MB)
+        function.add_property_override(
+            "EventInvokeConfig",
+            {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": OPTIMIZER_TIMEOUT_SECONDS},
+        )
+        function.add_property_override(
+            "DeadLetterQueue", {"Type": "SQS", "TargetArn": dlq.queue_arn}
+        )
+
+    def _optimizer_arn(self) -> str:
+        return self.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=self.names.optimizer_function,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
 
     def _wire_stream(self, function: cdk.CfnResource, path: str) -> None:
         # The app names a placeholder stream at import; this is the table's (DESIGN §7).
@@ -669,13 +727,19 @@ class FieldlineStack(Stack):
                 resources=[self._execution_arns(w) for w in self.workflows],
             ),
             iam.PolicyStatement(
+                sid="StartOptimizer",
+                actions=["lambda:InvokeFunction"],
+                resources=[self._optimizer_arn()],
+            ),
+            iam.PolicyStatement(
                 sid="Secrets",
                 actions=["secretsmanager:GetSecretValue"],
                 resources=[self.secret.secret_arn],
             ),
             iam.PolicyStatement(
                 sid="Photos",
-                # Delete: an upload over the size limit is removed when it is confirmed.
+                # Get and Put: a confirmed upload is copied out of the expiring prefix; Delete:
+                # the upload then, or one over the size limit when it is confirmed.
                 actions=["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
                 resources=[self.photos.arn_for_objects("*")],
             ),
@@ -704,7 +768,8 @@ class FieldlineStack(Stack):
             statements.append(
                 iam.PolicyStatement(
                     sid="TravelTimes",
-                    actions=["geo:CalculateRouteMatrix"],
+                    # Describe: its data provider says how many positions one call may carry.
+                    actions=["geo:CalculateRouteMatrix", "geo:DescribeRouteCalculator"],
                     resources=[self.route_calculator.attr_calculator_arn],
                 )
             )

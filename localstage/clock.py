@@ -4,6 +4,8 @@
   dead-letter queue and the three state machines (the ASL files of infra/statemachines) in moto;
 - makes moto *execute* state machines, with each Lambda task routed to the app's own handler
   in this process, and every Wait scaled by `FIELDLINE_TIME_SCALE` (86400: a day a second);
+- provisions the dispatch optimizer's function, whose asynchronous invokes run its handler on
+  a thread of this process, as Lambda runs an `InvocationType=Event` invoke after answering;
 - polls the table's stream and hands new records to the stream handler, the way Lambda's
   event source mapping does (a record failing `MAX_STREAM_TRIES` times goes to the
   dead-letter queue);
@@ -53,13 +55,7 @@ def definition(workflow: str, substitutions: dict[str, str]) -> str:
 
 def enable_execution(endpoint: str) -> None:
     """Make moto execute state machines (its Lambda tasks call back into this server)."""
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/config",
-        data=json.dumps(EXECUTE).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=5)
+    _configure_moto(endpoint, EXECUTE)
     # An executing Lambda task calls http://localhost:<moto_server_port()> (MOTO_PORT, default
     # 5000). Point it at this server without putting MOTO_PORT in the environment, where child
     # processes (another local stage) would inherit it.
@@ -67,6 +63,36 @@ def enable_execution(endpoint: str) -> None:
 
     port = endpoint.rsplit(":", 1)[1]
     boto_client.moto_server_port = lambda: port
+
+
+def _configure_moto(endpoint: str, config: dict) -> None:
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/config",
+        data=json.dumps(config).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=5)
+
+
+def provision_optimizer(endpoint: str, prefix: str = "fieldline-local") -> dict[str, str]:
+    """The dispatch optimizer's function in moto (its invokes are routed to this process by
+    `route_tasks`); returns the stage's environment for it, and sets it."""
+    import boto3
+
+    from chalicelib.handlers.optimizer import FUNCTIONS
+
+    # moto's Lambda without Docker: the one `route_tasks` answers for.
+    _configure_moto(endpoint, {"lambda": EXECUTE["lambda"]})
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name=REGION)
+    lambdas = boto3.client("lambda", endpoint_url=endpoint, region_name=REGION)
+    (name,) = FUNCTIONS
+    env = {"FIELDLINE_OPTIMIZER_FUNCTION": _task_functions(iam, lambdas, prefix, [name])[name]}
+    os.environ.update(env)
+    from chalicelib.config import get_settings
+
+    get_settings.cache_clear()
+    return env
 
 
 def provision(endpoint: str, prefix: str = "fieldline-local", visibility: int = 30) -> dict:
@@ -118,6 +144,7 @@ def provision(endpoint: str, prefix: str = "fieldline-local", visibility: int = 
         "FIELDLINE_REMINDERS_STATE_MACHINE_ARN": arns["reminders"],
         "FIELDLINE_DUNNING_STATE_MACHINE_ARN": arns["dunning"],
         "FIELDLINE_RECONCILIATION_STATE_MACHINE_ARN": arns["reconciliation"],
+        **provision_optimizer(endpoint, prefix),
     }
     os.environ.update(env)
     from chalicelib.config import get_settings
@@ -187,29 +214,51 @@ def _queue_arn(sqs, url: str) -> str:
 # --- hooks into moto's executing mode ---------------------------------------------------------
 
 
-def route_tasks(handlers: dict[str, Callable[[dict, Any], Any]]) -> None:
-    """Lambda tasks run the app's handler of the same Chalice name, in this process.
+_ROUTED: dict[str, Callable[[dict, Any], Any]] = {}
 
-    In executing mode moto's Lambda would echo the payload instead. An exception becomes a
-    function error whose type is the exception's class name, as Lambda reports it.
+
+def route_tasks(handlers: dict[str, Callable[[dict, Any], Any]]) -> None:
+    """Lambda invokes run the app's handler of the same Chalice name, in this process.
+
+    In executing mode moto's Lambda would echo the payload instead. A synchronous invoke (a
+    state machine's task) runs in moto's request: an exception becomes a function error whose
+    type is the exception's class name, as Lambda reports it. An asynchronous one
+    (`InvocationType=Event`) is answered 202 at once and runs on a thread of its own, as Lambda
+    runs it after queueing it. Handlers routed by separate calls add up (the tasks', the
+    optimizer's).
     """
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    def invoke(self, function_name, qualifier, body, headers, response_headers):
-        name = function_name.rsplit(":", 1)[-1].rsplit("-", 1)[-1]
-        handler = handlers.get(name)
-        if handler is None:
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return _error("ResourceNotFoundException", f"no task handler {function_name}")
-        try:
-            payload = json.loads(body) if body else {}
-            return json.dumps(handler(payload, None), default=str).encode()
-        except Exception as exc:
-            logger.warning("task failed", extra={"task": name, "error": repr(exc)})
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return _error(type(exc).__name__, str(exc))
+    _ROUTED.update(handlers)
+    LambdaSimpleBackend.invoke = _invoke
 
-    LambdaSimpleBackend.invoke = invoke
+
+def _invoke(self, function_name, qualifier, body, headers, response_headers):
+    self.get_function(function_name, qualifier)  # 404 for a function that does not exist
+    name = function_name.rsplit(":", 1)[-1].rsplit("-", 1)[-1]
+    handler = _ROUTED.get(name)
+    if handler is None:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return _error("ResourceNotFoundException", f"no task handler {function_name}")
+    payload = json.loads(body) if body else {}
+    if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
+        threading.Thread(
+            target=_run_event, args=(name, handler, payload), name=f"lambda-{name}", daemon=True
+        ).start()
+        return b""  # moto answers an Event invoke 202 with this body
+    try:
+        return json.dumps(handler(payload, None), default=str).encode()
+    except Exception as exc:
+        logger.warning("task failed", extra={"task": name, "error": repr(exc)})
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return _error(type(exc).__name__, str(exc))
+
+
+def _run_event(name: str, handler: Callable[[dict, Any], Any], payload: dict) -> None:
+    try:
+        handler(payload, None)
+    except Exception:
+        logger.exception("asynchronous invocation failed", extra={"function": name})
 
 
 def _error(kind: str, message: str) -> bytes:
@@ -529,10 +578,11 @@ class Clock(threading.Thread):
 def start(endpoint: str, table: str) -> Clock:
     """Hook moto's executing mode up to this process and start ticking."""
     from chalicelib.config import get_settings
+    from chalicelib.handlers.optimizer import FUNCTIONS
     from chalicelib.handlers.tasks import TASKS
 
     scale = max(get_settings().time_scale, 1e-6)
-    route_tasks(TASKS)
+    route_tasks({**TASKS, **FUNCTIONS})
     patch_waits(scaled_waiter(scale))
     patch_retry_sleep(lambda seconds: time.sleep(seconds / scale))
     clock = Clock(endpoint, table, scale)

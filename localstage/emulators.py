@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import logging
 import os
 import socket
@@ -11,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -41,6 +44,7 @@ def start_moto(port: int | None = None):
     serialize_dynamodb_requests()
     roll_back_only_touched_items()
     query_one_partition()
+    enforce_post_policies()
     port = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
@@ -154,6 +158,102 @@ def query_one_partition() -> None:
 
     query.one_partition = True
     Table.query, Table.all_items = query, all_items
+
+
+# Form fields a POST policy need not name (S3's rule: the signature, the file, the policy).
+UNCONDITIONED_FIELDS = {"policy", "file", "x-amz-signature", "signature", "awsaccesskeyid"}
+
+
+def enforce_post_policies() -> None:
+    """Make moto's S3 refuse a browser POST upload that breaks its policy, as S3 does.
+
+    moto (5.2) stores whatever a POST form carries: a file larger than the policy's
+    content-length-range, another Content-Type or key, a form sent after the policy expired.
+    S3 answers 400 EntityTooLarge / EntityTooSmall for the size and 403 AccessDenied
+    ("Invalid according to Policy: ...") for the rest; so does this. Signatures stay unchecked
+    (moto checks no credentials).
+    """
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_post
+    if getattr(original, "policy_enforced", False):
+        return
+
+    @functools.wraps(original)
+    def bucket_response_post(self, request, bucket_name):
+        form = getattr(self, "form_data", None) or {}
+        if "policy" in form:
+            size = len(self.body or b"")
+            refused = post_policy_refusal(form, bucket_name, size, datetime.now(UTC))
+            if refused is not None:
+                status, code, message = refused
+                return status, {"Content-Type": "application/xml"}, _s3_error(code, message)
+        return original(self, request, bucket_name)
+
+    bucket_response_post.policy_enforced = True
+    S3Response._bucket_response_post = bucket_response_post
+
+
+def post_policy_refusal(form, bucket: str, size: int, now: datetime):
+    """(status, code, message) of S3's refusal of this POST form, or None if it passes."""
+    policy = json.loads(base64.b64decode(form["policy"]))
+    expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    if expires <= now:
+        return 403, "AccessDenied", "Invalid according to Policy: Policy expired."
+    fields = {name.lower(): value for name, value in form.items()} | {"bucket": bucket}
+    named = {"bucket"}
+    for condition in policy["conditions"]:
+        if isinstance(condition, dict):
+            ((name, expected),) = condition.items()
+            operator = "eq"
+        elif condition[0].lower() == "content-length-range":
+            low, high = int(condition[1]), int(condition[2])
+            if size > high:
+                return (
+                    400,
+                    "EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size",
+                )
+            if size < low:
+                return (
+                    400,
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed size",
+                )
+            continue
+        else:
+            operator, name, expected = condition[0].lower(), condition[1], condition[2]
+        name = name.removeprefix("$").lower()
+        named.add(name)
+        actual = fields.get(name, "")
+        if not (actual == expected if operator == "eq" else actual.startswith(expected)):
+            failed = json.dumps(
+                condition if isinstance(condition, list) else ["eq", f"${name}", expected]
+            )
+            return (
+                403,
+                "AccessDenied",
+                f"Invalid according to Policy: Policy Condition failed: {failed}",
+            )
+    extra = sorted(
+        name
+        for name in fields
+        if name not in named | UNCONDITIONED_FIELDS and not name.startswith("x-ignore-")
+    )
+    if extra:
+        return (
+            403,
+            "AccessDenied",
+            f"Invalid according to Policy: Extra input fields: {', '.join(extra)}",
+        )
+    return None
+
+
+def _s3_error(code: str, message: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
 
 
 def _snapshot(backend, op: dict):

@@ -45,8 +45,19 @@ def localstripe():
 def moto_endpoint(localstripe):
     server, endpoint = emulators.start_moto(MOTO_PORT)
     emulators.create_table(endpoint, TABLE)
+    serve_optimizer(endpoint)
     yield endpoint
     server.stop()
+
+
+def serve_optimizer(endpoint: str) -> None:
+    """POST /dispatch/optimize invokes the optimizer's function asynchronously: moto's, whose
+    invokes run its handler on a thread of this process, as in the local stage."""
+    from chalicelib.handlers.optimizer import FUNCTIONS
+    from localstage import clock
+
+    clock.provision_optimizer(endpoint, prefix="fieldline-test")
+    clock.route_tasks(FUNCTIONS)
 
 
 @pytest.fixture(scope="session")

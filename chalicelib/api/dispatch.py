@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -146,16 +146,22 @@ class SkippedTechnicianOut(Out):
 
 
 class ProposalOut(Out):
+    """A day being planned: the plan's fields are null until the status is done."""
+
     id: str = Field(validation_alias="proposal_id")
+    status: Literal["running", "done", "failed"]
+    reason: str | None  # why it failed
     date: dt.date
     timezone: str
     seed: int
     time_limit_seconds: float
-    routes: list[ProposedRouteOut]
-    unassigned: list[LeftOutOut]
-    skipped_technicians: list[SkippedTechnicianOut]
-    total_travel_seconds: int
+    technician_ids: list[str] | None
+    routes: list[ProposedRouteOut] | None
+    unassigned: list[LeftOutOut] | None
+    skipped_technicians: list[SkippedTechnicianOut] | None
+    total_travel_seconds: int | None
     created_at: dt.datetime
+    deadline: dt.datetime | None  # still running then, it is failed
     expires_at: dt.datetime
     applied_at: dt.datetime | None
 
@@ -212,13 +218,25 @@ def get_my_visits(query: DayQuery):
 
 
 @api.route(
-    "/dispatch/optimize", "POST", roles=STAFF, body=OptimizeIn, response=ProposalOut, status=201
+    "/dispatch/optimize",
+    "POST",
+    roles=STAFF,
+    body=OptimizeIn,
+    response=ProposalOut,
+    status=202,
+    location="/dispatch/optimize/{id}",
 )
 def optimize(body: OptimizeIn):
-    """Plan a day's routes (PyVRP): a proposal to review; nothing changes until it is applied."""
+    """Start planning a day's routes (PyVRP) in the background: GET the proposal until done."""
     return dispatch.optimize(
         caller(), body.date, body.technician_ids, body.time_limit_seconds, body.seed
     )
+
+
+@api.route("/dispatch/optimize/{proposal_id}", "GET", roles=STAFF, response=ProposalOut)
+def get_proposal(proposal_id: str):
+    """The proposal: running, done with the plan to review, or failed with the reason."""
+    return dispatch.get_proposal(caller(), proposal_id)
 
 
 @api.route("/dispatch/optimize/{proposal_id}/apply", "POST", roles=STAFF, response=AppliedOut)

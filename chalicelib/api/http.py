@@ -43,6 +43,8 @@ class Route:
     content_types: list[str] = field(default_factory=lambda: [JSON])
     raw: bool = False  # the handler reads the request itself (webhooks) and returns a Response
     if_match: bool = False  # the handler takes `if_match` (the If-Match header's version)
+    # A Location header, filled from the response body ("/things/{id}"): where to follow up.
+    location: str | None = None
 
 
 ROUTES: list[Route] = []
@@ -83,6 +85,7 @@ class Api:
         status: int = 200,
         content_types: list[str] | None = None,
         raw: bool = False,
+        location: str | None = None,
     ) -> Callable:
         def register(handler: Callable) -> Callable:
             spec = Route(
@@ -100,6 +103,7 @@ class Api:
                 content_types=content_types or [JSON],
                 raw=raw,
                 if_match="if_match" in inspect.signature(handler).parameters,
+                location=location,
             )
             ROUTES.append(spec)
             self.handlers[(method, path)] = (spec, handler)
@@ -160,8 +164,9 @@ def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str
         kwargs["if_match"] = parse_if_match(if_match)
 
     def compute() -> dict:
-        result = handler(**kwargs)
-        return {"status": spec.status, "body": shape(spec.response, result)}
+        body = shape(spec.response, handler(**kwargs))
+        headers = {"Location": spec.location.format(**body)} if spec.location else {}
+        return {"status": spec.status, "body": body, "headers": headers}
 
     key = (request.headers or {}).get("idempotency-key")
     if spec.method == "POST" and key and who is not None:
@@ -174,7 +179,9 @@ def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str
         outcome = run_once(who.tenant_id, route, key, raw_body, compute, context)
     else:
         outcome = compute()
-    return Response(body=outcome["body"], status_code=outcome["status"])
+    return Response(
+        body=outcome["body"], status_code=outcome["status"], headers=outcome.get("headers") or {}
+    )
 
 
 def idempotency_key() -> str | None:

@@ -125,6 +125,10 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
     if route.response is None and route.path == "/openapi.json":
         content = {JSON: {"schema": {}}}
     ok = {"description": "Success", **({"content": content} if content else {})}
+    if route.location:
+        ok["headers"] = {
+            "Location": {"description": "Where to follow up", "schema": {"type": "string"}}
+        }
     error = {"content": {JSON: {"schema": refs[(ErrorOut, "serialization")]}}}
     return {
         str(route.status): ok,

@@ -23,12 +23,15 @@ class PhotoIn(Strict):
 
 
 class PhotoUploadOut(Out):
+    """POST a multipart form to `upload_url`: every one of `fields`, then the file as `file`."""
+
     photo_id: str
     upload_url: str
-    upload_method: str
+    upload_method: str  # "POST"
     upload_headers: dict[str, str]
+    fields: dict[str, str]
     expires_at: datetime
-    max_bytes: int
+    max_bytes: int  # S3 refuses a larger file (400 EntityTooLarge)
 
 
 class PhotoOut(Out):
@@ -53,7 +56,7 @@ class PhotoPage(PageOut[PhotoOut]):
     "/jobs/{job_id}/photos", "POST", roles=ANYONE, body=PhotoIn, response=PhotoUploadOut, status=201
 )
 def start_photo_upload(job_id: str, body: PhotoIn):
-    """A presigned S3 PUT for one photo (send the given Content-Type); then confirm it."""
+    """A presigned S3 POST form for one photo (S3 enforces size and type); then confirm it."""
     return photos.start_upload(caller(), job_id, body.filename, body.content_type)
 
 

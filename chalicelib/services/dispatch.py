@@ -8,11 +8,16 @@ one only), the unassigned visits from the day's unassigned index (one Query), th
 their job headers and their customers with BatchGetItem (100 keys a call). So the calls grow
 with the technicians and the day's visits, never with the number of jobs.
 
-Optimising turns that day into a `RoutingProblem` (domain.routing) and solves it with PyVRP
-(integrations.routing_pyvrp). The proposal is stored with the versions of every visit it may
-move and of every technician day it plans; applying it refuses (409) if any of them changed,
-then books each visit through scheduling's own assignment (the double-booking guard), in an
-order that never makes one visit of the plan clash with another one's old slot.
+Optimising runs off the request path: `optimize` stores a running proposal and queues the
+optimizer's own invocation (an asynchronous Lambda invoke, `handlers.optimizer`), which reads
+the day, turns it into a `RoutingProblem` (domain.routing), solves it with PyVRP
+(integrations.routing_pyvrp) and stores the plan, or the reason it failed. A proposal still
+running past its deadline (twice the time limit, since a second pass may follow the first,
+plus time to read the day and fetch travel times) is failed: the invocation was lost or killed.
+The plan is stored with the versions of every visit it may move and of every technician day it
+plans; applying it refuses (409) if any of them changed, then books each visit through
+scheduling's own assignment (the double-booking guard), in an order that never makes one visit
+of the plan clash with another one's old slot.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -28,18 +33,19 @@ from pydantic import BaseModel, Field
 from chalicelib.config import get_settings
 from chalicelib.domain import clock
 from chalicelib.domain import routing as plan
-from chalicelib.domain.callers import TECHNICIAN, Caller
+from chalicelib.domain.callers import SYSTEM, TECHNICIAN, Caller
 from chalicelib.domain.customers import Customer
-from chalicelib.domain.errors import Conflict, FieldlineError, Invalid, NotFound
+from chalicelib.domain.errors import Conflict, FieldlineError, Invalid, NotFound, Unavailable
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.jobs import Job
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.users import WEEKDAYS, User
 from chalicelib.domain.visits import Booking, TechDay, Visit, find_clash
+from chalicelib.logs import logger
 from chalicelib.services import scheduling, tenants
 from chalicelib.store import keys
 from chalicelib.store import tenants as user_store
-from chalicelib.store.db import Transaction
+from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.models import Item
 from chalicelib.store.records import batch_get, entity, get, page, record
 
@@ -49,9 +55,15 @@ MOVABLE = ("scheduled", "dispatched")
 IN_PROGRESS = ("en_route", "on_site")
 DONE = ("completed", "no_access")
 PROPOSAL_TTL = timedelta(days=1)
-DEFAULT_TIME_LIMIT_SECONDS, MAX_TIME_LIMIT_SECONDS = 10, 60
-# One solve stays a request's work: a bigger day is planned in parts (per technician group).
+# The optimizer's function runs for up to 15 minutes (infra/fieldline_stack.py): two passes of
+# the longest limit and the overhead below fit in it.
+DEFAULT_TIME_LIMIT_SECONDS, MAX_TIME_LIMIT_SECONDS = 10, 300
+SOLVE_OVERHEAD = timedelta(minutes=2)
+# A bigger day is planned in parts (per technician group).
 MAX_VISITS = 500
+RUNNING, DONE, FAILED = "running", "done", "failed"
+TIMED_OUT_REASON = "the optimizer did not finish in time; try again, or plan fewer technicians"
+CRASHED_REASON = "the optimizer failed; try again"
 NO_LOCATION_REASON = "no location"
 NO_TECHNICIAN_REASON = "no technician can be planned that day"
 NOT_ON_THIS_DAY_REASON = "window is not on this day"
@@ -282,23 +294,37 @@ class SkippedTechnician(BaseModel):
 
 
 class Proposal(BaseModel):
+    """A request to plan a day and, once its invocation is done, the plan."""
+
     proposal_id: str
+    # Proposals stored before optimizing ran in the background were made done.
+    status: Literal["running", "done", "failed"] = DONE
     date: date
     timezone: str
     seed: int
     time_limit_seconds: float
-    routes: list[ProposedRoute]
-    unassigned: list[LeftOut]
-    skipped_technicians: list[SkippedTechnician]
-    total_travel_seconds: int
+    technician_ids: list[str] | None = None  # as asked: None plans every active technician
+    deadline: datetime | None = None  # running after it means failed
+    started_at: datetime | None = None  # the invocation that claimed the solve
+    reason: str | None = None  # why it failed
+    routes: list[ProposedRoute] = Field(default_factory=list)
+    unassigned: list[LeftOut] = Field(default_factory=list)
+    skipped_technicians: list[SkippedTechnician] = Field(default_factory=list)
+    total_travel_seconds: int = 0
     # What the plan was made from: applying refuses if any of it changed.
-    visit_versions: dict[str, int]
-    day_versions: dict[str, int | None]
+    visit_versions: dict[str, int] = Field(default_factory=dict)
+    day_versions: dict[str, int | None] = Field(default_factory=dict)
     created_by: str
     created_at: datetime
     expires_at: datetime
     applied_at: datetime | None = None
     version: int | None = None
+
+    def current_status(self, now: datetime) -> tuple[str, str | None]:
+        """The status and reason a client sees: running past the deadline is failed."""
+        if self.status == RUNNING and self.deadline is not None and now >= self.deadline:
+            return FAILED, TIMED_OUT_REASON
+        return self.status, self.reason
 
 
 # --- optimise -----------------------------------------------------------------------------------
@@ -310,55 +336,150 @@ def optimize(
     technician_ids: list[str] | None = None,
     time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
     seed: int = 0,
-    max_iterations: int | None = None,
-) -> Proposal:
-    """Plan the day: per technician a route with arrival times, and what could not be placed."""
-    from chalicelib.integrations import routing_pyvrp
+) -> dict[str, Any]:
+    """Start planning the day in the optimizer's own invocation; the proposal, running.
 
+    What a client can get wrong is refused here (a past day, an unknown technician); the rest
+    (the day's visits, travel times, the solve) is the invocation's, which records the plan or
+    why it failed. Should the invocation not start, the proposal is failed and this is a 503.
+    """
     tenant = tenants.get_settings(caller)
-    zone = ZoneInfo(tenant.timezone)
-    now = clock.now()
-    if day < now.astimezone(zone).date():
+    if day < clock.now().astimezone(ZoneInfo(tenant.timezone)).date():
         raise Invalid(
             f"{day.isoformat()} is past; only today or a later day can be planned",
             details=[{"field": "date", "message": "must be today or later"}],
         )
-    technicians = _chosen(_all_technicians(caller), technician_ids)
-    read = _read_day(caller, day, technicians, consistent=True, tenant=tenant)
-    problem_day = _ProblemBuilder(read, now).build()
+    _chosen(_all_technicians(caller), technician_ids)
+    moment = clock.now()
+    proposal = Proposal(
+        proposal_id=new_id(),
+        status=RUNNING,
+        date=day,
+        timezone=tenant.timezone,
+        seed=seed,
+        time_limit_seconds=time_limit_seconds,
+        technician_ids=technician_ids,
+        deadline=moment + 2 * timedelta(seconds=time_limit_seconds) + SOLVE_OVERHEAD,
+        created_by=caller.user_id,
+        created_at=moment,
+        expires_at=moment + PROPOSAL_TTL,
+    )
+    _save(caller.tenant_id, proposal)
+    from chalicelib.integrations import lambdas
+
+    try:
+        lambdas.invoke_async(
+            get_settings().optimizer_function,
+            {"tenant_id": caller.tenant_id, "proposal_id": proposal.proposal_id},
+        )
+    except Unavailable:
+        _finish(caller.tenant_id, proposal, FAILED, "the optimizer could not be started")
+        raise
+    return proposal_view(proposal)
+
+
+def get_proposal(caller: Caller, proposal_id: str) -> dict[str, Any]:
+    """The proposal: running, done with its plan, or failed with the reason."""
+    return proposal_view(_load(caller.tenant_id, proposal_id))
+
+
+def proposal_view(proposal: Proposal) -> dict[str, Any]:
+    status, reason = proposal.current_status(clock.now())
+    shown = proposal.model_dump(exclude={"visit_versions", "day_versions", "started_at"})
+    shown |= {"status": status, "reason": reason}
+    if status != DONE:  # no plan yet, or none to come
+        for name in ("routes", "unassigned", "skipped_technicians", "total_travel_seconds"):
+            shown[name] = None
+    return shown
+
+
+def run_optimization(tenant_id: str, proposal_id: str) -> str:
+    """The optimizer's invocation: solve the proposal's day, store the plan or why it failed.
+
+    Lambda may deliver one asynchronous event twice: the first invocation claims the proposal
+    (`started_at`, under its version) and a second one finds it claimed and does nothing.
+    Returns the status it leaves (or "skipped").
+    """
+    proposal = get(keys.dispatch_proposal(tenant_id, proposal_id), Proposal)
+    if proposal is None or proposal.status != RUNNING or proposal.started_at is not None:
+        return "skipped"
+    if proposal.current_status(clock.now())[0] == FAILED:  # queued past its deadline
+        return _finish(tenant_id, proposal, FAILED, TIMED_OUT_REASON)
+    proposal.started_at = clock.now()
+    try:
+        _save(tenant_id, proposal)
+    except ConditionFailed:
+        return "skipped"
+    system = Caller(tenant_id=tenant_id, user_id=SYSTEM, role=SYSTEM)
+    try:
+        solved = _solve(system, proposal)
+    except FieldlineError as problem:  # too many visits, a technician gone, no travel times
+        return _finish(tenant_id, proposal, FAILED, problem.message)
+    except Exception:
+        logger.exception("optimization failed", extra={"proposal_id": proposal_id})
+        _finish(tenant_id, proposal, FAILED, CRASHED_REASON)
+        raise  # the function's error metric and dead-letter queue see it
+    if solved.current_status(clock.now())[0] == FAILED:
+        # Past the deadline a client was told it failed: it stays failed.
+        return _finish(tenant_id, proposal, FAILED, TIMED_OUT_REASON)
+    _save(tenant_id, solved)
+    return solved.status
+
+
+def _solve(caller: Caller, proposal: Proposal) -> Proposal:
+    """The proposal with its plan: per technician a route with arrival times, and what could
+    not be placed."""
+    from chalicelib.integrations import routing_pyvrp
+
+    tenant = tenants.get_settings(caller)
+    technicians = _chosen(_all_technicians(caller), proposal.technician_ids)
+    read = _read_day(caller, proposal.date, technicians, consistent=True, tenant=tenant)
+    problem_day = _ProblemBuilder(read, clock.now()).build()
     if len(problem_day.problem.visits) > MAX_VISITS:
         raise Invalid(f"at most {MAX_VISITS} visits can be planned at once; choose technicians")
     solved = routing_pyvrp.solve(
         problem_day.problem,
         WholeMinutes(travel_provider()),
-        seed=seed,
-        time_limit_seconds=time_limit_seconds,
-        max_iterations=max_iterations,
+        seed=proposal.seed,
+        time_limit_seconds=proposal.time_limit_seconds,
     )
-    moment = clock.now()
-    proposal = Proposal(
-        proposal_id=new_id(),
-        date=day,
-        timezone=tenant.timezone,
-        seed=seed,
-        time_limit_seconds=time_limit_seconds,
-        routes=[problem_day.route(r) for r in solved.routes],
-        unassigned=[problem_day.left_out(u.visit_id, u.reason) for u in solved.unassigned]
-        + problem_day.not_planned,
-        skipped_technicians=problem_day.skipped,
-        total_travel_seconds=solved.total_travel_seconds,
-        visit_versions={v.visit_id: v.version for v in problem_day.free},
-        day_versions={
-            tech.user_id: (read.days[tech.user_id].version if tech.user_id in read.days else None)
-            for tech in problem_day.planned_technicians
-        },
-        created_by=caller.user_id,
-        created_at=moment,
-        expires_at=moment + PROPOSAL_TTL,
+    return proposal.model_copy(
+        update={
+            "status": DONE,
+            "timezone": tenant.timezone,
+            "routes": [problem_day.route(r) for r in solved.routes],
+            "unassigned": [problem_day.left_out(u.visit_id, u.reason) for u in solved.unassigned]
+            + problem_day.not_planned,
+            "skipped_technicians": problem_day.skipped,
+            "total_travel_seconds": solved.total_travel_seconds,
+            "visit_versions": {v.visit_id: v.version for v in problem_day.free},
+            "day_versions": {
+                tech.user_id: (
+                    read.days[tech.user_id].version if tech.user_id in read.days else None
+                )
+                for tech in problem_day.planned_technicians
+            },
+        }
     )
+
+
+def _finish(tenant_id: str, proposal: Proposal, status: str, reason: str) -> str:
+    proposal.status, proposal.reason = status, reason
+    _save(tenant_id, proposal)
+    return status
+
+
+def _save(tenant_id: str, proposal: Proposal) -> None:
+    """Write the proposal under the version it was read at (a lost race is ConditionFailed)."""
     tx = Transaction()
-    tx.put(_proposal_item(caller.tenant_id, proposal), label="proposal", entity=proposal)
+    tx.put(_proposal_item(tenant_id, proposal), label="proposal", entity=proposal)
     tx.commit()
+
+
+def _load(tenant_id: str, proposal_id: str) -> Proposal:
+    proposal = get(keys.dispatch_proposal(tenant_id, proposal_id), Proposal)
+    if proposal is None or proposal.expires_at <= clock.now():
+        raise NotFound("proposal not found")
     return proposal
 
 
@@ -649,9 +770,15 @@ def apply(caller: Caller, proposal_id: str) -> dict[str, Any]:
     their technician. Nothing is written when the check fails; should a booking race in
     mid-way, the 409 lists the steps already applied (each one whole, never a double booking).
     """
-    proposal = get(keys.dispatch_proposal(caller.tenant_id, proposal_id), Proposal)
-    if proposal is None or proposal.expires_at <= clock.now():
-        raise NotFound("proposal not found")
+    proposal = _load(caller.tenant_id, proposal_id)
+    status, reason = proposal.current_status(clock.now())
+    if status == RUNNING:
+        raise Conflict(
+            "the proposal is still being planned; apply it once its status is done",
+            code="proposal_running",
+        )
+    if status == FAILED:
+        raise Conflict(f"the proposal failed: {reason}", code="proposal_failed")
     if proposal.applied_at is not None:
         raise Conflict(
             f"the proposal was applied at {clock.iso(proposal.applied_at)}",
@@ -661,9 +788,7 @@ def apply(caller: Caller, proposal_id: str) -> dict[str, Any]:
     _refuse_if_changed(proposal, visits, days)
     # Claimed first: a second apply of the same proposal stops here.
     proposal.applied_at = clock.now()
-    tx = Transaction()
-    tx.put(_proposal_item(caller.tenant_id, proposal), label="proposal", entity=proposal)
-    tx.commit()
+    _save(caller.tenant_id, proposal)
     tenant = tenants.get_settings(caller)
     steps = _steps(proposal, visits, days, tenant.travel_buffer_minutes)
     versions = {visit_id: visit.version for visit_id, visit in visits.items()}

@@ -1,11 +1,12 @@
 """Job photos: a presigned upload straight to S3, recorded on the job once the file is there.
 
 The phone uploads the file itself (the API never carries image bytes): `start_upload` writes a
-pending photo and hands out a presigned PUT whose signature binds the content type. A
-presigned PUT cannot cap the size, so `confirm` checks what actually landed (HeadObject):
-nothing there is 409, too large or of another type is 422 and the object is deleted. Only a
-confirmed photo is on the job, with its `PhotoAdded` event; a pending one that is never
-confirmed expires (ttl).
+pending photo and hands out a presigned POST whose signed policy makes S3 refuse a file over
+`MAX_PHOTO_BYTES`, another content type or another key. The upload lands under the bucket's
+`pending/` prefix; `confirm` checks what landed (HeadObject: nothing there is 409, too large
+or of another type is 422 and deleted), copies it to the photo's own key and records it on
+the job with its `PhotoAdded` event. Whatever is never confirmed is removed: the pending photo
+by the table's ttl, its upload by the bucket's lifecycle rule, both after a day.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock
 from chalicelib.domain import jobs as job_rules
 from chalicelib.domain.callers import Caller
-from chalicelib.domain.errors import Conflict, Invalid, NotFound
+from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.timeline import event
 from chalicelib.integrations import s3
+from chalicelib.logs import logger
 from chalicelib.services import jobs
 from chalicelib.store import keys
 from chalicelib.store.db import ConditionFailed, Transaction
@@ -39,8 +41,8 @@ CONTENT_TYPES = {
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 UPLOAD_URL_SECONDS = 15 * 60
 DOWNLOAD_URL_SECONDS = 60 * 60
-# A pending photo nobody confirms leaves the table a day later (ttl); an object uploaded for
-# it and never confirmed stays in the bucket.
+# A pending photo nobody confirms leaves the table a day later (ttl), as its upload leaves the
+# bucket (the lifecycle rule on the upload prefix: a day, counted to the next midnight UTC).
 PENDING_TTL = timedelta(days=1)
 ATTEMPTS = 3
 
@@ -50,7 +52,10 @@ class Photo(BaseModel):
     job_id: str
     filename: str
     content_type: str
-    object_key: str
+    object_key: str  # where the photo is kept once confirmed
+    # Where the phone uploads it (under s3.UPLOAD_PREFIX); None for photos uploaded straight
+    # to object_key before uploads had a prefix of their own.
+    upload_key: str | None = None
     status: Literal["pending", "uploaded"] = "pending"
     size_bytes: int | None = None
     uploaded_by: str
@@ -60,7 +65,7 @@ class Photo(BaseModel):
 
 
 def start_upload(caller: Caller, job_id: str, filename: str, content_type: str) -> dict[str, Any]:
-    """A pending photo and the presigned PUT to upload it with (staff, or a technician on it)."""
+    """A pending photo and the presigned POST to upload it with (staff, or a technician on it)."""
     jobs.load(caller, job_id)  # 404 unless the caller may see the job
     extension = CONTENT_TYPES.get(content_type)
     if extension is None:
@@ -70,24 +75,34 @@ def start_upload(caller: Caller, job_id: str, filename: str, content_type: str) 
         )
     photo_id = new_id()
     moment = clock.now()
+    object_key = keys.photo_object(caller.tenant_id, job_id, photo_id, extension)
     photo = Photo(
         photo_id=photo_id,
         job_id=job_id,
         filename=filename,
         content_type=content_type,
-        object_key=keys.photo_object(caller.tenant_id, job_id, photo_id, extension),
+        object_key=object_key,
+        upload_key=s3.UPLOAD_PREFIX + object_key,
         uploaded_by=caller.user_id,
         created_at=moment,
     )
     tx = Transaction()
     tx.put(_item(caller.tenant_id, photo, pending=True), label="photo", entity=photo)
     tx.commit()
-    bucket = get_settings().photo_bucket
+    upload = s3.presigned_post(
+        get_settings().photo_bucket,
+        photo.upload_key,
+        content_type,
+        MAX_PHOTO_BYTES,
+        UPLOAD_URL_SECONDS,
+    )
     return {
         "photo_id": photo_id,
-        "upload_url": s3.presigned_put(bucket, photo.object_key, content_type, UPLOAD_URL_SECONDS),
-        "upload_method": "PUT",
-        "upload_headers": {"Content-Type": content_type},
+        "upload_url": upload.url,
+        "upload_method": "POST",
+        # A multipart form: its own Content-Type header (with the boundary), no other.
+        "upload_headers": {},
+        "fields": upload.fields,
         "expires_at": moment + timedelta(seconds=UPLOAD_URL_SECONDS),
         "max_bytes": MAX_PHOTO_BYTES,
     }
@@ -101,14 +116,18 @@ def confirm(caller: Caller, job_id: str, photo_id: str) -> dict[str, Any]:
         photo = _photo_in(collection, photo_id)
         if photo.status == "uploaded":
             return view(photo)  # confirming twice is harmless
-        stored = s3.head(bucket, photo.object_key)
+        uploaded_to = photo.upload_key or photo.object_key
+        stored = s3.head(bucket, uploaded_to)
         if stored is None:
             raise Conflict(
-                "the photo has not been uploaded yet: PUT it to its upload_url first",
+                "the photo has not been uploaded yet: POST it to its upload_url first",
                 details=[{"photo_id": photo_id}],
                 code="upload_missing",
             )
-        _refuse_unless_acceptable(bucket, photo, stored)
+        _refuse_unless_acceptable(bucket, photo, stored, uploaded_to)
+        if uploaded_to != photo.object_key:
+            # Kept before it is recorded: a recorded photo always has its object.
+            s3.copy(bucket, uploaded_to, photo.object_key)
         job = collection.header()
         photo.status, photo.size_bytes, photo.recorded_at = "uploaded", stored.size, clock.now()
         job_rules.touch(job)
@@ -126,10 +145,12 @@ def confirm(caller: Caller, job_id: str, photo_id: str) -> dict[str, Any]:
         jobs.save(tx, caller, job, added)
         try:
             tx.commit()
-            return view(photo)
         except ConditionFailed:
             if attempt == ATTEMPTS:
                 raise
+            continue
+        _remove_upload(bucket, uploaded_to, photo)
+        return view(photo)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -157,7 +178,7 @@ def require_uploaded(caller: Caller, job_id: str, photo_id: str) -> None:
 
 
 def view(photo: Photo) -> dict[str, Any]:
-    shown = photo.model_dump(exclude={"object_key"})
+    shown = photo.model_dump(exclude={"object_key", "upload_key"})
     if photo.status == "uploaded":
         shown["download_url"] = s3.presigned_get(
             get_settings().photo_bucket, photo.object_key, DOWNLOAD_URL_SECONDS
@@ -165,7 +186,19 @@ def view(photo: Photo) -> dict[str, Any]:
     return shown
 
 
-def _refuse_unless_acceptable(bucket: str, photo: Photo, stored: s3.StoredObject) -> None:
+def _remove_upload(bucket: str, uploaded_to: str, photo: Photo) -> None:
+    """The upload is copied and recorded; left behind, the lifecycle rule removes it anyway."""
+    if uploaded_to == photo.object_key:
+        return
+    try:
+        s3.delete(bucket, uploaded_to)
+    except Unavailable:
+        logger.warning("confirmed upload left for the lifecycle rule", extra={"key": uploaded_to})
+
+
+def _refuse_unless_acceptable(
+    bucket: str, photo: Photo, stored: s3.StoredObject, uploaded_to: str
+) -> None:
     problem = None
     if stored.size > MAX_PHOTO_BYTES:
         problem = (
@@ -176,8 +209,8 @@ def _refuse_unless_acceptable(bucket: str, photo: Photo, stored: s3.StoredObject
         problem = (f"the upload is {stored.content_type}, not {photo.content_type}", "wrong_type")
     if problem is None:
         return
-    # What must not stay is removed; the same upload URL can take a smaller file meanwhile.
-    s3.delete(bucket, photo.object_key)
+    # What must not stay is removed; the same upload form can take a smaller file meanwhile.
+    s3.delete(bucket, uploaded_to)
     message, code = problem
     raise Invalid(message, details=[{"photo_id": photo.photo_id}], code=code)
 

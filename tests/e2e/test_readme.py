@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -51,3 +52,22 @@ def test_the_readme_takes_a_job_from_lead_to_paid(stage):
     positions = [story.index(name) for name in milestones]
     assert positions == sorted(positions), story
     assert story[-1] == "JobStageChanged"
+
+
+@pytest.mark.skipif(not shutil.which("jq"), reason="the README's commands use jq")
+def test_the_readmes_dispatch_plans_a_day_in_the_background_and_books_it(stage):
+    script = _block_after("## Dispatch")
+    env = {**os.environ, "API": stage.base}
+    result = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    # The proposal came back done, with every visit placed
+    (outcome,) = [line for line in lines if "status" in line]
+    assert outcome == {"status": "done", "reason": None, "unassigned": []}
+    # Booking it assigned the three visits, and the board shows the gas job with the gas fitter
+    assert [s["action"] for s in lines if "action" in s] == ["assign"] * 3
+    board = {line["name"]: line["visits"] for line in lines[-2:]}
+    assert "Boiler service" in [v["title"] for v in board["Gail Ortiz"]]
+    assert sum(len(visits) for visits in board.values()) == 3

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from chalicelib.handlers.stream import RECORD_FILTER
+from chalicelib.integrations import s3
+from chalicelib.services import dispatch
 from chalicelib.store import keys
 from tests.infra.conftest import PUBLISHABLE_KEY
 
@@ -199,11 +201,12 @@ def test_workflow_rule_routes_the_consumers_events_from_the_apps_bus(synthesized
     assert _ref_id(rule["Properties"]["EventBusName"]) == bus_id
     assert rule["Properties"]["EventPattern"]["source"] == ["fieldline"]
     assert "VisitScheduled" in rule["Properties"]["EventPattern"]["detail-type"]
-    # SQS gives Lambda the message for as long as the function may run, and more
-    timeout = max(
+    # SQS gives Lambda the message for as long as its consumer may run, and more
+    (timeout,) = [
         f["Properties"]["Timeout"]
         for f in synthesized.resources("AWS::Serverless::Function").values()
-    )
+        if any(e["Type"] == "SQS" for e in f["Properties"].get("Events", {}).values())
+    ]
     assert queues[workflow_queue]["Properties"]["VisibilityTimeout"] >= timeout
 
 
@@ -407,13 +410,27 @@ def test_photo_bucket_is_private_encrypted_and_takes_presigned_uploads(template)
     buckets = template.find_resources("AWS::S3::Bucket")
     (bucket,) = buckets.values()
     (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
-    assert "PUT" in rule["AllowedMethods"]
+    assert "POST" in rule["AllowedMethods"]
     policies = template.find_resources("AWS::S3::BucketPolicy")
     (policy,) = policies.values()
     (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}
     }
+
+
+def test_uploads_nobody_confirms_expire_and_confirmed_photos_do_not(synthesized):
+    (bucket,) = synthesized.resources("AWS::S3::Bucket").values()
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = [r for r in rules if "ExpirationInDays" in r]
+
+    # One rule expires objects, only under the prefix uploads land in, a day after
+    (rule,) = expiring
+    assert rule["Status"] == "Enabled"
+    assert rule["Prefix"] == s3.UPLOAD_PREFIX == "pending/"
+    assert rule["ExpirationInDays"] == 1
+    # Photos are kept outside it (services/photos.py copies a confirmed upload out)
+    assert not keys.photo_object("t", "j", "p", "jpg").startswith(rule["Prefix"])
 
 
 def test_functions_may_remove_oversized_photos(synthesized):
@@ -442,6 +459,41 @@ def test_dispatch_gets_road_travel_times_from_the_stacks_route_calculator(synthe
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["FIELDLINE_TRAVEL_PROVIDER"] == "amazon_location"
         assert variables["FIELDLINE_ROUTE_CALCULATOR"] == calculator["Properties"]["CalculatorName"]
+
+
+def test_the_optimizer_solves_in_its_own_invocation_with_time_for_two_passes(synthesized):
+    functions = synthesized.resources("AWS::Serverless::Function")
+    queues = synthesized.resources("AWS::SQS::Queue")
+    name = f"fieldline-{STAGE}-optimize_day"
+    (optimizer_id,) = [
+        i for i, f in functions.items() if f["Properties"].get("FunctionName") == name
+    ]
+    optimizer = functions[optimizer_id]["Properties"]
+
+    # Long enough for two passes of the longest time limit and reading the day; a full vCPU
+    longest = 2 * dispatch.MAX_TIME_LIMIT_SECONDS + dispatch.SOLVE_OVERHEAD.total_seconds()
+    assert longest <= optimizer["Timeout"] <= 900
+    assert optimizer["MemorySize"] >= 1769
+    # A failed solve is recorded, not retried; a lost event lands in a watched queue
+    assert optimizer["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert _ref_id(optimizer["DeadLetterQueue"]["TargetArn"]) in queues
+    # Every function knows it by name, and may invoke that function and no other
+    for function in functions.values():
+        assert (
+            function["Properties"]["Environment"]["Variables"]["FIELDLINE_OPTIMIZER_FUNCTION"]
+            == name
+        )
+    invokers = [
+        statement
+        for _, statement in _statements(synthesized.template)
+        if "lambda:InvokeFunction" in _as_list(statement["Action"])
+        and "states.amazonaws.com" not in json.dumps(statement)
+    ]
+    granted = [json.dumps(r) for s in invokers for r in _as_list(s["Resource"])]
+    assert any(f"function:{name}" in r for r in granted)
+    # The API's own functions stay within API Gateway's 29 s; the solve is not theirs
+    others = [f["Properties"] for i, f in functions.items() if i != optimizer_id]
+    assert all(f.get("Timeout", 30) <= 30 for f in others)
 
 
 def test_pay_pages_load_stripe_js_with_the_publishable_key_from_context(synthesized):

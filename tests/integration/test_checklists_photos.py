@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
+from datetime import datetime
 
 import pytest
 import requests
@@ -53,19 +56,36 @@ def site(owner):
     return job, visit, owner.as_role("technician", tech["id"])
 
 
-def _upload(api, job, body=JPEG, content_type="image/jpeg"):
+def _start(api, job, content_type="image/jpeg"):
     started = api.post(
         f"/jobs/{job['id']}/photos", {"filename": "meter.jpg", "content_type": content_type}
     )
     assert started.status_code == 201, started.body
-    put = requests.put(
-        started.data["upload_url"],
-        data=body,
-        headers=started.data["upload_headers"],
+    return started.data
+
+
+def _post_form(started, body=JPEG, content_type="image/jpeg", **changed_fields):
+    """The upload as a phone or browser sends it: the form's fields, then the file, last."""
+    fields = {**started["fields"], **changed_fields}
+    return requests.post(
+        started["upload_url"],
+        data=fields,
+        files={"file": ("meter.jpg", body, content_type)},
+        headers=started["upload_headers"],
         timeout=10,
     )
-    assert put.status_code == 200, put.text
-    return started.data
+
+
+def _upload(api, job, body=JPEG, content_type="image/jpeg"):
+    started = _start(api, job, content_type)
+    posted = _post_form(started, body, content_type)
+    assert posted.status_code == 204, posted.text
+    return started
+
+
+def _keys(bucket, prefix):
+    s3, name = bucket
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=name, Prefix=prefix).get("Contents", [])]
 
 
 def _events(owner, job):
@@ -75,12 +95,15 @@ def _events(owner, job):
 def test_a_technician_uploads_a_photo_that_the_job_records_once_confirmed(bucket, owner, site):
     job, _, sam = site
 
-    # When Sam asks for an upload URL and puts the photo there
+    # When Sam asks for an upload form and posts the photo with it
     upload = _upload(sam, job)
-    assert upload["upload_method"] == "PUT"
+    assert upload["upload_method"] == "POST"
     assert upload["max_bytes"] == photos.MAX_PHOTO_BYTES
-    # Not on the job until confirmed
+    # Not on the job until confirmed; the upload waits under the prefix that expires
     assert sam.get(f"/jobs/{job['id']}/photos").data["items"] == []
+    photo_key = f"tenants/{owner.tenant_id}/jobs/{job['id']}/photos/{upload['photo_id']}.jpg"
+    assert _keys(bucket, f"tenants/{owner.tenant_id}/") == []
+    assert _keys(bucket, f"pending/tenants/{owner.tenant_id}/") == [f"pending/{photo_key}"]
 
     # And confirms it
     confirmed = sam.post(f"/jobs/{job['id']}/photos/{upload['photo_id']}/confirm")
@@ -95,6 +118,53 @@ def test_a_technician_uploads_a_photo_that_the_job_records_once_confirmed(bucket
     listed = owner.get(f"/jobs/{job['id']}/photos").data["items"]
     assert [p["id"] for p in listed] == [upload["photo_id"]]
     assert requests.get(listed[0]["download_url"], timeout=10).content == JPEG
+    # Kept under its own key, where nothing expires it; the upload is gone
+    assert _keys(bucket, f"tenants/{owner.tenant_id}/") == [photo_key]
+    assert _keys(bucket, f"pending/tenants/{owner.tenant_id}/") == []
+
+
+def test_the_bucket_refuses_an_upload_over_the_size_limit_or_of_another_type(bucket, owner, site):
+    # S3 enforces the form's signed policy; moto does not, the local stage's patch of it does
+    job, _, sam = site
+    started = _start(sam, job)
+
+    # A file one byte over the limit, a PNG sent as the JPEG's form, another key: refused
+    too_big = _post_form(started, b"\xff" * (photos.MAX_PHOTO_BYTES + 1))
+    png = _post_form(started, content_type="image/png", **{"Content-Type": "image/png"})
+    elsewhere = _post_form(started, key=f"tenants/{owner.tenant_id}/anything.jpg")
+
+    assert (too_big.status_code, "<Code>EntityTooLarge</Code>" in too_big.text) == (400, True)
+    assert (png.status_code, "<Code>AccessDenied</Code>" in png.text) == (403, True)
+    assert (elsewhere.status_code, "<Code>AccessDenied</Code>" in elsewhere.text) == (403, True)
+    # Nothing landed, so there is nothing to confirm
+    assert _keys(bucket, f"pending/tenants/{owner.tenant_id}/") == []
+    assert _keys(bucket, f"tenants/{owner.tenant_id}/") == []
+    refused = sam.post(f"/jobs/{job['id']}/photos/{started['photo_id']}/confirm")
+    assert refused.data["error"]["code"] == "upload_missing"
+    # The same form takes the photo within the limits
+    assert _post_form(started).status_code == 204
+
+
+def test_the_upload_policy_caps_size_type_and_key_for_fifteen_minutes(bucket, owner, site):
+    # What S3 enforces is the signed policy (moto does not: the local stage's emulator patch
+    # checks the same conditions, localstage/emulators.py)
+    job, _, sam = site
+    started = _start(sam, job, "image/webp")
+    fields = started["fields"]
+    policy = json.loads(base64.b64decode(fields["policy"]))
+
+    conditions = policy["conditions"]
+    assert ["content-length-range", 1, photos.MAX_PHOTO_BYTES] in conditions
+    assert {"Content-Type": "image/webp"} in conditions
+    key = f"pending/tenants/{owner.tenant_id}/jobs/{job['id']}/photos/{started['photo_id']}.webp"
+    assert {"key": key} in conditions and fields["key"] == key
+    assert {"bucket": bucket[1]} in conditions
+    expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    lifetime = expires - datetime.fromisoformat(started["expires_at"])
+    assert abs(lifetime.total_seconds()) <= 1
+    # Signature Version 4: S3 refuses Version 2 on buckets made since June 2020
+    assert fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    assert "AWSAccessKeyId" not in fields
 
 
 def test_confirming_before_anything_was_uploaded_is_409(bucket, owner, site):
@@ -110,18 +180,20 @@ def test_confirming_before_anything_was_uploaded_is_409(bucket, owner, site):
     assert "PhotoAdded" not in _events(owner, job)
 
 
-def test_a_photo_over_the_size_limit_is_422_and_deleted(bucket, owner, site, monkeypatch):
-    s3, bucket_name = bucket
+def test_an_upload_over_todays_limit_is_422_at_confirmation_and_deleted(
+    bucket, owner, site, monkeypatch
+):
+    # An upload made under a larger limit (a form handed out before the limit was lowered)
     job, _, sam = site
-    monkeypatch.setattr(photos, "MAX_PHOTO_BYTES", 1024)
     upload = _upload(sam, job)
+    monkeypatch.setattr(photos, "MAX_PHOTO_BYTES", 1024)
 
     refused = sam.post(f"/jobs/{job['id']}/photos/{upload['photo_id']}/confirm")
 
     assert refused.status_code == 422
     assert refused.data["error"]["code"] == "photo_too_large"
-    listed = s3.list_objects_v2(Bucket=bucket_name, Prefix=f"tenants/{owner.tenant_id}/")
-    assert listed.get("KeyCount", 0) == 0
+    assert _keys(bucket, f"tenants/{owner.tenant_id}/") == []
+    assert _keys(bucket, f"pending/tenants/{owner.tenant_id}/") == []
     assert owner.get(f"/jobs/{job['id']}/photos").data["items"] == []
 
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 
+from chalicelib.config import get_settings
+from chalicelib.domain import clock
+from chalicelib.domain.errors import Unavailable
+from chalicelib.handlers.optimizer import optimize_day
+from chalicelib.integrations import lambdas
+from chalicelib.services import dispatch
 from tests.integration.helpers import CUSTOMER
 
 # Monday 3 June 2030 in Chicago (CDT, UTC-5); technicians work Mon-Fri 08:00-17:00.
 DAY = "2030-06-03"
 # Keep the solver quick in tests; small days converge well within it anyway.
 FAST = {"time_limit_seconds": 0.3, "seed": 7}
+WAIT_SECONDS = 60
 
 # Two sides of town, about 25 km apart: the West Loop and Evanston.
 WEST_LOOP = {"lat": 41.8868, "lng": -87.6597}
@@ -48,9 +56,32 @@ def _visit(owner, job, start="08:00", end="17:00", minutes=60, **fields):
 
 
 def _optimize(owner, **fields):
+    """Start optimizing and wait for the proposal its own invocation makes."""
+    started = _start(owner, **fields)
+    proposal = _until_finished(owner, started["id"])
+    assert proposal["status"] == "done", proposal
+    return proposal
+
+
+def _start(owner, **fields):
     response = owner.post("/dispatch/optimize", {"date": DAY, **FAST, **fields})
-    assert response.status_code == 201, response.body
+    assert response.status_code == 202, response.body
+    assert response.data["status"] == "running"
+    assert response.headers["Location"] == f"/dispatch/optimize/{response.data['id']}"
     return response.data
+
+
+def _until_finished(owner, proposal_id):
+    """Poll as a client would (the solver runs on a thread of this process, as in the local
+    stage); the bound is far above any test's solve, not a timing assertion."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        response = owner.get(f"/dispatch/optimize/{proposal_id}")
+        assert response.status_code == 200, response.body
+        if response.data["status"] != "running":
+            return response.data
+        time.sleep(0.05)
+    raise AssertionError(f"proposal {proposal_id} still running after {WAIT_SECONDS}s")
 
 
 def _stops(proposal, technician_id):
@@ -308,8 +339,8 @@ def test_the_day_the_clocks_spring_forward_is_planned_on_the_local_clock(owner):
     ]
 
 
-def test_time_limit_is_capped_at_sixty_seconds_and_past_days_cannot_be_planned(owner):
-    too_long = owner.post("/dispatch/optimize", {"date": DAY, "time_limit_seconds": 61})
+def test_time_limit_is_capped_at_five_minutes_and_past_days_cannot_be_planned(owner):
+    too_long = owner.post("/dispatch/optimize", {"date": DAY, "time_limit_seconds": 301})
     past = owner.post("/dispatch/optimize", {"date": "2020-01-06", "time_limit_seconds": 1})
     stranger = owner.post("/dispatch/optimize", {"date": DAY, "technician_ids": ["nobody"]})
 
@@ -320,13 +351,93 @@ def test_time_limit_is_capped_at_sixty_seconds_and_past_days_cannot_be_planned(o
     assert stranger.data["error"]["code"] == "unknown_technician"
 
 
+def test_a_solve_that_fails_is_failed_with_its_reason_and_cannot_be_applied(owner, monkeypatch):
+    # Given a day whose travel times cannot be had (Amazon Location refusing every call)
+    _technician(owner, "Sam Ortiz", WEST_LOOP)
+    _visit(owner, _job(owner))
+    monkeypatch.setattr(dispatch, "travel_provider", lambda: NoTravelTimes())
+
+    # When the day is optimized
+    started = _start(owner)
+    failed = _until_finished(owner, started["id"])
+
+    # Then the proposal says why, has no plan, and applying it is refused
+    assert failed["status"] == "failed"
+    assert failed["reason"].startswith("travel times are unavailable")
+    assert failed["routes"] is None and failed["unassigned"] is None
+    refused = owner.post(f"/dispatch/optimize/{started['id']}/apply")
+    assert refused.status_code == 409
+    assert refused.data["error"]["code"] == "proposal_failed"
+
+
+def test_a_proposal_whose_solve_never_ends_is_failed_at_its_deadline(owner, monkeypatch):
+    # Given an optimization whose invocation was lost (Lambda took the event, nothing ran)
+    _technician(owner, "Sam Ortiz", WEST_LOOP)
+    _visit(owner, _job(owner))
+    monkeypatch.setattr(lambdas, "invoke_async", lambda function, payload: None)
+    started = _start(owner, time_limit_seconds=300)
+    path = f"/dispatch/optimize/{started['id']}"
+    deadline = datetime.fromisoformat(started["deadline"])
+    assert deadline - datetime.fromisoformat(started["created_at"]) == timedelta(minutes=12)
+    assert owner.get(path).data["status"] == "running"
+
+    # When its deadline passes
+    clock.set_clock(lambda: deadline + timedelta(seconds=1))
+    try:
+        late = owner.get(path).data
+        refused = owner.post(f"{path}/apply")
+        # and the lost invocation turns up after all
+        delivered = optimize_day({"tenant_id": owner.tenant_id, "proposal_id": started["id"]})
+        after = owner.get(path).data
+    finally:
+        clock.set_clock(None)
+
+    # Then it is failed, for good: nobody waits on it, applying is refused, nothing is solved
+    assert (late["status"], late["reason"]) == ("failed", dispatch.TIMED_OUT_REASON)
+    assert refused.status_code == 409
+    assert refused.data["error"]["code"] == "proposal_failed"
+    assert delivered["status"] == "failed"
+    assert (after["status"], after["routes"]) == ("failed", None)
+
+
+def test_a_second_delivery_of_the_optimizers_event_changes_nothing(owner):
+    # Lambda may deliver an asynchronous event more than once
+    _technician(owner, "Sam Ortiz", WEST_LOOP)
+    _visit(owner, _job(owner))
+    proposal = _optimize(owner)
+
+    again = optimize_day({"tenant_id": owner.tenant_id, "proposal_id": proposal["id"]})
+
+    assert again["status"] == "skipped"
+    assert owner.get(f"/dispatch/optimize/{proposal['id']}").data == proposal
+
+
+def test_an_optimizer_lambda_cannot_start_is_a_503_to_retry(owner, monkeypatch):
+    monkeypatch.setattr(get_settings(), "optimizer_function", "fieldline-test-no-such-function")
+
+    refused = owner.post("/dispatch/optimize", {"date": DAY, **FAST})
+
+    assert refused.status_code == 503, refused.body
+    assert refused.data["error"]["code"] == "function_unavailable"
+    assert refused.headers["Retry-After"]
+
+
 def test_another_tenants_proposal_is_not_found(owner, other_owner):
     _technician(owner, "Sam Ortiz", WEST_LOOP)
     _visit(owner, _job(owner))
     proposal = _optimize(owner)
 
+    assert other_owner.get(f"/dispatch/optimize/{proposal['id']}").status_code == 404
     assert other_owner.post(f"/dispatch/optimize/{proposal['id']}/apply").status_code == 404
     assert other_owner.get(f"/dispatch/board?date={DAY}").data["technicians"] == []
+
+
+class NoTravelTimes:
+    def matrix(self, locations):
+        raise Unavailable(
+            "travel times are unavailable (ThrottlingException); retry shortly",
+            code="travel_times_unavailable",
+        )
 
 
 def _t(text: str) -> datetime:

@@ -121,7 +121,7 @@ def owners_objects(owner):
     if photo.status_code == 201:
         ids["photo_id"] = photo.data["photo_id"]
     proposal = owner.post("/dispatch/optimize", SAMPLE_BODIES["OptimizeIn"])
-    if proposal.status_code == 201:
+    if proposal.status_code == 202:
         ids["proposal_id"] = proposal.data["id"]
     return ids
 

@@ -1,0 +1,20 @@
+"""The dispatch optimizer's function: `POST /dispatch/optimize` invokes it asynchronously
+(`InvocationType=Event`) with `{tenant_id, proposal_id}`; it solves the day in its own
+invocation, whose timeout and memory the stack sets for the solve (infra/fieldline_stack.py),
+far from API Gateway's 29 seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def optimize_day(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    from chalicelib.services import dispatch
+
+    status = dispatch.run_optimization(event["tenant_id"], event["proposal_id"])
+    return {"proposal_id": event["proposal_id"], "status": status}
+
+
+# Chalice function name → handler; the local stage and the tests route Lambda invokes by it.
+FUNCTIONS = {"optimize_day": optimize_day}
