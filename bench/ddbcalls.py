@@ -2,7 +2,7 @@
 
 `install()` hooks every botocore client created afterwards (PynamoDB's, boto3's, Powertools'),
 so it must run before the app makes its first call. `counting()` gives the calls made inside
-a block, with the capacity each call consumed when DynamoDB reports it.
+a block, by operation, and the items those calls read (`Calls.items_read`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,26 @@ def _record(event_name: str, **_: object) -> None:
         counter[operation] += 1
 
 
+class Calls(Counter):
+    """Calls by operation; `items_read` counts what the reads returned."""
+
+    items_read = 0
+
+
+def _record_items(event_name: str, parsed: dict | None = None, **_: object) -> None:
+    """How many items a read returned (Query's Count, GetItem's Item, BatchGetItem's
+    Responses): a read that grows with a job's history shows here first."""
+    counter: Calls | None = getattr(_local, "counter", None)
+    if counter is None or not isinstance(parsed, dict):
+        return
+    read = parsed.get("Count")
+    if read is None and "Item" in parsed:
+        read = 1
+    if read is None and "Responses" in parsed:
+        read = sum(len(items) for items in parsed["Responses"].values())
+    counter.items_read += read or 0
+
+
 def install(forbid: tuple[str, ...] = ()) -> None:
     """Hook every DynamoDB client created from now on; `forbid` operations raise instead."""
     global _installed, _forbidden
@@ -51,6 +71,7 @@ def install(forbid: tuple[str, ...] = ()) -> None:
         client = original(self, service_name, *args, **kwargs)
         if service_name == "dynamodb":
             client.meta.events.register("before-call.dynamodb.*", _record)
+            client.meta.events.register("after-call.dynamodb.*", _record_items)
         return client
 
     botocore.session.Session.create_client = create_client
@@ -58,9 +79,9 @@ def install(forbid: tuple[str, ...] = ()) -> None:
 
 
 @contextmanager
-def counting() -> Iterator[Counter]:
-    """Calls made by this thread inside the block, by operation name."""
-    counter: Counter = Counter()
+def counting() -> Iterator[Calls]:
+    """Calls made by this thread inside the block, by operation name, and the items read."""
+    counter = Calls()
     previous, _local.counter = getattr(_local, "counter", None), counter
     try:
         yield counter
