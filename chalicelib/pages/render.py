@@ -1,9 +1,9 @@
-"""HTML for the customer's pages: escaped by default, one layout, the headers every page sends.
+"""HTML for the customer's pages: Jinja2 templates (templates/), one layout, the headers every
+page sends.
 
-`html(template, **values)` fills a `string.Template` (`$name`) and escapes every value that is
-not already `Html`; pieces built by `html()` are `Html` and go in unescaped. So the only way to
-put raw markup on a page is to build it here from a literal template: anything a person typed
-(a customer's name, a job title, a line item) reaches the page as text.
+The templates autoescape (MarkupSafe): every value a page shows is escaped, and no template
+marks one safe, so anything a person typed (a customer's name, a job title, a line item) reaches
+the page as text. Markup lives only in the templates. Undefined names are errors, not blanks.
 
 URLs on the pages are relative (`../static/...`, `<token>/approve`): the same page works under
 a custom domain, API Gateway's `/api` stage prefix, the local stage and the test client.
@@ -12,17 +12,20 @@ a custom domain, API Gateway's `/api` stage prefix, the local stage and the test
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
-from html import escape
+from collections.abc import Callable
+from functools import lru_cache, partial
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from chalice import Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from chalicelib.domain.currencies import DEFAULT_LOCALE, format_money
+from chalicelib.domain.timefmt import local_date
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+TEMPLATES_DIR = HERE / "templates"
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -39,24 +42,48 @@ BASE_CSP = {
 }
 
 
-class Html(str):
-    """Markup that is safe to put on a page as it is."""
+@lru_cache(maxsize=1)
+def templates() -> Environment:
+    """The pages' templates, compiled once per process."""
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["phone_shown"] = phone_shown
+    environment.globals.update(asset=asset, local_date=local_date)
+    return environment
 
 
-def esc(value: Any) -> Html:
-    if isinstance(value, Html):
-        return value
-    if value is None:
-        return Html("")
-    return Html(escape(str(value), quote=True))
-
-
-def html(template: str, **values: Any) -> Html:
-    return Html(Template(template).substitute({name: esc(v) for name, v in values.items()}))
-
-
-def join(parts: Any, separator: str = "\n") -> Html:
-    return Html(separator.join(esc(part) for part in parts))
+def document(
+    template: str,
+    title: str,
+    *,
+    business: str = "",
+    logo_url: str | None = None,
+    phone: str | None = None,
+    root: str = "../",
+    refresh: tuple[int, str] | None = None,
+    **values: Any,
+) -> str:
+    """A page from `template` (which extends layout.html). `root` is the relative way back to
+    /p/ from the page's URL; `refresh` (seconds, url) reloads the page by itself."""
+    return (
+        templates()
+        .get_template(template)
+        .render(
+            title=title,
+            business=business,
+            logo_url=logo_url,
+            phone=phone,
+            root=root,
+            refresh=refresh,
+            **values,
+        )
+    )
 
 
 def csp(extra: dict[str, list[str]] | None = None) -> str:
@@ -76,9 +103,9 @@ def security_headers(policy: str | None = None) -> dict[str, str]:
     }
 
 
-def page(body: Html, status: int = 200, policy: str | None = None, **headers: str) -> Response:
+def page(body: str, status: int = 200, policy: str | None = None, **headers: str) -> Response:
     return Response(
-        body=str(body),
+        body=body,
         status_code=status,
         headers={
             "Content-Type": "text/html; charset=utf-8",
@@ -93,69 +120,6 @@ def redirect(location: str) -> Response:
     return Response(body="", status_code=303, headers={"Location": location, **security_headers()})
 
 
-# --- the layout -------------------------------------------------------------------------------
-
-LAYOUT = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="robots" content="noindex">
-$refresh<title>$title</title>
-<link rel="stylesheet" href="$stylesheet">
-</head>
-<body>
-<header class="business">$logo<span class="business-name">$business</span></header>
-<main>
-$content
-</main>
-<footer>$footer</footer>
-$scripts
-</body>
-</html>
-"""
-
-
-def layout(
-    title: str,
-    content: Html,
-    *,
-    business: str = "",
-    logo_url: str | None = None,
-    phone: str | None = None,
-    root: str = "../",
-    scripts: Html = Html(""),
-    refresh: tuple[int, str] | None = None,
-) -> Html:
-    """The page around `content`. `root` is the relative way back to /p/ from the page's URL."""
-    logo = Html("")
-    if logo_url and logo_url.startswith("https://"):
-        logo = html('<img class="logo" src="$src" alt="">', src=logo_url)
-    footer = Html("")
-    if phone:
-        footer = html(
-            'Questions? Call <a href="tel:$phone">$shown</a>', phone=phone, shown=phone_shown(phone)
-        )
-    # (seconds, url): reload the page by itself, without script.
-    refresh_meta = Html("")
-    if refresh:
-        refresh_meta = html(
-            '<meta http-equiv="refresh" content="$s; url=$url">\n', s=refresh[0], url=refresh[1]
-        )
-    return html(
-        LAYOUT,
-        title=title,
-        stylesheet=asset(root, "fieldline.css"),
-        business=business,
-        logo=logo,
-        content=content,
-        footer=footer,
-        scripts=scripts,
-        refresh=refresh_meta,
-    )
-
-
 def message_page(
     title: str,
     text: str,
@@ -165,17 +129,10 @@ def message_page(
     phone: str | None = None,
     root: str = "../",
 ) -> Response:
-    content = html(
-        '<section class="card"><h1>$title</h1><p>$text</p></section>', title=title, text=text
-    )
-    if phone:
-        content = html(
-            '$content\n<p class="call"><a class="button" href="tel:$phone">Call $shown</a></p>',
-            content=content,
-            phone=phone,
-            shown=phone_shown(phone),
-        )
-    return page(layout(title, content, business=business, phone=None, root=root), status=status)
+    """A short message (not found, expired, something went wrong), with a button to call the
+    business when its phone is known."""
+    body = document("message.html", title, business=business, root=root, text=text, call=phone)
+    return page(body, status=status)
 
 
 def not_found(root: str = "../") -> Response:
@@ -219,3 +176,8 @@ def phone_shown(e164: str) -> str:
 def money(cents: int, currency: str, locale: str = DEFAULT_LOCALE) -> str:
     """An amount as the business's customers read it: pass the tenant's `locale`."""
     return format_money(cents, currency, locale)
+
+
+def money_in(currency: str, locale: str) -> Callable[[int], str]:
+    """`money` for one page: its templates write `money(cents)`."""
+    return partial(money, currency=currency, locale=locale)

@@ -68,6 +68,7 @@ def test_every_requirement_is_bundled_and_nothing_it_never_imports(built):
     assert "chalice" not in installed  # Chalice adds its runtime (chalice/app.py) itself
     assert (bundle / "chalice" / "app.py").exists()
     assert (bundle / "chalicelib" / "api" / "routes.json").exists()
+    assert (bundle / "chalicelib" / "pages" / "templates" / "layout.html").exists()
 
 
 def test_the_bundle_runs_on_its_own(built):
@@ -90,9 +91,11 @@ problem = RoutingProblem(
     visits=(Visit("v1", Location(40.01, -75.01), 9 * 3600, 12 * 3600, 3600),),
 )
 proposal = routing_pyvrp.solve(problem, StraightLineTravel(), max_iterations=50)
+from chalicelib.pages import render
 print(json.dumps({{
     "routes": len(app.app.routes),
     "planned": [s.visit_id for r in proposal.routes for s in r.stops],
+    "page": render.not_found().body,
 }}))
 """
     result = subprocess.run(
@@ -106,3 +109,4 @@ print(json.dumps({{
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["routes"] > 50
     assert found["planned"] == ["v1"]
+    assert "<h1>Page not found</h1>" in found["page"]  # the pages' templates are packaged

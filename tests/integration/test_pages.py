@@ -183,7 +183,7 @@ def test_a_script_typed_into_names_titles_and_lines_is_shown_as_text(owner):
     # Then every one of them is text on the page, never markup
     for body in (before, after):
         assert "<script" not in body
-        assert "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;" in body
+        assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;" in body
     assert before.count("&lt;script&gt;") >= 5
 
 
