@@ -42,5 +42,8 @@ plan_reconciliation = app.lambda_function(name="plan_reconciliation")(
     deferred(TASKS, "plan_reconciliation")
 )
 reconcile_page = app.lambda_function(name="reconcile_page")(deferred(TASKS, "reconcile_page"))
+record_workflow_failure = app.lambda_function(name="record_workflow_failure")(
+    deferred(TASKS, "record_workflow_failure")
+)
 # Invoked asynchronously by POST /dispatch/optimize: the solve runs longer than a request may.
 optimize_day = app.lambda_function(name="optimize_day")(deferred(OPTIMIZER, "optimize_day"))

@@ -10,7 +10,11 @@
   event source mapping does (a record failing `MAX_STREAM_TRIES` times goes to the
   dead-letter queue);
 - polls the workflow queue and hands messages to the consumer (SQS → Lambda);
-- fires the nightly reconciliation once a (scaled) day, at most once a minute.
+- fires the nightly reconciliation once a (scaled) day, at most once a minute;
+- fires EventBridge Scheduler's one-time schedules (moto stores them and never fires them)
+  when their moment comes on the scaled clock;
+- fails a distributed Map past its tolerated failure percentage, as Step Functions does
+  (moto runs its child workflows in-process and never fails the Map Run).
 
 The tests use the same provisioning and hooks, with a virtual clock in place of sleeping.
 """
@@ -95,6 +99,23 @@ def provision_optimizer(endpoint: str, prefix: str = "fieldline-local") -> dict[
     return env
 
 
+def provision_schedules(endpoint: str, prefix: str) -> dict[str, str]:
+    """The schedule group deferred executions are scheduled in (integrations.workflows.defer)
+    and the role a schedule starts them as (moto checks neither; `SchedulePoller` fires them)."""
+    import boto3
+
+    scheduler = boto3.client("scheduler", endpoint_url=endpoint, region_name=REGION)
+    try:
+        scheduler.get_schedule_group(Name=prefix)
+    except scheduler.exceptions.ResourceNotFoundException:
+        # moto's create replaces an existing group and its schedules: create it only once.
+        scheduler.create_schedule_group(Name=prefix)
+    return {
+        "FIELDLINE_SCHEDULE_GROUP": prefix,
+        "FIELDLINE_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/{prefix}-scheduler",
+    }
+
+
 def provision(endpoint: str, prefix: str = "fieldline-local", visibility: int = 30) -> dict:
     """Create the bus, queues, rule and state machines; returns the stage's environment for
     them (and sets it, so the app's settings see it when first read)."""
@@ -144,6 +165,7 @@ def provision(endpoint: str, prefix: str = "fieldline-local", visibility: int = 
         "FIELDLINE_REMINDERS_STATE_MACHINE_ARN": arns["reminders"],
         "FIELDLINE_DUNNING_STATE_MACHINE_ARN": arns["dunning"],
         "FIELDLINE_RECONCILIATION_STATE_MACHINE_ARN": arns["reconciliation"],
+        **provision_schedules(endpoint, prefix),
         **provision_optimizer(endpoint, prefix),
     }
     os.environ.update(env)
@@ -265,6 +287,64 @@ def _error(kind: str, message: str) -> bytes:
     return json.dumps({"errorType": kind, "errorMessage": message}).encode()
 
 
+_moto_map_run: Callable | None = None
+
+
+def enforce_tolerated_failures() -> None:
+    """A distributed Map Run fails once more of its items failed than it tolerates.
+
+    moto runs a distributed Map's child workflows in-process (no child executions of their
+    own) and counts the failed ones, but never fails the Map Run ("ToleratedFailurePercentage
+    declarations currently have no effect"): every failure would look tolerated. Step
+    Functions fails it with States.ExceedToleratedFailureThreshold once the failed and timed
+    out items exceed ToleratedFailurePercentage of all items (default 0: any failure). Only the
+    percentage is applied; tests/infra checks no state machine declares ToleratedFailureCount.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+        DistributedIterationComponent,
+    )
+
+    global _moto_map_run
+    if _moto_map_run is None:
+        _moto_map_run = DistributedIterationComponent._map_run
+    DistributedIterationComponent._map_run = _map_run_within_threshold
+
+
+def _map_run_within_threshold(self, env, eval_input) -> None:
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (  # noqa: E501
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    _moto_map_run(self, env, eval_input)
+    items = eval_input.map_run_record.item_counter
+    failed, total = items.failed.get() + items.timed_out.get(), items.total.get()
+    tolerated = eval_input.tolerated_failure_percentage
+    if not total or failed * 100 <= tolerated * total:
+        return
+    env.stack.pop()  # the items' outputs: the Map state fails instead
+    kind = StatesErrorNameType.StatesExceedToleratedFailureThreshold
+    details = MapRunFailedEventDetails(
+        error=kind.to_name(), cause=f"{failed} of {total} items failed; {tolerated}% tolerated"
+    )
+    raise FailureEventException(
+        FailureEvent(
+            env=env,
+            error_name=StatesErrorName(typ=kind),
+            event_type=HistoryEventType.MapRunFailed,
+            event_details=EventDetails(mapRunFailedEventDetails=details),
+        )
+    )
+
+
 @dataclass
 class Wait:
     """A Wait state that began: which execution, which state, and until when."""
@@ -321,35 +401,50 @@ def parse_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def scaled_waiter(scale: float) -> Callable[[Wait], None]:
+class ScaledWaits:
     """Sleep the wait's length divided by `scale`; a stopped execution wakes at once.
 
     Each execution keeps its own time: a wait starts from where the previous one ended (the
     wall clock lags far behind once waits are scaled), so a dunning's +3, +7, +14 and +30 day
-    steps come 3, 7, 14 and 30 scaled days after the due date, not ever later.
+    steps come 3, 7, 14 and 30 scaled days after the due date, not ever later. An execution a
+    schedule started begins at the schedule's moment (`start_from`).
     """
-    reached: dict[str, datetime] = {}
-    lock = threading.Lock()
 
-    def wait(request: Wait) -> None:
-        with lock:
+    def __init__(self, scale: float):
+        self.scale = scale
+        self.reached: dict[str, datetime] = {}
+        self.lock = threading.Lock()
+
+    def start_from(self, execution: str, moment: datetime) -> None:
+        with self.lock:
+            self.reached[execution] = max(moment, self.reached.get(execution, moment))
+
+    def __call__(self, request: Wait) -> None:
+        with self.lock:
             start = max(
-                datetime.now(UTC), reached.get(request.execution, datetime.min.replace(tzinfo=UTC))
+                datetime.now(UTC),
+                self.reached.get(request.execution, datetime.min.replace(tzinfo=UTC)),
             )
         until = request.until or start + timedelta(seconds=request.seconds)
-        deadline = time.monotonic() + max(0.0, (until - start).total_seconds() / scale)
+        deadline = time.monotonic() + max(0.0, (until - start).total_seconds() / self.scale)
         while not request.stopped and time.monotonic() < deadline:
             time.sleep(min(0.2, deadline - time.monotonic()))
-        with lock:
-            reached[request.execution] = max(until, start)
+        with self.lock:
+            self.reached[request.execution] = max(until, start)
 
-    return wait
+
+def scaled_waiter(scale: float) -> ScaledWaits:
+    return ScaledWaits(scale)
 
 
 def moto_internals() -> dict[str, Any]:
     """What the hooks above rely on in moto, for the test that fails if it moves."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+        DistributedIterationComponent,
+        DistributedIterationComponentEvalInput,
+    )
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import (
         Timestamp,
     )
@@ -357,8 +452,14 @@ def moto_internals() -> dict[str, Any]:
         WaitFunction,
     )
 
+    map_run = _moto_map_run or DistributedIterationComponent._map_run
     return {
         "invoke": list(inspect.signature(LambdaSimpleBackend.invoke).parameters),
+        "map_run": list(inspect.signature(map_run).parameters),
+        "map_run_input": sorted(
+            set(inspect.signature(DistributedIterationComponentEvalInput.__init__).parameters)
+            & {"map_run_record", "tolerated_failure_percentage"}
+        ),
         "wait_interval": list(inspect.signature(WaitFunction._wait_interval).parameters),
         "timestamp_string": "string" in inspect.signature(Timestamp.__init__).parameters,
         "retrier_time": getattr(retrier_decl, "time", None) is not None,
@@ -366,6 +467,54 @@ def moto_internals() -> dict[str, Any]:
 
 
 # --- stream, queue and schedule ---------------------------------------------------------------
+
+
+class SchedulePoller:
+    """What EventBridge Scheduler does with the group's one-time schedules, which moto stores
+    and never fires: at its moment a schedule starts its target state machine with its input,
+    then is deleted (ActionAfterCompletion DELETE). The execution is named after the schedule
+    (Scheduler's own are random names; nothing reads them)."""
+
+    def __init__(self, endpoint: str, group: str):
+        import boto3
+
+        self.scheduler = boto3.client("scheduler", endpoint_url=endpoint, region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=REGION)
+        self.group = group
+
+    def pending(self) -> dict[str, datetime]:
+        """Each schedule of the group, by name, with the moment it fires."""
+        listed = self.scheduler.list_schedules(GroupName=self.group)["Schedules"]
+        found = {}
+        for summary in listed:
+            schedule = self.scheduler.get_schedule(GroupName=self.group, Name=summary["Name"])
+            found[summary["Name"]] = one_time_moment(schedule)
+        return found
+
+    def fire(self, name: str) -> str:
+        """Start the schedule's execution now; returns the execution's name."""
+        schedule = self.scheduler.get_schedule(GroupName=self.group, Name=name)
+        target = schedule["Target"]
+        self.sfn.start_execution(
+            stateMachineArn=target["Arn"], name=name, input=target.get("Input") or "{}"
+        )
+        if schedule.get("ActionAfterCompletion") == "DELETE":
+            self.scheduler.delete_schedule(GroupName=self.group, Name=name)
+        return name
+
+    def fire_due(self, now: datetime) -> list[str]:
+        return [self.fire(name) for name, at in self.pending().items() if at <= now]
+
+
+def one_time_moment(schedule: dict) -> datetime:
+    """The moment of an `at(yyyy-mm-ddThh:mm:ss)` schedule, in its time zone."""
+    from zoneinfo import ZoneInfo
+
+    expression = schedule["ScheduleExpression"]
+    if not (expression.startswith("at(") and expression.endswith(")")):
+        raise ValueError(f"not a one-time schedule: {expression}")
+    zone = ZoneInfo(schedule.get("ScheduleExpressionTimezone") or "UTC")
+    return datetime.fromisoformat(expression[3:-1]).replace(tzinfo=zone).astimezone(UTC)
 
 
 class StreamPoller:
@@ -537,7 +686,14 @@ def scheduled_event(rule: str) -> dict:
 class Clock(threading.Thread):
     """Ticks the pollers and the nightly schedule until stopped."""
 
-    def __init__(self, endpoint: str, table: str, scale: float, interval: float = 0.25):
+    def __init__(
+        self,
+        endpoint: str,
+        table: str,
+        scale: float,
+        interval: float = 0.25,
+        waits: ScaledWaits | None = None,
+    ):
         super().__init__(name="localstage-clock", daemon=True)
         import app as chalice_app  # after the stage's environment is set
         from chalicelib.config import get_settings
@@ -548,6 +704,10 @@ class Clock(threading.Thread):
         )
         self.queue = QueuePoller(endpoint, settings.workflow_queue_url, chalice_app.workflow_events)
         self.nightly = chalice_app.nightly_reconciliation
+        self.scale, self.waits = scale, waits
+        group = settings.schedule_group
+        self.schedules = SchedulePoller(endpoint, group) if group else None
+        self.fire_at: dict[str, float] = {}  # schedule → when (monotonic) it fires here
         self.period = max(86400 / scale, NIGHTLY_FLOOR_SECONDS)
         self.next_night = time.monotonic() + self.period
         self.interval = interval
@@ -559,7 +719,12 @@ class Clock(threading.Thread):
             self._stopped.wait(self.interval)
 
     def tick(self) -> None:
-        for name, step in (("stream", self.stream.poll), ("queue", self.queue.poll)):
+        steps = (
+            ("stream", self.stream.poll),
+            ("queue", self.queue.poll),
+            ("schedules", self.fire_schedules),
+        )
+        for name, step in steps:
             try:
                 step()
             except Exception:
@@ -570,6 +735,20 @@ class Clock(threading.Thread):
                 self.nightly(scheduled_event("nightly_reconciliation"), None)
             except Exception:
                 logger.exception("nightly reconciliation did not start")
+
+    def fire_schedules(self) -> None:
+        """A schedule fires its distance from the wall clock, scaled, after it is first seen;
+        its execution's waits then count from the schedule's moment."""
+        if self.schedules is None:
+            return
+        for name, at in self.schedules.pending().items():
+            ahead = max(0.0, (at - datetime.now(UTC)).total_seconds()) / self.scale
+            due = self.fire_at.setdefault(name, time.monotonic() + ahead)
+            if time.monotonic() >= due:
+                execution = self.schedules.fire(name)
+                if self.waits is not None:
+                    self.waits.start_from(execution, at)
+                del self.fire_at[name]
 
     def stop(self) -> None:
         self._stopped.set()
@@ -583,8 +762,10 @@ def start(endpoint: str, table: str) -> Clock:
 
     scale = max(get_settings().time_scale, 1e-6)
     route_tasks({**TASKS, **FUNCTIONS})
-    patch_waits(scaled_waiter(scale))
+    waits = scaled_waiter(scale)
+    patch_waits(waits)
+    enforce_tolerated_failures()
     patch_retry_sleep(lambda seconds: time.sleep(seconds / scale))
-    clock = Clock(endpoint, table, scale)
+    clock = Clock(endpoint, table, scale, waits=waits)
     clock.start()
     return clock

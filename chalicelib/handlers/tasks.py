@@ -10,13 +10,17 @@ returns its output. An exception fails the task with the exception's class name 
 | dunning_step          | ${DunningStepTaskArn}         | dunning.asl.json        |
 | plan_reconciliation   | ${PlanReconciliationTaskArn}  | reconciliation.asl.json |
 | reconcile_page        | ${ReconcilePageTaskArn}       | reconciliation.asl.json |
+| record_workflow_failure | ${RecordWorkflowFailureTaskArn} | every state machine   |
+
+Every Task state retries Lambda's transient errors and timeouts and catches the rest into its
+machine's failure path: `record_workflow_failure`, then a Fail state (services.workflow_failures).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.services import dunning, reconciliation, reminders
+from chalicelib.services import dunning, reconciliation, reminders, workflow_failures
 
 
 def plan_reminder(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -43,6 +47,10 @@ def reconcile_page(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     return reconciliation.read_page(event)
 
 
+def record_workflow_failure(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return workflow_failures.record(event)
+
+
 # Chalice function name → handler; the local stage and the tests route Lambda invokes by it.
 TASKS = {
     "plan_reminder": plan_reminder,
@@ -51,6 +59,7 @@ TASKS = {
     "dunning_step": dunning_step,
     "plan_reconciliation": plan_reconciliation,
     "reconcile_page": reconcile_page,
+    "record_workflow_failure": record_workflow_failure,
 }
 # The ASL files name each task's ARN by this substitution; the stack (and the tests) fill it.
 SUBSTITUTIONS = {
@@ -60,4 +69,5 @@ SUBSTITUTIONS = {
     "DunningStepTaskArn": "dunning_step",
     "PlanReconciliationTaskArn": "plan_reconciliation",
     "ReconcilePageTaskArn": "reconcile_page",
+    "RecordWorkflowFailureTaskArn": "record_workflow_failure",
 }

@@ -17,6 +17,9 @@ from chalicelib.domain.ids import new_id
 # Twilio's "Attempt to send to unsubscribed recipient": the phone texted STOP to this sender
 # (or to the Messaging Service it belongs to), and every send to it is refused until START.
 UNSUBSCRIBED_RECIPIENT = 21610
+# Seconds: (connect, read). A text is accepted by Twilio in well under a second; three connect
+# timeouts (messaging retries those) or one read timeout still leave a request its 29 s.
+TIMEOUT_SECONDS = (3, 8)
 
 
 class SmsFailed(Exception):
@@ -94,11 +97,17 @@ class OutboxGateway:
 
 class TwilioGateway:
     def __init__(self, account_sid: str, auth_token: str):
-        from twilio.rest import Client  # lazy: ~165 ms a cold start that doesn't text skips
+        # lazy: ~165 ms a cold start that doesn't text skips
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
 
-        self._client = Client(account_sid, auth_token)
+        # Without a timeout the SDK's requests wait forever on a stalled connection. Requests
+        # takes the (connect, read) pair the SDK passes through unchanged.
+        http = TwilioHttpClient(timeout=TIMEOUT_SECONDS)  # type: ignore[arg-type]
+        self._client = Client(account_sid, auth_token, http_client=http)
 
     def send(self, to: str, from_: str, body: str, status_callback: str | None) -> str:
+        from requests.exceptions import ReadTimeout
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
         try:
@@ -109,6 +118,10 @@ class TwilioGateway:
             raise SmsFailed(
                 f"twilio {exc.status}: {exc.msg}", retryable=exc.status >= 500, code=exc.code
             ) from exc
+        except ReadTimeout as exc:
+            # Twilio had the request and did not answer in time: it may well have sent the
+            # text, and its API takes no idempotency key, so another try could send it twice.
+            raise SmsFailed(f"twilio did not answer in time: {exc}", retryable=False) from exc
         except (TwilioException, OSError) as exc:
             raise SmsFailed(f"twilio unreachable: {exc}", retryable=True) from exc
         except ValueError as exc:  # a 2xx whose body is not JSON (a proxy's page)

@@ -4,6 +4,12 @@ Balance transactions come newest first, so "everything since the cursor" is page
 transaction older than the cursor shows up. (Stripe also takes `created[gte]`; localstripe
 refuses any filter, and stopping at the cursor costs the same number of pages.)
 
+Pages come with their sources expanded (`expand[]=data.source`: the charge, refund or payout
+of each transaction), so a page is one call rather than one per charge. Each call is bounded
+(`TIMEOUT_SECONDS`) and never retried by the SDK: the task works to a time budget and the state
+machine retries a failed task with backoff, so one slow call cannot hold a task past its
+timeout.
+
 The SDK is imported lazily, as in `payments_stripe`. Unreachable Stripe → `Unavailable`, which
 the state machine retries.
 """
@@ -19,6 +25,11 @@ from chalicelib.domain.errors import Unavailable
 from chalicelib.logs import logger
 
 PAGE_SIZE = 100
+# Balance transactions come with their sources: a smaller page keeps each call short.
+BALANCE_PAGE_SIZE = 50
+EXPAND_SOURCES = ["data.source"]
+# Seconds: (connect, read).
+TIMEOUT_SECONDS = (2, 8)
 
 
 @dataclass(frozen=True)
@@ -28,7 +39,8 @@ class BalancePage:
 
 
 def balance_page(account: str | None, starting_after: str | None) -> BalancePage:
-    params: dict[str, Any] = {"limit": PAGE_SIZE}
+    """The next page of the account's balance history, newest first, sources expanded."""
+    params: dict[str, Any] = {"limit": BALANCE_PAGE_SIZE, "expand": EXPAND_SOURCES}
     if starting_after:
         params["starting_after"] = starting_after
     with _calling():
@@ -81,7 +93,11 @@ def payout_transactions(payout_id: str, account: str | None) -> list[dict[str, A
     found: list[dict[str, Any]] = []
     starting_after = None
     while True:
-        params: dict[str, Any] = {"limit": PAGE_SIZE, "payout": payout_id}
+        params: dict[str, Any] = {
+            "limit": BALANCE_PAGE_SIZE,
+            "payout": payout_id,
+            "expand": EXPAND_SOURCES,
+        }
         if starting_after:
             params["starting_after"] = starting_after
         try:
@@ -114,7 +130,8 @@ def _client_for(api_key: str, api_base: str | None):
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base} if api_base else None,
-        max_network_retries=0 if api_base else 2,
+        max_network_retries=0,
+        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
     )
 
 

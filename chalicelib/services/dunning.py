@@ -42,6 +42,8 @@ from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.records import get, record
 
 ATTEMPTS = 3
+# What an execution starts with (`ensure_running`), and a deferred one again.
+EXECUTION_INPUT = ("tenant_id", "job_id", "invoice_id")
 
 
 def system(tenant_id: str) -> Caller:
@@ -109,8 +111,13 @@ def plan(task: dict[str, Any]) -> dict[str, Any]:
     steps = rules.plan(
         invoice.due_date, tenant.dunning_policy, invoice.timezone, tenant.quiet_hours
     )
-    state = {**task, "steps": [s.model_dump(mode="json") for s in steps]}
-    return _next(state, steps, 0, invoice, tenant, skip_past=True)
+    started = workflows.started_at(task)
+    state = {
+        **task,
+        "steps": [s.model_dump(mode="json") for s in steps],
+        "started_at": clock.iso(started),
+    }
+    return _next(state, steps, 0, invoice, tenant, skip_past=True, now=started)
 
 
 def step(task: dict[str, Any]) -> dict[str, Any]:
@@ -136,7 +143,7 @@ def step(task: dict[str, Any]) -> dict[str, Any]:
     due_index, due_at = due
     if due_index != index or due_at > now + rules.DUE_SLACK:
         # A promise to pay was recorded while this step waited: wait for the next one instead.
-        return {**task, "next": due_index, "send_at": clock.iso(due_at), "done": False}
+        return _wait(task, due_index, due_at)
     current = steps[index]
     claimed = _claim(tenant_id, invoice, index)
     if claimed == "held":
@@ -175,6 +182,17 @@ def _next(
     if due is None:
         return _done(state, "no_steps_left")
     index, at = due
+    return _wait(state, index, at)
+
+
+def _wait(state: dict[str, Any], index: int, at: datetime) -> dict[str, Any]:
+    """Wait for step `index` at `at`; past this execution's year, a fresh execution started the
+    day before plans again instead."""
+    started = state.get("started_at")  # None: an execution planned before deferral existed
+    if started and workflows.beyond_horizon(at, datetime.fromisoformat(started)):
+        restart = {name: state[name] for name in EXECUTION_INPUT}
+        deferred = workflows.defer(workflows.DUNNING, state["invoice_id"], restart, at)
+        return {**state, "done": False, **deferred}
     return {**state, "next": index, "send_at": clock.iso(at), "done": False}
 
 

@@ -1,9 +1,11 @@
 """Nightly payment reconciliation (reconciliation.asl.json).
 
 PlanReconciliation lists the Stripe accounts to read (the platform's, and each tenant's
-connected account); for each, ReconcilePage reads one page of the balance history (newest
-first) and loops while there is more since the stored cursor. Every transaction is matched to
-our payment by its PaymentIntent:
+connected account); a distributed Map gives each account its own child execution, so one
+account's failure stops no other. In it, ReconcilePage reads the balance history (newest first,
+each transaction with its charge, refund or payout expanded) page after page for a time budget,
+and the state machine loops while there is more since the stored cursor. Every transaction is
+matched to our payment by its PaymentIntent:
 
 - a succeeded charge whose payment is still pending is a webhook we lost: it is applied
   through the webhook's own code path (`payments.apply_stripe_event`), so the invoice is paid
@@ -17,7 +19,9 @@ published on the bus as `ReconciliationMismatch`.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +44,10 @@ from chalicelib.store.records import entity, get, partition, record
 
 # With no cursor yet (the first run), read this far back.
 FIRST_LOOKBACK = timedelta(days=3)
+# A task takes no new transaction (nor page) after this long, and hands the rest to the next
+# task: with each Stripe call bounded (stripe_balance.TIMEOUT_SECONDS) it returns well inside
+# the function's 30 s even when a transaction needs a call or two of its own.
+TASK_BUDGET_SECONDS = 10.0
 CHARGES = ("charge", "payment")
 REFUNDS = ("refund", "payment_refund")
 
@@ -74,27 +82,33 @@ def plan(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_page(task: dict[str, Any]) -> dict[str, Any]:
-    """ReconcilePage: one page of the account's balance history, down to the cursor."""
+    """ReconcilePage: the account's balance history down to the cursor, page after page, for
+    `TASK_BUDGET_SECONDS`; `has_more` sends the state machine round for the rest."""
     account = task.get("account")
     cursor = task.get("cursor")
     if cursor is None:
         stored = get(keys.reconciliation_cursor(account), Cursor)
         cursor = stored.created if stored else int((clock.now() - FIRST_LOOKBACK).timestamp())
-    page = stripe_balance.balance_page(account, task.get("starting_after"))
+    deadline = time.monotonic() + TASK_BUDGET_SECONDS
     newest = task.get("newest") or cursor
-    reached_cursor = False
-    run = _Run(task["run_id"], account)
     last_id = task.get("starting_after")
-    for txn in page.transactions:
-        # `created` has one-second resolution: the cursor's own second is read again
-        # (entries are idempotent), so nothing created in it is ever skipped.
-        if int(txn["created"]) < cursor:
-            reached_cursor = True
-            break
-        run.reconcile(txn)
-        newest = max(newest, int(txn["created"]))
-        last_id = txn["id"]
-    has_more = page.has_more and not reached_cursor and bool(page.transactions)
+    run = _Run(task["run_id"], account)
+    has_more = True
+    while has_more and (run.taken == 0 or time.monotonic() < deadline):
+        page = stripe_balance.balance_page(account, last_id)
+        has_more = page.has_more and bool(page.transactions)
+        for txn in page.transactions:
+            # `created` has one-second resolution: the cursor's own second is read again
+            # (entries are idempotent), so nothing created in it is ever skipped.
+            if int(txn["created"]) < cursor:
+                has_more = False
+                break
+            if run.taken and time.monotonic() >= deadline:
+                has_more = True  # out of time: the next task starts after `last_id`
+                break
+            run.reconcile(txn)
+            newest = max(newest, int(txn["created"]))
+            last_id = txn["id"]
     if not has_more:
         _save_cursor(account, newest)
     return {
@@ -116,8 +130,10 @@ class _Run:
         self.run_id, self.account = run_id, account
         self.tenants: dict[str, Tenant | None] = {}
         self.entries = 0
+        self.taken = 0  # transactions looked at, ours or not
 
     def reconcile(self, txn: dict[str, Any]) -> None:
+        self.taken += 1
         kind = txn.get("type")
         if kind in CHARGES:
             found = [self._charge(txn)]
@@ -211,8 +227,10 @@ class _Run:
     def _refund(self, txn: dict[str, Any]) -> tuple[str | None, Entry]:
         refund = self._source(txn, stripe_balance.refund)
         charge_id = _id_of(refund.get("charge"))
-        charge = stripe_balance.charge(charge_id, self.account) if charge_id else {}
-        intent_id = _id_of(refund.get("payment_intent")) or _id_of(charge.get("payment_intent"))
+        # The refund names its PaymentIntent; its charge is read only when it is needed (a
+        # refund to repair or to place), not for every refund on the page.
+        charge = cache(lambda: self._charge_of(refund, charge_id))
+        intent_id = _id_of(refund.get("payment_intent")) or _id_of(charge().get("payment_intent"))
         found = _payment_by_intent(intent_id) if intent_id else None
         entry = self._entry(txn, status=rules.MATCHED, charge_id=charge_id)
         entry.refund_id, entry.payment_intent_id = refund.get("id"), intent_id
@@ -225,12 +243,18 @@ class _Run:
                     actual_cents=int(refund.get("amount") or 0),
                 )
             )
-            return self._claimed_tenant(charge, intent_id), entry
+            return self._claimed_tenant(charge(), intent_id), entry
         tenant_id, payment = found
         _describe(entry, payment)
         if not _refund_recorded(payment, refund) and refund.get("status") == "succeeded":
-            payment = self._repair_refund(charge, refund, entry) or payment
+            payment = self._repair_refund(charge(), refund, entry) or payment
         return tenant_id, entry
+
+    def _charge_of(self, refund: dict[str, Any], charge_id: str | None) -> dict[str, Any]:
+        charge = refund.get("charge")
+        if isinstance(charge, dict):  # expanded by Stripe
+            return charge
+        return stripe_balance.charge(charge_id, self.account) if charge_id else {}
 
     def _repair_refund(
         self, charge: dict[str, Any], refund: dict[str, Any], entry: Entry

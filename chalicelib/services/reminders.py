@@ -27,6 +27,8 @@ from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.records import get, record
 
 ATTEMPTS = 3
+# What an execution starts with (`_ensure_running`), and a deferred one again.
+EXECUTION_INPUT = ("tenant_id", "job_id", "visit_id", "visit_version", "start", "technician_ids")
 
 
 def system(tenant_id: str) -> Caller:
@@ -109,17 +111,23 @@ def _stop(tenant_id: str, current: Reminder | None, cause: str) -> str:
 
 
 def plan(task: dict[str, Any]) -> dict[str, Any]:
-    """PlanReminder: when to text, in the property's zone and out of quiet hours."""
+    """PlanReminder: when to text, in the property's zone and out of quiet hours. A moment past
+    this execution's year is left to a fresh execution that a schedule starts the day before."""
     caller = system(task["tenant_id"])
     visit = _visit(caller, task["job_id"], task["visit_id"])
     if visit is None or not _still_planned(visit, task):
         return {**task, "skip": True, "reason": "visit_changed"}
     tenant = tenants.get_settings(caller)
+    started = workflows.started_at(task)
     moment = rules.remind_at(
-        visit.start, tenant.reminder_hours_before, visit.timezone, tenant.quiet_hours, clock.now()
+        visit.start, tenant.reminder_hours_before, visit.timezone, tenant.quiet_hours, started
     )
     if moment is None:
         return {**task, "skip": True, "reason": "too_late"}
+    if workflows.beyond_horizon(moment, started):
+        restart = {name: task[name] for name in EXECUTION_INPUT if name in task}
+        deferred = workflows.defer(workflows.REMINDERS, visit.visit_id, restart, moment)
+        return {**task, "skip": False, **deferred}
     return {**task, "skip": False, "remind_at": clock.iso(moment)}
 
 

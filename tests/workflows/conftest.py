@@ -3,7 +3,9 @@
 The session's moto server is switched to executing mode and given the bus, queues and state
 machines the local stage has (`localstage.clock.provision`). Lambda tasks run the app's own
 handlers in this process; Wait states block on a *virtual* clock that the test advances, so a
-test can assert when each wait would end and what happened after it, without sleeping.
+test can assert when each wait would end and what happened after it, without sleeping. One-time
+schedules (a moment past an execution's year) fire when the virtual clock reaches them, and a
+distributed Map fails past its tolerated failures (`localstage.clock` says how moto differs).
 The rest of the suite is untouched: no other test uses Step Functions, and the hooks are
 removed when the session ends.
 """
@@ -76,7 +78,14 @@ HOLDER = _Holder()
 class Stage:
     """The pieces AWS would run, driven by the test: stream, queue, executions, time."""
 
-    def __init__(self, endpoint: str, env: dict[str, str], app_module, mismatch_queue: str):
+    def __init__(
+        self,
+        endpoint: str,
+        env: dict[str, str],
+        app_module,
+        mismatch_queue: str,
+        failure_queue: str,
+    ):
         self.endpoint, self.env = endpoint, env
         self.sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1")
         self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
@@ -90,7 +99,8 @@ class Stage:
         self.queue = stage_clock.QueuePoller(
             endpoint, env["FIELDLINE_WORKFLOW_QUEUE_URL"], app_module.workflow_events
         )
-        self.mismatch_queue = mismatch_queue
+        self.schedules = stage_clock.SchedulePoller(endpoint, env["FIELDLINE_SCHEDULE_GROUP"])
+        self.mismatch_queue, self.failure_queue = mismatch_queue, failure_queue
         self.time: VirtualTime | None = None
 
     @property
@@ -133,15 +143,17 @@ class Stage:
         raise AssertionError(f"executions still busy: {busy}")
 
     def run_until_idle(self, until: datetime | None = None) -> None:
-        """Advance virtual time wait by wait (delivering events between) until nothing is
-        waiting, or the next wait ends after `until`."""
+        """Advance virtual time wait by wait and schedule by schedule (delivering events
+        between) until nothing is waiting, or the next moment is after `until`."""
         for _ in range(100):
             self.pump()
             self.settle()
-            pending = sorted(dict(self.time.waiting).values())
+            scheduled = self.schedules.pending()
+            pending = sorted([*dict(self.time.waiting).values(), *scheduled.values()])
             if not pending or (until is not None and pending[0] > until):
                 return
             self.time.advance_to(pending[0])
+            self.schedules.fire_due(self.time.now())
         raise AssertionError("the workflows never went idle")
 
     def executions(self, workflow: str, name_part: str) -> list[dict]:
@@ -153,24 +165,32 @@ class Stage:
 
     def mismatches(self) -> list[dict]:
         """Every ReconciliationMismatch published so far (drains the test queue)."""
+        return self._drain(self.mismatch_queue)
+
+    def failures(self) -> list[dict]:
+        """Every WorkflowFailed on the bus so far (drains the test queue)."""
+        return self._drain(self.failure_queue)
+
+    def _drain(self, queue_url: str) -> list[dict]:
         found = []
         while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=self.mismatch_queue, MaxNumberOfMessages=10
-            ).get("Messages", [])
+            messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not messages:
                 return found
             for message in messages:
                 found.append(json.loads(message["Body"])["detail"])
-                self.sqs.delete_message(
-                    QueueUrl=self.mismatch_queue, ReceiptHandle=message["ReceiptHandle"]
-                )
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @pytest.fixture(scope="session")
 def stage(moto_endpoint, app):
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+        DistributedIterationComponent,
+    )
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
         WaitFunction,
     )
@@ -180,29 +200,34 @@ def stage(moto_endpoint, app):
     from chalicelib.handlers.tasks import TASKS
 
     originals = (LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time)
+    map_run = DistributedIterationComponent._map_run
     env = stage_clock.provision(moto_endpoint, prefix=PREFIX)
     get_settings.cache_clear()  # the app reads the bus, queue and state machine names now
     stage_clock.route_tasks(TASKS)
     stage_clock.patch_waits(HOLDER.wait)
     stage_clock.patch_retry_sleep(lambda seconds: None)
-    mismatch_queue = _mismatch_queue(moto_endpoint, env["FIELDLINE_EVENT_BUS"])
+    stage_clock.enforce_tolerated_failures()
+    bus = env["FIELDLINE_EVENT_BUS"]
+    mismatch_queue = _test_queue(moto_endpoint, bus, "mismatches", "ReconciliationMismatch")
+    failure_queue = _test_queue(moto_endpoint, bus, "failures", "WorkflowFailed")
     table = os.environ["FIELDLINE_TABLE"]
-    yield Stage(moto_endpoint, {**env, "TABLE": table}, app_module, mismatch_queue)
+    yield Stage(moto_endpoint, {**env, "TABLE": table}, app_module, mismatch_queue, failure_queue)
     LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time = originals
+    DistributedIterationComponent._map_run = map_run
 
 
-def _mismatch_queue(endpoint: str, bus: str) -> str:
-    """A rule sending ReconciliationMismatch events to a queue the tests read."""
+def _test_queue(endpoint: str, bus: str, name: str, detail_type: str) -> str:
+    """A rule sending the bus's `detail_type` events to a queue the tests read."""
     events = boto3.client("events", endpoint_url=endpoint, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
-    url = sqs.create_queue(QueueName=f"{PREFIX}-mismatches")["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"{PREFIX}-{name}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    pattern = {"source": ["fieldline"], "detail-type": ["ReconciliationMismatch"]}
-    events.put_rule(Name=f"{PREFIX}-mismatches", EventBusName=bus, EventPattern=json.dumps(pattern))
+    pattern = {"source": ["fieldline"], "detail-type": [detail_type]}
+    events.put_rule(Name=f"{PREFIX}-{name}", EventBusName=bus, EventPattern=json.dumps(pattern))
     events.put_targets(
-        Rule=f"{PREFIX}-mismatches", EventBusName=bus, Targets=[{"Id": "tests", "Arn": arn}]
+        Rule=f"{PREFIX}-{name}", EventBusName=bus, Targets=[{"Id": "tests", "Arn": arn}]
     )
     return url
 
@@ -219,6 +244,8 @@ def virtual_time(stage):
     clock.set_clock(None)
     for execution in stage.running():  # nothing a test started outlives it
         stage.sfn.stop_execution(executionArn=execution["executionArn"])
+    for name in stage.schedules.pending():
+        stage.schedules.scheduler.delete_schedule(GroupName=stage.schedules.group, Name=name)
     HOLDER.current, stage.time = None, None
 
 

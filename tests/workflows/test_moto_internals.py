@@ -22,6 +22,9 @@ def test_the_moto_internals_the_workflow_hooks_rely_on_are_where_they_were():
         "timestamp_string": True,
         # Retry intervals sleep through the module's `time`
         "retrier_time": True,
+        # A distributed Map's run: what enforce_tolerated_failures wraps and reads
+        "map_run": ["self", "env", "eval_input"],
+        "map_run_input": ["map_run_record", "tolerated_failure_percentage"],
     }
 
 
