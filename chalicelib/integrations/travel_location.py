@@ -27,7 +27,8 @@ ESRI_MAX_POSITIONS = 10
 MAX_POSITIONS = 350  # CalculateRouteMatrix's DeparturePositions / DestinationPositions maximum
 # Positions per call each way, by the calculator's DataSource; an unknown one gets Esri's.
 BLOCK_SIZES = {"Esri": ESRI_MAX_POSITIONS, "Here": MAX_POSITIONS, "Grab": MAX_POSITIONS}
-# Calls in flight at once: boto3 clients are thread-safe, and botocore pools 10 connections.
+# Calls in flight at once: a boto3 client, once made, is thread-safe; botocore pools 10
+# connections.
 CONCURRENT_CALLS = 4
 
 _block_sizes: dict[str, int] = {}  # calculator name → block size, read once per process
@@ -48,6 +49,7 @@ class AmazonLocationTravel:
         if size == 0:
             return seconds
         positions = [[location.lng, location.lat] for location in locations]
+        self._client()  # made here: creating clients (boto3's session) is not thread-safe
         step = self._block_size()
         blocks = [range(i, min(i + step, size)) for i in range(0, size, step)]
         pairs = [(rows, columns) for rows in blocks for columns in blocks]
