@@ -57,3 +57,80 @@ def test_every_task_of_the_state_machines_is_a_lambda_function_of_the_stage(stag
             if state["Type"] == "Task":
                 function = lambdas.get_function(FunctionName=state["Resource"])["Configuration"]
                 assert function["FunctionName"].rsplit("-", 1)[-1] in TASKS
+
+
+PROBE = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ToleratedFailurePercentage": 50.0,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Check",
+                "States": {
+                    "Check": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$.ok", "BooleanEquals": True, "Next": "Fine"}],
+                        "Default": "Broken",
+                    },
+                    "Fine": {"Type": "Succeed"},
+                    "Broken": {"Type": "Fail", "Error": "Broken"},
+                },
+            },
+            "End": True,
+        }
+    },
+}
+
+
+def _probe(stage, items: list[bool]) -> dict:
+    import json
+    import time
+
+    machines = {
+        m["name"]: m["stateMachineArn"] for m in stage.sfn.list_state_machines()["stateMachines"]
+    }
+    arn = (
+        machines.get("fieldline-test-map-probe")
+        or stage.sfn.create_state_machine(
+            name="fieldline-test-map-probe",
+            definition=json.dumps(PROBE),
+            roleArn="arn:aws:iam::123456789012:role/probe",
+        )["stateMachineArn"]
+    )
+    started = stage.sfn.start_execution(
+        stateMachineArn=arn,
+        name=f"probe-{time.time_ns()}",
+        input=json.dumps({"items": [{"ok": ok} for ok in items]}),
+    )
+    for _ in range(200):
+        described = stage.sfn.describe_execution(executionArn=started["executionArn"])
+        if described["status"] != "RUNNING":
+            return {**described, "machine": arn}
+        time.sleep(0.05)
+    raise AssertionError("the probe did not finish")
+
+
+def test_moto_runs_a_distributed_map_in_process_and_the_hook_applies_its_threshold(stage):
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+        DistributedIterationComponent,
+    )
+
+    # One item of two failing is within 50%: the Map succeeds
+    within = _probe(stage, [True, False])
+    assert within["status"] == "SUCCEEDED"
+    # Two of three is past it: Step Functions fails the Map Run, and so does the hook
+    past = _probe(stage, [False, False, True])
+    assert (past["status"], past["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    # moto's own Map Run tolerates every failure: that is what the hook is for
+    hooked = DistributedIterationComponent._map_run
+    DistributedIterationComponent._map_run = stage_clock._moto_map_run
+    try:
+        assert _probe(stage, [False, False, True])["status"] == "SUCCEEDED"
+    finally:
+        DistributedIterationComponent._map_run = hooked
+    # And the items ran in this process: no child executions were started
+    listed = stage.sfn.list_executions(stateMachineArn=past["machine"])["executions"]
+    assert len(listed) == 3

@@ -57,6 +57,13 @@ def _paid_without_webhook(owner, job_id: str, cents: int, charged_cents: int | N
 
 
 def _run(stage) -> dict:
+    described = _finish(stage)
+    assert described["status"] == "SUCCEEDED", described
+    return described
+
+
+def _finish(stage) -> dict:
+    """Run a reconciliation to its end, however it ends."""
     from chalicelib.services import reconciliation
 
     started = reconciliation.start_now()
@@ -64,10 +71,27 @@ def _run(stage) -> dict:
     while time.monotonic() < deadline:
         described = stage.sfn.describe_execution(executionArn=started.execution_arn)
         if described["status"] != "RUNNING":
-            assert described["status"] == "SUCCEEDED", described
             return described
         time.sleep(0.05)
     raise AssertionError("reconciliation did not finish")
+
+
+def _accounts(monkeypatch, connected: list[str], unreadable: set[str | None]) -> None:
+    """Stripe knows these connected accounts besides the platform's, and refuses to show the
+    balance history of the `unreadable` ones (a revoked connection answers 403)."""
+    import stripe
+
+    from chalicelib.integrations import stripe_balance
+
+    real_page = stripe_balance.balance_page
+
+    def balance_page(account, starting_after):
+        if account in unreadable:
+            raise stripe.PermissionError(f"no access to the account {account}", http_status=403)
+        return real_page(account, starting_after)
+
+    monkeypatch.setattr(stripe_balance, "connected_accounts", lambda: list(connected))
+    monkeypatch.setattr(stripe_balance, "balance_page", balance_page)
 
 
 def test_reconciliation_repairs_a_lost_webhook_and_reports_what_disagrees(stage, owner):
@@ -227,3 +251,95 @@ def test_a_payout_is_recorded_with_the_payments_it_paid_out(stage, owner, monkey
             "payment_ids": [payment.payment_id],
         }
     ]
+
+
+def test_a_page_comes_with_its_charges_so_no_charge_is_read_on_its_own(stage, owner, monkeypatch):
+    from chalicelib.integrations import stripe_balance
+
+    _history_read_until_now()
+    job = new_job(owner)
+    # Given two card payments whose webhooks were lost
+    first, _ = _paid_without_webhook(owner, job["id"], 4000)
+    second, _ = _paid_without_webhook(owner, job["id"], 6000)
+    # And a count of every charge or refund read apart from its page
+    read_alone = []
+    for name in ("charge", "refund"):
+        real = getattr(stripe_balance, name)
+
+        def counted(obj_id, account, real=real):
+            read_alone.append(obj_id)
+            return real(obj_id, account)
+
+        monkeypatch.setattr(stripe_balance, name, counted)
+    # When reconciliation runs
+    _run(stage)
+    # Then both payments were repaired from the page's expanded charges alone
+    assert reload(owner, first)["status"] == "paid"
+    assert reload(owner, second)["status"] == "paid"
+    assert read_alone == []
+
+
+def test_a_task_out_of_time_leaves_the_rest_to_the_next_one(stage, owner, monkeypatch):
+    from chalicelib.services import reconciliation
+
+    _history_read_until_now()
+    job = new_job(owner)
+    # Given three payments whose webhooks were lost
+    lost = [_paid_without_webhook(owner, job["id"], cents)[0] for cents in (1000, 2000, 3000)]
+    # And tasks whose time is up as soon as they have taken one transaction
+    monkeypatch.setattr(reconciliation, "TASK_BUDGET_SECONDS", 0.0)
+    tasks = []
+    real_read = reconciliation.read_page
+
+    def counted(task):
+        tasks.append(task.get("starting_after"))
+        return real_read(task)
+
+    monkeypatch.setattr(reconciliation, "read_page", counted)
+    # When reconciliation runs
+    _run(stage)
+    # Then the state machine went round once per transaction, each task after the last one's
+    assert len(tasks) >= 3 and len(set(tasks)) == len(tasks)
+    assert all(reload(owner, bill)["status"] == "paid" for bill in lost)
+
+
+def test_an_account_that_fails_stops_no_other_and_is_announced(stage, owner, monkeypatch):
+    # Given a payment of ours whose webhook was lost, on the platform's account
+    _history_read_until_now()
+    lost, _ = _paid_without_webhook(owner, new_job(owner)["id"], 2500)
+    # And a connected account whose history Stripe refuses to show
+    _accounts(monkeypatch, ["acct_revoked"], unreadable={"acct_revoked"})
+    stage.failures()
+    # When reconciliation runs
+    _run(stage)
+    # Then the platform's account was reconciled all the same
+    assert reload(owner, lost)["status"] == "paid"
+    # And the failed account was announced on the bus, for the alerts topic
+    [failed] = [f for f in stage.failures() if f["data"].get("account") == "acct_revoked"]
+    assert (failed["type"], failed["job_id"]) == ("WorkflowFailed", None)
+    data = failed["data"]
+    assert (data["workflow"], data["state"], data["error"]) == (
+        "reconciliation",
+        "ReconcilePage",
+        "PermissionError",
+    )
+    assert "acct_revoked" in data["message"]
+
+
+def test_when_more_than_half_the_accounts_fail_the_run_fails(stage, owner, monkeypatch):
+    # Given Stripe refusing every account's history, the platform's included
+    _accounts(monkeypatch, ["acct_revoked"], unreadable={None, "acct_revoked"})
+    stage.failures()
+    # When reconciliation runs
+    described = _finish(stage)
+    # Then the run failed past its tolerated failures (the stack alarms on failed executions)
+    assert (described["status"], described["error"]) == ("FAILED", "WorkflowFailed")
+    # And each account's failure, and the run's, were announced
+    announced = {
+        (f["data"]["state"], f["data"].get("account"), f["data"]["error"]) for f in stage.failures()
+    }
+    assert announced == {
+        ("ReconcilePage", None, "PermissionError"),
+        ("ReconcilePage", "acct_revoked", "PermissionError"),
+        ("EachAccount", None, "States.ExceedToleratedFailureThreshold"),
+    }

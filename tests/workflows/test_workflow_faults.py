@@ -62,10 +62,10 @@ def test_a_reminder_that_cannot_be_sent_is_recorded_on_the_job_and_fails_the_exe
     stage.failures()  # only this test's announcements count
     # When the reminder's moment comes
     stage.run_until_idle()
-    # Then the execution failed with the task's error
+    # Then the execution failed
     [execution] = stage.executions("reminders", visit["id"])
     described = stage.sfn.describe_execution(executionArn=execution["executionArn"])
-    assert (described["status"], described["error"]) == ("FAILED", "RuntimeError")
+    assert (described["status"], described["error"]) == ("FAILED", "WorkflowFailed")
     # And the job's timeline says which workflow failed where, and why
     [failed] = _failed_events(owner, job["id"])
     assert failed["actor"] == "system"
