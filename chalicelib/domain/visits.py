@@ -49,6 +49,8 @@ STATUS_EVENTS = {
     "no_access": "VisitNoAccess",
 }
 MIN_DURATION_MINUTES, MAX_DURATION_MINUTES = 15, 1440
+# A visit keeps its latest status changes (each note ≤ 5,000 characters); the timeline has all.
+MAX_HISTORY = 20
 
 
 def _utc(moment: datetime) -> datetime:
@@ -521,9 +523,10 @@ def _set_status(
 ) -> None:
     moment = clock.now()
     visit.status, visit.updated_at = status, moment
-    visit.history.append(
-        StatusChange(status=status, at=moment, actor=actor, note=note, location=location)
-    )
+    change = StatusChange(status=status, at=moment, actor=actor, note=note, location=location)
+    # Bounded, so a visit item stays far below DynamoDB's 400 KB however often it is worked:
+    # the job's timeline keeps every change.
+    visit.history = [*visit.history, change][-MAX_HISTORY:]
 
 
 def _scheduled(visit: Visit, actor: str) -> TimelineEvent:

@@ -266,3 +266,28 @@ def test_the_eta_needs_both_the_technicians_position_and_the_visits():
     assert rules.eta_for(visit(location=Point(lat=41.8868, lng=-87.6597)), here) == 20
     assert rules.eta_for(visit(), here) is None
     assert rules.eta_for(visit(location=here), None) is None
+
+
+def test_a_visit_keeps_its_latest_status_changes_only():
+    # Assigned and taken off again thirty times (the timeline keeps every change)
+    moved = visit()
+    for _ in range(15):
+        rules.assign(moved, ["tech-1"], None, "office")
+        rules.unassign(moved, "office")
+    assert len(moved.history) == rules.MAX_HISTORY
+    assert moved.history[-1].status == "unscheduled"
+
+
+def test_the_tally_counts_open_and_live_visits_and_each_technicians():
+    done, open_, off = visit(), visit(), visit()
+    rules.assign(done, ["sam"], None, "office")
+    rules.assign(open_, ["eli"], None, "office")
+    done.status, off.status = "completed", "cancelled"
+    tally = rules.Tally.of([done, open_, off])
+    assert (tally.live, tally.unfinished, tally.work_done) == (2, 1, False)
+    assert tally.names("sam") and tally.names("eli") and not tally.names("ana")
+
+    finished = open_.model_copy(deep=True)
+    finished.status = "completed"
+    assert tally.change(open_, finished)
+    assert tally.work_done
