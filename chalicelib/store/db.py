@@ -109,7 +109,7 @@ class ConditionFailed(Conflict):
 
     def __init__(self, labels: list[str]):
         super().__init__(
-            "the object was changed by someone else; reload and retry", code="conflict"
+            "the object was changed by someone else; reload and retry", code="version_conflict"
         )
         self.labels = labels
 
