@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from chalicelib.config import get_settings
@@ -117,7 +118,7 @@ class Books:
     invoices: list[Invoice]
     payments: list[Payment]
 
-    @property
+    @cached_property
     def scope(self) -> QuoteOption | None:
         found = quote_rules.scope(self.collection.children("quote", Quote))
         return found[1] if found else None
