@@ -43,6 +43,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_location as location
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -180,6 +181,10 @@ class Names:
     def state_machine(self, workflow: str) -> str:
         return f"{self.prefix}-{workflow}"
 
+    @property
+    def schedule_group(self) -> str:
+        return self.prefix
+
 
 def stage_block(stage: str) -> dict[str, Any]:
     """The stage's block of .chalice/config.json: memory, timeout, its static environment."""
@@ -200,6 +205,16 @@ def workflow_files() -> dict[str, Path]:
 
 def placeholders(asl_text: str) -> list[str]:
     return sorted(set(PLACEHOLDER.findall(asl_text)))
+
+
+def has_distributed_map(definition: dict[str, Any]) -> bool:
+    for state in definition.get("States", {}).values():
+        processor = state.get("ItemProcessor") or {}
+        if processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+            return True
+        if has_distributed_map(processor):
+            return True
+    return False
 
 
 class FieldlineStack(Stack):
@@ -239,6 +254,7 @@ class FieldlineStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.workflows = workflow_files()
+        self.schedule_group, self.scheduler_role, self.schedule_dlq = self._deferred_starts()
         # Every DLQ a Lambda function itself sends to (stream on-failure, async invokes).
         self.function_dlqs: list[sqs.Queue] = [self.stream_dlq]
 
@@ -434,6 +450,23 @@ class FieldlineStack(Stack):
                 )
             ],
         )
+        # A workflow task that failed past its retries (services/workflow_failures.py): a
+        # reminder or dunning text that did not go out, an account left unreconciled.
+        events.Rule(
+            self,
+            "WorkflowFailedRule",
+            event_bus=bus,
+            description="Workflow failures to the alerts topic",
+            event_pattern=events.EventPattern(source=["fieldline"], detail_type=["WorkflowFailed"]),
+            targets=[
+                targets.SnsTopic(
+                    self.alerts,
+                    dead_letter_queue=self._dlq("WorkflowFailedRuleDeadLetters"),
+                    retry_attempts=10,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
         return bus
 
     def _workflow_queue(self) -> sqs.Queue:
@@ -510,6 +543,9 @@ class FieldlineStack(Stack):
         if self.route_calculator is not None:
             env["FIELDLINE_ROUTE_CALCULATOR"] = self.names.route_calculator
         env["FIELDLINE_OPTIMIZER_FUNCTION"] = self.names.optimizer_function
+        env["FIELDLINE_SCHEDULE_GROUP"] = self.schedule_group.ref
+        env["FIELDLINE_SCHEDULER_ROLE_ARN"] = self.scheduler_role.role_arn
+        env["FIELDLINE_SCHEDULER_DLQ_ARN"] = self.schedule_dlq.queue_arn
         for workflow in self.workflows:
             # Built from the name, not the resource: the task functions the state machine calls
             # read it too, and a reference would be a dependency cycle.
@@ -727,6 +763,24 @@ class FieldlineStack(Stack):
                 resources=[self._execution_arns(w) for w in self.workflows],
             ),
             iam.PolicyStatement(
+                sid="DeferWorkflows",
+                # A one-time schedule per deferred execution, in the stack's group only.
+                actions=["scheduler:CreateSchedule"],
+                resources=[
+                    self.format_arn(
+                        service="scheduler",
+                        resource="schedule",
+                        resource_name=f"{self.names.schedule_group}/*",
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PassSchedulerRole",
+                actions=["iam:PassRole"],
+                resources=[self.scheduler_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
                 sid="StartOptimizer",
                 actions=["lambda:InvokeFunction"],
                 resources=[self._optimizer_arn()],
@@ -799,6 +853,55 @@ class FieldlineStack(Stack):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
+    def _deferred_starts(self) -> tuple[scheduler.CfnScheduleGroup, iam.Role, sqs.Queue]:
+        """EventBridge Scheduler's side of a moment past an execution's year (DESIGN §4,
+        integrations/workflows.py): the group the app's one-time schedules go in, the role they
+        start executions as, and where a start that failed every retry is parked."""
+        group = scheduler.CfnScheduleGroup(self, "Schedules", name=self.names.schedule_group)
+        dead_letters = self._dlq("DeferredStartDeadLetters")
+        role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            ),
+            description="EventBridge Scheduler starting Fieldline's deferred executions",
+            inline_policies={
+                "deferred-starts": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["states:StartExecution"],
+                            resources=[self._state_machine_arn(w) for w in self.workflows],
+                        ),
+                        iam.PolicyStatement(
+                            actions=["sqs:SendMessage"], resources=[dead_letters.queue_arn]
+                        ),
+                    ]
+                )
+            },
+        )
+        return group, role, dead_letters
+
+    def _distributed_map_policy(self, workflow: str) -> list[iam.PolicyStatement]:
+        """A distributed Map starts its child executions as the state machine's own role, and
+        watches and stops them (their ARNs: execution:<machine>/<map run>:<id>)."""
+        name = self.names.state_machine(workflow)
+        children = self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{name}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return [
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[self._state_machine_arn(workflow)]
+            ),
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"], resources=[children]
+            ),
+        ]
+
     def _state_machines(self) -> dict[str, sfn.StateMachine]:
         """One state machine per ASL file; `${Name}` placeholders become task function ARNs.
 
@@ -848,6 +951,9 @@ class FieldlineStack(Stack):
                 machine.add_to_role_policy(
                     iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=invoked)
                 )
+            if has_distributed_map(json.loads(text)):
+                for statement in self._distributed_map_policy(workflow):
+                    machine.add_to_role_policy(statement)
             machines[workflow] = machine
         return machines
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import threading
 import time
 import urllib.request
@@ -42,19 +43,27 @@ ASL_DIR = Path(__file__).resolve().parent.parent / "infra" / "statemachines"
 EXECUTE = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 MAX_STREAM_TRIES = 3
 NIGHTLY_FLOOR_SECONDS = 60
+_WHOLE_PERCENTAGE = re.compile(r'("ToleratedFailurePercentage"\s*:\s*\d+)(?![.\d])')
 
 
 # --- provisioning -----------------------------------------------------------------------------
 
 
 def definition(workflow: str, substitutions: dict[str, str]) -> str:
-    """An ASL file with its `${...}` definition substitutions filled in."""
+    """An ASL file with its `${...}` definition substitutions filled in, as moto reads it."""
     text = (ASL_DIR / f"{workflow}.asl.json").read_text()
     for name, value in substitutions.items():
         text = text.replace("${" + name + "}", value)
     if "${" in text:
         raise ValueError(f"{workflow}.asl.json has a substitution nobody fills")
-    return text
+    return for_moto(text)
+
+
+def for_moto(text: str) -> str:
+    """moto's ASL grammar takes ToleratedFailurePercentage as a decimal only ("50.0"; "50" is a
+    parse error), where Step Functions takes any number and statelint wants an integer: the
+    file keeps the integer, and moto is given the same number spelled as a decimal."""
+    return _WHOLE_PERCENTAGE.sub(r"\1.0", text)
 
 
 def enable_execution(endpoint: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 
 import moto
+import pytest
 
 from localstage import clock as stage_clock
 
@@ -134,3 +135,22 @@ def test_moto_runs_a_distributed_map_in_process_and_the_hook_applies_its_thresho
     # And the items ran in this process: no child executions were started
     listed = stage.sfn.list_executions(stateMachineArn=past["machine"])["executions"]
     assert len(listed) == 3
+
+
+def test_moto_reads_a_tolerated_failure_percentage_only_as_a_decimal(stage):
+    import json
+
+    from botocore.exceptions import ClientError
+
+    # The ASL files write 50 (statelint wants an integer; Step Functions takes any number)
+    whole = json.dumps(PROBE).replace('Percentage": 50.0', 'Percentage": 50')
+    assert '"ToleratedFailurePercentage": 50,' in whole
+    role = "arn:aws:iam::123456789012:role/probe"
+    # moto's grammar refuses it: once it stops refusing, `for_moto` can go
+    with pytest.raises(ClientError, match="ToleratedFailurePercentage"):
+        stage.sfn.create_state_machine(name="fieldline-test-whole", definition=whole, roleArn=role)
+    # and takes it spelled as the decimal the local stage hands it
+    created = stage.sfn.create_state_machine(
+        name="fieldline-test-whole", definition=stage_clock.for_moto(whole), roleArn=role
+    )
+    stage.sfn.delete_state_machine(stateMachineArn=created["stateMachineArn"])
