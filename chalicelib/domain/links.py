@@ -40,9 +40,7 @@ def serializer(secrets: Secrets, purpose: str) -> URLSafeSerializer:
     keys = [secrets] if isinstance(secrets, str) else list(reversed(secrets))
     if not keys or not all(keys):
         raise ValueError("signing needs at least one non-empty secret")
-    return URLSafeSerializer(
-        keys, salt=purpose, signer_kwargs={"digest_method": hashlib.sha384}
-    )
+    return URLSafeSerializer(keys, salt=purpose, signer_kwargs={"digest_method": hashlib.sha384})
 
 
 def sign(claims: LinkClaims, secrets: Secrets) -> str:
