@@ -35,6 +35,7 @@ from chalicelib.domain.visits import Visit
 from chalicelib.logs import logger
 from chalicelib.services import dunning, invoicing, jobs, scheduling, tenants
 from chalicelib.services.common import check_version
+from chalicelib.store import invoices as invoice_store
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
 
@@ -151,7 +152,7 @@ def _queue(
     for invoice in batch.drafts:
         events.append(invoice_rules.void(invoice, f"job {job.stage}: {job.closed_reason}", actor))
         label = f"invoice {invoice.invoice_id}"
-        tx.put(invoicing.invoice_item(caller.tenant_id, invoice), label=label, entity=invoice)
+        tx.put(invoice_store.invoice_item(caller.tenant_id, invoice), label=label, entity=invoice)
     for invoice, record in batch.chased:
         events.append(dunning.queue_hold(tx, caller, invoice, record, cause))
     changes: list[tuple[Visit | None, Visit]] = []

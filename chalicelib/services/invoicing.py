@@ -32,54 +32,14 @@ from chalicelib.domain.timeline import TimelineEvent
 from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
 from chalicelib.services.common import retrying
-from chalicelib.store import counters, db, keys
+from chalicelib.store import counters
+from chalicelib.store import invoices as invoice_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store.db import Transaction
 from chalicelib.store.jobs import JobCollection
-from chalicelib.store.models import Item
-from chalicelib.store.records import Page, entity, page, record
+from chalicelib.store.records import Page
 
 COUNTER = "invoice"
-
-
-# --- items -----------------------------------------------------------------------------------
-
-
-def invoice_item(tenant_id: str, invoice: Invoice) -> Item:
-    due = invoice.due_date.isoformat() if invoice.due_date else None
-    number_index = None
-    if invoice.number is not None:
-        number_index = (
-            keys.invoice_number_index(tenant_id, str(invoice.number)),
-            keys.INVOICE_NUMBER_SORT,
-        )
-    return record(
-        keys.job_child(tenant_id, invoice.job_id, "INV", invoice.invoice_id),
-        "invoice",
-        tenant_id,
-        invoice,
-        gsi1=(
-            keys.invoices_by_status_index(tenant_id, invoice.status),
-            keys.invoice_due_sort(due, invoice.invoice_id),
-        ),
-        gsi2=number_index,
-    )
-
-
-def payment_item(tenant_id: str, payment: Payment) -> Item:
-    intent_index = None
-    if payment.stripe_payment_intent_id:
-        intent_index = (
-            keys.stripe_intent_index(payment.stripe_payment_intent_id),
-            keys.STRIPE_INTENT_SORT,
-        )
-    return record(
-        keys.job_child(tenant_id, payment.job_id, "PAY", payment.payment_id),
-        "payment",
-        tenant_id,
-        payment,
-        gsi2=intent_index,
-    )
 
 
 def invoices_of(collection: JobCollection) -> list[Invoice]:
@@ -154,9 +114,9 @@ class Books:
         moved = ledger.follow_money(self.job, self.invoices, actor, cause)
         tenant_id = self.caller.tenant_id
         for invoice in changed.values():
-            tx.put(invoice_item(tenant_id, invoice), label="invoice", entity=invoice)
+            tx.put(invoice_store.invoice_item(tenant_id, invoice), label="invoice", entity=invoice)
         for payment in payments:
-            tx.put(payment_item(tenant_id, payment), label="payment", entity=payment)
+            tx.put(invoice_store.payment_item(tenant_id, payment), label="payment", entity=payment)
         job_rules.touch(self.job)
         return jobs.save(tx, self.caller, self.job, *events, repriced, moved)
 
@@ -171,7 +131,7 @@ def follow_scope(
     repriced = ledger.reprice_final(invoices, found[1] if found else None, caller.user_id)
     if repriced is not None:
         final = ledger.final_for(invoices)
-        tx.put(invoice_item(caller.tenant_id, final), label="invoice", entity=final)
+        tx.put(invoice_store.invoice_item(caller.tenant_id, final), label="invoice", entity=final)
     return repriced
 
 
@@ -380,19 +340,9 @@ def list_invoices(
     caller: Caller, status: str | None, due_before: date | None, cursor: str | None, limit: int
 ) -> Page:
     """Invoices of one status (default `sent`), soonest due first; one Query on GSI1."""
-    condition = None
-    if due_before is not None:
-        condition = Item.gsi1sk < keys.invoice_due_sort(due_before.isoformat())
-    items, next_cursor = page(
-        Item.gsi1,
-        keys.invoices_by_status_index(caller.tenant_id, status or "sent"),
-        condition,
-        caller.tenant_id,
-        cursor,
-        limit,
-    )
-    shown = [office_view(caller.tenant_id, entity(item, Invoice)) for item in items]
-    return Page(shown, next_cursor)
+    tenant_id = caller.tenant_id
+    found = invoice_store.invoices_page(tenant_id, status or "sent", due_before, cursor, limit)
+    return Page([office_view(tenant_id, i) for i in found.items], found.next_cursor)
 
 
 AGED_STATUSES = ("sent", "partially_paid")
@@ -404,18 +354,15 @@ def ar_aging(caller: Caller) -> dict[str, Any]:
     now = clock.now()
     buckets = {name: [0, 0] for name, *_ in rules.AGING_BUCKETS} | {"90+": [0, 0]}
     for status in AGED_STATUSES:
-        index = keys.invoices_by_status_index(caller.tenant_id, status)
-        with db.translate_errors():
-            for item in Item.gsi1.query(index):
-                invoice = entity(item, Invoice)
-                if invoice.balance_cents <= 0:
-                    continue
-                if invoice.currency != tenant.currency:
-                    logger.warning("invoice in another currency left out of aging")
-                    continue
-                bucket = buckets[rules.aging_bucket(invoice.days_past_due(now))]
-                bucket[0] += 1
-                bucket[1] += invoice.balance_cents
+        for invoice in invoice_store.every_invoice_with_status(caller.tenant_id, status):
+            if invoice.balance_cents <= 0:
+                continue
+            if invoice.currency != tenant.currency:
+                logger.warning("invoice in another currency left out of aging")
+                continue
+            bucket = buckets[rules.aging_bucket(invoice.days_past_due(now))]
+            bucket[0] += 1
+            bucket[1] += invoice.balance_cents
     return {
         "as_of": rules.local_date(now, tenant.timezone),
         "currency": tenant.currency,

@@ -33,10 +33,9 @@ from chalicelib.logs import logger
 from chalicelib.services import intents, invoicing, jobs, tenants
 from chalicelib.services.common import RACE_ATTEMPTS, retrying
 from chalicelib.services.invoicing import find_invoice, payments_of
-from chalicelib.store import db, keys
+from chalicelib.store import invoices as invoice_store
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
-from chalicelib.store.models import Item
 from chalicelib.store.webhooks import FIRST_DELIVERY, receipt_item
 
 STRIPE = "stripe"  # the actor of what Stripe's events change
@@ -145,9 +144,7 @@ def _hold_refund(
             rules.check_refund(payment, amount_cents)
             return payment
         rules.reserve_refund(payment, refund_id, amount_cents, reason, caller.user_id)
-        tx = Transaction()
-        tx.put(invoicing.payment_item(caller.tenant_id, payment), label="payment", entity=payment)
-        tx.commit()
+        _save_payment(caller.tenant_id, payment)
         return payment
 
     return retrying(attempt)
@@ -186,13 +183,16 @@ def _release_hold(caller: Caller, job_id: str, payment_id: str, refund_id: str) 
         books = invoicing.open_books(caller, job_id)
         payment = _payment(books, payment_id)
         if rules.release_refund(payment, refund_id):
-            tx = Transaction()
-            tx.put(
-                invoicing.payment_item(caller.tenant_id, payment), label="payment", entity=payment
-            )
-            tx.commit()
+            _save_payment(caller.tenant_id, payment)
 
     retrying(attempt)
+
+
+def _save_payment(tenant_id: str, payment: Payment) -> None:
+    """The payment alone, under its version: a refund's hold taken or released."""
+    tx = Transaction()
+    tx.put(invoice_store.payment_item(tenant_id, payment), label="payment", entity=payment)
+    tx.commit()
 
 
 def _settle_refund(
@@ -355,9 +355,9 @@ def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
         changed.append(stale)
     tenant_id = opened.caller.tenant_id
     tx = Transaction()
-    tx.put(invoicing.invoice_item(tenant_id, invoice), label="invoice", entity=invoice)
+    tx.put(invoice_store.invoice_item(tenant_id, invoice), label="invoice", entity=invoice)
     for payment in changed:
-        tx.put(invoicing.payment_item(tenant_id, payment), label="payment", entity=payment)
+        tx.put(invoice_store.payment_item(tenant_id, payment), label="payment", entity=payment)
     started = event(
         invoice.job_id,
         "PaymentStarted",
@@ -532,12 +532,11 @@ def _from_tenants_account(account: str | None, tenant: Tenant, by_metadata: bool
 
 
 def _indexed(intent_id: str) -> tuple[str, str, str] | None:
-    with db.translate_errors():
-        found = list(Item.gsi2.query(keys.stripe_intent_index(intent_id), limit=1))
-    if not found:
+    found = invoice_store.payment_by_intent(intent_id)
+    if found is None:
         return None
-    data = found[0].data.as_dict()
-    return found[0].tenant_id, data.get("job_id"), data.get("invoice_id")
+    tenant_id, payment = found
+    return tenant_id, payment.job_id, payment.invoice_id
 
 
 def _same_currency(target: Target, currency: str | None) -> bool:

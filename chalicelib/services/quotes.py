@@ -28,18 +28,13 @@ from chalicelib.domain.quotes import Quote
 from chalicelib.domain.timeline import TimelineEvent
 from chalicelib.services import customers, invoicing, jobs, messaging, tenants
 from chalicelib.services.common import check_version
-from chalicelib.store import jobs as job_store
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
-from chalicelib.store.models import Item
+from chalicelib.store.quotes import quote_item
 
 # A write that loses a race re-reads and decides again; three reads settle it.
 RACE_ATTEMPTS = 3
 T = TypeVar("T")
-
-
-def quote_item(tenant_id: str, quote: Quote) -> Item:
-    return job_store.child_item(tenant_id, quote.job_id, "QUOTE", quote.quote_id, quote)
 
 
 # --- the office -------------------------------------------------------------------------------

@@ -192,7 +192,8 @@ def test_a_refund_made_in_stripe_that_we_never_recorded_is_repaired_once(stage, 
 def test_a_payout_is_recorded_with_the_payments_it_paid_out(stage, owner, monkeypatch):
     from chalicelib.domain.invoices import Payment
     from chalicelib.integrations import stripe_balance
-    from chalicelib.services import invoicing, reconciliation
+    from chalicelib.services import reconciliation
+    from chalicelib.store import invoices as invoice_store
     from chalicelib.store.db import Transaction
 
     # Given a card payment of ours (its intent id is all Stripe and we share)
@@ -213,7 +214,7 @@ def test_a_payout_is_recorded_with_the_payments_it_paid_out(stage, owner, monkey
         updated_at=now,
     )
     tx = Transaction()
-    tx.put(invoicing.payment_item(owner.tenant_id, payment), entity=payment)
+    tx.put(invoice_store.payment_item(owner.tenant_id, payment), entity=payment)
     tx.commit()
     # And a Stripe that paid it out (localstripe makes no payout transactions: stand in for it)
     created = int(now.timestamp())
