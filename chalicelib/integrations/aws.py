@@ -39,5 +39,6 @@ def client_config(service: str):
     return Config(
         connect_timeout=connect,
         read_timeout=read,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        # botocore's `max_attempts` counts retries only; `total_max_attempts`, every try.
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     )

@@ -28,8 +28,10 @@ REUSABLE = ("requires_payment_method", "requires_confirmation", "requires_action
 # Money is moving or has moved: never offer a second intent beside one of these.
 IN_FLIGHT = ("processing", "requires_capture", "succeeded")
 TOLERANCE_SECONDS = 300
-# Connect, read: a Lambda behind API Gateway has 29 s in all.
-TIMEOUT_SECONDS = (3, 15)
+# Connect, read: a Lambda behind API Gateway has 29 s in all. The SDK retries a timeout too,
+# so the worst case is (1 + NETWORK_RETRIES) x 11 s plus its backoff (0.5-1 s): about 23 s.
+TIMEOUT_SECONDS = (3, 8)
+NETWORK_RETRIES = 1
 
 
 @dataclass(frozen=True)
@@ -187,8 +189,8 @@ def _client_for(api_key: str, api_base: str | None):
         api_key,
         base_addresses={"api": api_base} if api_base else None,
         # Against an emulator a refused connection is the answer; against Stripe, retry
-        # twice (the idempotency key makes a retried create safe).
-        max_network_retries=0 if api_base else 2,
+        # once (the idempotency key makes a retried create safe).
+        max_network_retries=0 if api_base else NETWORK_RETRIES,
         http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
     )
 
