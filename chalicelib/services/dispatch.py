@@ -43,11 +43,11 @@ from chalicelib.domain.users import WEEKDAYS, User
 from chalicelib.domain.visits import Booking, TechDay, Visit, find_clash
 from chalicelib.logs import logger
 from chalicelib.services import scheduling, tenants
-from chalicelib.store import keys
+from chalicelib.store import customers as customer_store
+from chalicelib.store import proposals as proposal_store
 from chalicelib.store import tenants as user_store
+from chalicelib.store import visits as visit_store
 from chalicelib.store.db import ConditionFailed, Transaction
-from chalicelib.store.models import Item
-from chalicelib.store.records import batch_get, entity, get, page, record
 
 PRIORITY_JOBS = ("high", "emergency")
 # Free to be moved by the optimiser: booked, nobody on the road yet.
@@ -144,37 +144,22 @@ def _read_day(
 ) -> Day:
     tenant = tenant or tenants.get_settings(caller)
     t = caller.tenant_id
-    locks = batch_get(
-        [keys.tech_day(t, tech.user_id, day.isoformat()) for tech in technicians], consistent
-    )
-    days = {d.technician_id: d for d in (entity(item, TechDay) for item in locks)}
+    wanted_days = [(tech.user_id, day.isoformat()) for tech in technicians]
+    locks = visit_store.tech_days(t, wanted_days, consistent)
+    days = {tech: found for (tech, _), found in locks.items()}
     unassigned = _unassigned_visits(caller, day) if with_unassigned else []
-    booked = {b.visit_id: b.job_id for d in days.values() for b in d.bookings}
-    job_ids = {*booked.values(), *(v.job_id for v in unassigned)}
-    wanted = [keys.job_child(t, job_id, "VISIT", visit_id) for visit_id, job_id in booked.items()]
-    wanted += [keys.job(t, job_id) for job_id in sorted(job_ids)]
+    booked = [(b.job_id, b.visit_id) for d in days.values() for b in d.bookings]
+    job_ids = {*(job_id for job_id, _ in booked), *(v.job_id for v in unassigned)}
     if consistent:
         # The index is eventually consistent: planning records versions read from the table.
-        wanted += [keys.job_child(t, v.job_id, "VISIT", v.visit_id) for v in unassigned]
-    visits = {v.visit_id: v for v in unassigned}
-    jobs: dict[str, Job] = {}
-    for item in batch_get(wanted, consistent):
-        if item.type == "visit":
-            visit = entity(item, Visit)
-            visits[visit.visit_id] = visit
-        elif item.type == "job":
-            job = entity(item, Job)
-            jobs[job.job_id] = job
+        booked += [(v.job_id, v.visit_id) for v in unassigned]
+    found_visits, found_jobs = visit_store.visits_and_jobs(t, booked, sorted(job_ids), consistent)
+    visits = {v.visit_id: v for v in unassigned} | {v.visit_id: v for v in found_visits}
+    jobs = {job.job_id: job for job in found_jobs}
     # One assigned or called off meanwhile is no longer unassigned.
     unassigned = [visits[v.visit_id] for v in unassigned if _waiting(visits[v.visit_id])]
     customer_ids = sorted({job.customer_id for job in jobs.values()})
-    customers = {
-        c.customer_id: c
-        for c in (
-            entity(item, Customer)
-            for item in batch_get([keys.customer(t, c) for c in customer_ids])
-        )
-    }
+    customers = {c.customer_id: c for c in customer_store.customers_by_id(t, customer_ids)}
     return Day(
         tenant=tenant,
         date=day,
@@ -199,19 +184,8 @@ def _all_technicians(caller: Caller) -> list[User]:
 
 
 def _unassigned_visits(caller: Caller, day: date) -> list[Visit]:
-    found, cursor = [], None
-    while True:
-        items, cursor = page(
-            Item.gsi1,
-            keys.unassigned_index(caller.tenant_id, day.isoformat()),
-            None,
-            caller.tenant_id,
-            cursor,
-            200,
-        )
-        found += [entity(item, Visit) for item in items]
-        if cursor is None:
-            return [v for v in found if _waiting(v)]
+    found = visit_store.unassigned_visits(caller.tenant_id, day.isoformat())
+    return [v for v in found if _waiting(v)]
 
 
 def _waiting(visit: Visit) -> bool:
@@ -400,7 +374,7 @@ def run_optimization(tenant_id: str, proposal_id: str) -> str:
     (`started_at`, under its version) and a second one finds it claimed and does nothing.
     Returns the status it leaves (or "skipped").
     """
-    proposal = get(keys.dispatch_proposal(tenant_id, proposal_id), Proposal)
+    proposal = proposal_store.get_proposal(tenant_id, proposal_id, Proposal)
     if proposal is None or proposal.status != RUNNING or proposal.started_at is not None:
         return "skipped"
     if proposal.current_status(clock.now())[0] == FAILED:  # queued past its deadline
@@ -472,12 +446,15 @@ def _finish(tenant_id: str, proposal: Proposal, status: str, reason: str) -> str
 def _save(tenant_id: str, proposal: Proposal) -> None:
     """Write the proposal under the version it was read at (a lost race is ConditionFailed)."""
     tx = Transaction()
-    tx.put(_proposal_item(tenant_id, proposal), label="proposal", entity=proposal)
+    item = proposal_store.proposal_item(
+        tenant_id, proposal.proposal_id, proposal, proposal.expires_at
+    )
+    tx.put(item, label="proposal", entity=proposal)
     tx.commit()
 
 
 def _load(tenant_id: str, proposal_id: str) -> Proposal:
-    proposal = get(keys.dispatch_proposal(tenant_id, proposal_id), Proposal)
+    proposal = proposal_store.get_proposal(tenant_id, proposal_id, Proposal)
     if proposal is None or proposal.expires_at <= clock.now():
         raise NotFound("proposal not found")
     return proposal
@@ -742,12 +719,6 @@ def _location(visit: Visit) -> plan.Location | None:
     return plan.Location(visit.location.lat, visit.location.lng)
 
 
-def _proposal_item(tenant_id: str, proposal: Proposal) -> Item:
-    expires = int(proposal.expires_at.timestamp())
-    key = keys.dispatch_proposal(tenant_id, proposal.proposal_id)
-    return record(key, "proposal", tenant_id, proposal, ttl=expires)
-
-
 # --- apply --------------------------------------------------------------------------------------
 
 
@@ -830,17 +801,10 @@ def _current(caller: Caller, proposal: Proposal) -> tuple[dict[str, Visit], dict
     job_of = {stop.visit_id: stop.job_id for route in proposal.routes for stop in route.stops} | {
         left.visit_id: left.job_id for left in proposal.unassigned
     }
-    wanted = [keys.job_child(t, job_of[v], "VISIT", v) for v in proposal.visit_versions]
-    wanted += [keys.tech_day(t, tech, day) for tech in proposal.day_versions]
-    visits, days = {}, {}
-    for item in batch_get(wanted, consistent=True):
-        if item.type == "visit":
-            visit = entity(item, Visit)
-            visits[visit.visit_id] = visit
-        else:
-            found = entity(item, TechDay)
-            days[found.technician_id] = found
-    return visits, days
+    wanted_visits = [(job_of[v], v) for v in proposal.visit_versions]
+    wanted_days = [(tech, day) for tech in proposal.day_versions]
+    visits, days = visit_store.visits_and_tech_days(t, wanted_visits, wanted_days)
+    return {v.visit_id: v for v in visits}, {d.technician_id: d for d in days}
 
 
 def _refuse_if_changed(

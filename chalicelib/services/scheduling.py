@@ -34,12 +34,11 @@ from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
 from chalicelib.services.common import check_version
 from chalicelib.store import jobs as job_store
-from chalicelib.store import keys
 from chalicelib.store import tenants as user_store
+from chalicelib.store import visits as visit_store
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import JobCollection
-from chalicelib.store.models import Item
-from chalicelib.store.records import Page, batch_get, entity, record
+from chalicelib.store.records import Page
 
 # A lost race is retried after a short random pause; a handful of rounds settles any real
 # contention (each round, at least one writer of a day wins).
@@ -283,8 +282,7 @@ def _save_job_if_changed(
         job_rules.touch(job)
         jobs.save(tx, caller, job, *events)
         return
-    key = keys.job(caller.tenant_id, job.job_id)
-    tx.check(key.pk, key.sk, Item.version == job.version, label="job")
+    job_store.check_unchanged(tx, caller.tenant_id, job)
     jobs.record_events(tx, caller, *events)
 
 
@@ -313,7 +311,7 @@ def queue_visits(
             changed[(day.technician_id, day.day)] = day
     for _, visit in changes:
         label = "visit" if len(changes) == 1 else f"visit {visit.visit_id}"
-        tx.put(_visit_item(caller.tenant_id, visit, timezone), label=label, entity=visit)
+        tx.put(visit_store.visit_item(caller.tenant_id, visit, timezone), label=label, entity=visit)
     for day in changed.values():
         _put_day(tx, caller.tenant_id, day)
     _queue_tally(tx, caller, collection, changes)
@@ -368,40 +366,12 @@ def _location_of(customer: Customer) -> Point | None:
     return Point(lat=address.lat, lng=address.lng)
 
 
-# --- items ------------------------------------------------------------------------------------
-
-
-def _visit_item(tenant_id: str, visit: Visit, timezone: str) -> Item:
-    """The visit, indexed on the day board of its (first) technician or as unassigned.
-
-    A visit with two technicians appears on the first one's board only; each technician's
-    day lock still holds it, so neither can be double booked.
-    """
-    gsi1 = None
-    if visit.status != "cancelled":
-        day = rules.local_day(visit.start, timezone)
-        board = (
-            keys.tech_day_index(tenant_id, visit.technician_ids[0], day)
-            if visit.technician_ids
-            else keys.unassigned_index(tenant_id, day)
-        )
-        gsi1 = (board, keys.visit_day_sort(clock.iso(visit.start), visit.visit_id))
-    by_start = (
-        keys.job_visits_index(tenant_id, visit.job_id),
-        keys.visit_day_sort(clock.iso(visit.start), visit.visit_id),
-    )
-    return job_store.child_item(
-        tenant_id, visit.job_id, "VISIT", visit.visit_id, visit, gsi1=gsi1, gsi2=by_start
-    )
-
-
-def _day_item(tenant_id: str, day: TechDay) -> Item:
-    return record(keys.tech_day(tenant_id, day.technician_id, day.day), "tech_day", tenant_id, day)
+# --- technician days --------------------------------------------------------------------------
 
 
 def _put_day(tx: Transaction, tenant_id: str, day: TechDay) -> None:
     label = f"technician day {day.technician_id} {day.day}"
-    tx.put(_day_item(tenant_id, day), label=label, entity=day)
+    tx.put(visit_store.tech_day_item(tenant_id, day), label=label, entity=day)
 
 
 # --- telling the customer ---------------------------------------------------------------------
@@ -574,7 +544,7 @@ def _write_series_batch(
         job_rules.touch(job)
         tx = Transaction()
         for number, visit, _ in batch:
-            item = _visit_item(caller.tenant_id, visit, tenant.timezone)
+            item = visit_store.visit_item(caller.tenant_id, visit, tenant.timezone)
             tx.put(item, label=f"visit {visit.visit_id} (occurrence {number})", entity=visit)
         for day in days.values():
             _put_day(tx, caller.tenant_id, day)
@@ -593,10 +563,6 @@ def _write_series_batch(
 def _read_many_days(
     caller: Caller, wanted: list[tuple[str, str]]
 ) -> dict[tuple[str, str], TechDay]:
-    # One strongly consistent BatchGetItem per 100 days: the versions the writes will be
-    # checked against.
-    found = {}
-    for item in batch_get([keys.tech_day(caller.tenant_id, t, d) for t, d in wanted], True):
-        day = entity(item, TechDay)
-        found[(day.technician_id, day.day)] = day
+    # Strongly consistent: the versions the writes will be checked against.
+    found = visit_store.tech_days(caller.tenant_id, wanted, consistent=True)
     return {key: found.get(key) or TechDay(technician_id=key[0], day=key[1]) for key in wanted}

@@ -12,6 +12,7 @@ from chalicelib.domain.jobs import Job
 from chalicelib.domain.timeline import TimelineEvent
 from chalicelib.domain.visits import Tally, Visit
 from chalicelib.store import keys
+from chalicelib.store.db import Transaction
 from chalicelib.store.models import Item
 from chalicelib.store.records import (
     Page,
@@ -56,6 +57,12 @@ def child_item(tenant_id: str, job_id: str, kind: str, child_id: str, child: Bas
 
 def get_job(tenant_id: str, job_id: str) -> Job | None:
     return get(keys.job(tenant_id, job_id), Job)
+
+
+def check_unchanged(tx: Transaction, tenant_id: str, job: Job) -> None:
+    """Add to `tx` that the job's header is still at the version read, without rewriting it."""
+    key = keys.job(tenant_id, job.job_id)
+    tx.check(key.pk, key.sk, Item.version == job.version, label="job")
 
 
 class JobCollection:
