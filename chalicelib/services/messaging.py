@@ -16,10 +16,9 @@ from chalicelib.integrations.sms import SmsFailed, gateway
 from chalicelib.logs import logger
 from chalicelib.services import customers
 from chalicelib.store import jobs as job_store
-from chalicelib.store import keys
+from chalicelib.store import messages as message_store
 from chalicelib.store.db import ConditionFailed, Transaction
-from chalicelib.store.models import Item
-from chalicelib.store.records import Page, entity, page, record
+from chalicelib.store.records import Page
 
 SEND_ATTEMPTS = 3
 BACKOFF_SECONDS = 0.25  # doubled each retry; Lambda time is money, so the budget stays short
@@ -151,7 +150,7 @@ def record_message(tenant_id: str, message: Message, actor: str) -> None:
 
 def add_message(tx: Transaction, tenant_id: str, message: Message, actor: str) -> None:
     """The message and, on a job, its timeline event, as writes of `tx`."""
-    tx.put(message_item(tenant_id, message), entity=message, label="message")
+    tx.put(message_store.message_item(tenant_id, message), entity=message, label="message")
     if message.job_id:
         evt = message_event(message, actor)
         tx.put(job_store.event_item(tenant_id, evt), label=evt.type)
@@ -177,31 +176,8 @@ def message_event(message: Message, actor: str):
     )
 
 
-def message_item(tenant_id: str, message: Message):
-    if message.job_id:
-        at = clock.iso(message.created_at)
-        key = keys.job_message(tenant_id, message.job_id, at, message.message_id)
-    else:
-        key = keys.customer_message(tenant_id, message.customer_id, message.message_id)
-    gsi1 = (
-        keys.messages_by_status_index(tenant_id, message.status),
-        f"{clock.iso(message.created_at)}#{message.message_id}",
-    )
-    gsi2 = (keys.twilio_message_index(message.provider_id), "MSG") if message.provider_id else None
-    return record(key, "message", tenant_id, message, gsi1=gsi1, gsi2=gsi2)
-
-
 def by_status(caller, status: str, cursor: str | None, limit: int) -> Page:
-    items, next_cursor = page(
-        Item.gsi1,
-        keys.messages_by_status_index(caller.tenant_id, status),
-        None,
-        caller.tenant_id,
-        cursor,
-        limit,
-        newest_first=True,
-    )
-    return Page([entity(item, Message) for item in items], next_cursor)
+    return message_store.messages_page(caller.tenant_id, status, cursor, limit)
 
 
 def email_customer(

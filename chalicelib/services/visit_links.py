@@ -26,6 +26,7 @@ from chalicelib.domain.timeline import TimelineEvent, event
 from chalicelib.domain.visits import Visit
 from chalicelib.services import conversations, customers, jobs, messaging, tenants
 from chalicelib.store import jobs as job_store
+from chalicelib.store import messages as message_store
 from chalicelib.store import tenants as user_store
 from chalicelib.store.db import Transaction
 
@@ -121,7 +122,7 @@ def request_reschedule(token: str, note: str) -> OpenedVisit:
     tenant_id = opened.caller.tenant_id
     received = messaging.message_event(message, CUSTOMER)
     tx = Transaction()
-    tx.put(messaging.message_item(tenant_id, message), entity=message, label="message")
+    tx.put(message_store.message_item(tenant_id, message), entity=message, label="message")
     for evt in (received, requested):
         tx.put(job_store.event_item(tenant_id, evt), label=evt.type)
     tx.commit()

@@ -288,6 +288,11 @@ def messages_by_status_index(tenant_id: str, status: str) -> str:
     return f"{_t(tenant_id)}#MSGSTATUS#{status}"
 
 
+def message_status_sort(created_iso: str, message_id: str) -> str:
+    """Messages of one status in the order they were made (read newest first)."""
+    return f"{created_iso}#{message_id}"
+
+
 def stripe_intent_index(intent_id: str) -> str:
     return f"STRIPE#{intent_id}"
 
@@ -297,6 +302,9 @@ STRIPE_INTENT_SORT = "PAY"
 
 def twilio_message_index(sid: str) -> str:
     return f"TWILIO#{sid}"
+
+
+TWILIO_MESSAGE_SORT = "MSG"
 
 
 def tenant_owns(tenant_id: str, key_value: str) -> bool:
