@@ -712,7 +712,10 @@ class Clock(threading.Thread):
             endpoint, table, chalice_app.forward_timeline, settings.stream_dlq_url
         )
         self.queue = QueuePoller(endpoint, settings.workflow_queue_url, chalice_app.workflow_events)
-        self.nightly = chalice_app.nightly_reconciliation
+        self.nightly = {
+            "nightly_reconciliation": chalice_app.nightly_reconciliation,
+            "nightly_series": chalice_app.nightly_series,
+        }
         self.scale, self.waits = scale, waits
         group = settings.schedule_group
         self.schedules = SchedulePoller(endpoint, group) if group else None
@@ -740,10 +743,11 @@ class Clock(threading.Thread):
                 logger.exception("clock step failed", extra={"step": name})
         if time.monotonic() >= self.next_night:
             self.next_night += self.period
-            try:
-                self.nightly(scheduled_event("nightly_reconciliation"), None)
-            except Exception:
-                logger.exception("nightly reconciliation did not start")
+            for name, handler in self.nightly.items():
+                try:
+                    handler(scheduled_event(name), None)
+                except Exception:
+                    logger.exception("nightly work did not run", extra={"handler": name})
 
     def fire_schedules(self) -> None:
         """A schedule fires its distance from the wall clock, scaled, after it is first seen;

@@ -95,7 +95,8 @@ class VisitCreatedOut(VisitOut):
 def create_visit(job_id: str, body: VisitIn):
     """A visit: `scheduled` with technicians (the job too), otherwise `unscheduled`.
 
-    With `recurrence`, one visit per occurrence (at most 60, within a year), each its own.
+    With `recurrence`, one visit per occurrence of the series' first quarter, each its own; the
+    nightly schedule writes the later ones as they come within a quarter.
     """
     if body.recurrence:
         series = scheduling.create_series(caller(), job_id, body.model_dump())

@@ -5,9 +5,10 @@ stay at 09:00 for the customer when their clocks change, so every occurrence is 
 naive local date-time and only then given its offset for that date. A wall-clock time that
 does not exist on a spring-forward day (02:30) moves forward by the gap, as the zone defines.
 
-Bounds keep one request small and the calendar honest: at most `MAX_OCCURRENCES` visits and
-none more than a year after the first. A rule that would go further is refused (422), not
-silently cut short: the office should know the series ends earlier than it asked.
+A series may run for years (a weekly lawn service with no end): its rule is kept on a `Series`
+item and only the visits of the next `AHEAD` (a quarter) exist; the nightly schedule writes the
+next ones as the days pass (services/series.py), so a job's partition grows with the calendar's
+next two months, never with the length of the contract.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, Field
+
 from chalicelib.domain.errors import Invalid
 
-MAX_OCCURRENCES = 60
-HORIZON_YEARS = 1
+# Visits of a series exist this far ahead (a quarter: what an office plans); the rest are
+# written as the days pass.
+AHEAD = timedelta(days=91)
 ALLOWED_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 SUB_DAILY = ("HOURLY", "MINUTELY", "SECONDLY")
 # The time of day comes from the visit's window; a rule that sets its own would contradict it.
@@ -49,58 +53,108 @@ class Occurrence:
     start: datetime
 
 
+class Series(BaseModel):
+    """A recurring visit: its rule and first window (the DTSTART), and how far its visits have
+    been written. Each visit is still booked, moved and cancelled alone."""
+
+    series_id: str
+    job_id: str
+    rule: str
+    window_start: datetime
+    window_end: datetime
+    start: datetime | None = None
+    duration_minutes: int
+    timezone: str
+    technician_ids: list[str] = Field(default_factory=list)
+    required_skills: list[str] = Field(default_factory=list)
+    # Occurrences up to this moment exist as visits (None: none written yet).
+    written_until: datetime | None = None
+    ended: bool = False
+    created_by: str
+    created_at: datetime
+    version: int | None = None
+
+
+def check(rule: str, window_start: datetime, timezone: str) -> None:
+    """422 for a rule that cannot be read, repeats within a day, or never occurs."""
+    _dates(rule, window_start, ZoneInfo(timezone))
+
+
+def horizon(series: Series, now: datetime) -> datetime:
+    """How far a series' visits should exist: a quarter past now, or past its first visit."""
+    return max(now, series.window_start) + AHEAD
+
+
+def next_occurrences(series: Series, until: datetime) -> list[Occurrence]:
+    """The occurrences after those written, up to `until` (a new series' first one however far
+    ahead it is), and the series moved on: `written_until` past them, `ended` when no
+    occurrence is left."""
+    found = expand(
+        series.rule,
+        series.window_start,
+        series.window_end,
+        series.start,
+        series.timezone,
+        until,
+        after=series.written_until,
+    )
+    zone = ZoneInfo(series.timezone)
+    series.written_until = max([until, *(o.start for o in found[-1:])])
+    later = _dates(series.rule, series.window_start, zone).after(
+        _wall_clock(series.written_until, zone)
+    )
+    series.ended = later is None
+    return found
+
+
 def expand(
     rule: str,
     window_start: datetime,
     window_end: datetime,
     start: datetime | None,
     timezone: str,
-    max_occurrences: int = MAX_OCCURRENCES,
+    until: datetime,
+    after: datetime | None = None,
 ) -> list[Occurrence]:
-    """Every occurrence of `rule`, the first window's local times repeated on each date.
-
-    The first window is the series' DTSTART: occurrences are the rule's dates from it on (a
-    first window on a day the rule does not name is not itself an occurrence, as in
-    python-dateutil). Raises Invalid (422, `invalid_recurrence`) for a malformed or unbounded
-    rule, one that repeats more often than daily, or one past the bounds.
-    """
-    # python-dateutil is imported here: only creating a series pays for it at cold start.
-    from dateutil.relativedelta import relativedelta
-    from dateutil.rrule import rrulestr
-
+    """The rule's occurrences after `after` up to `until`, the first window's local times
+    repeated on each date (with no `after`, the first occurrence however far ahead). The first
+    window is the DTSTART: a first window on a day the rule does not name is not itself an
+    occurrence, as in python-dateutil. 422 `invalid_recurrence` for an unreadable rule, one
+    repeating within a day, or one that never occurs."""
     zone = ZoneInfo(timezone)
     first = _wall_clock(window_start, zone)
-    # Offsets from the window's start, on the wall clock: a 09:00-12:00 window stays 09:00-12:00.
     window_length = _wall_clock(window_end, zone) - first
-    start_offset = _wall_clock(start, zone) - first if start is not None else timedelta(0)
-    parsed = _parse(rule, zone)
-    try:
-        dates = rrulestr(parsed, dtstart=first)
-        limit = first + relativedelta(years=HORIZON_YEARS)
-        found = list(itertools.islice(dates, max_occurrences + 1))
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise _invalid(f"the recurrence rule cannot be read: {exc}") from exc
-    if not found:
-        raise _invalid("the recurrence rule has no occurrence")
-    if len(found) > max_occurrences:
-        raise _invalid(
-            f"a series has at most {max_occurrences} visits; give a COUNT or UNTIL that ends it",
-            reason="too_many_occurrences",
-        )
-    if found[-1] > limit:
-        raise _invalid(
-            "a series may reach at most a year ahead of its first visit "
-            f"({limit.date().isoformat()})",
-            reason="beyond_a_year",
-        )
+    offset = _wall_clock(start, zone) - first if start is not None else timedelta(0)
+    written = _wall_clock(after, zone) if after is not None else None
+    limit = _wall_clock(until, zone)
+    rule_dates = _dates(rule, window_start, zone)
+    dates = itertools.dropwhile(lambda local: written is not None and local <= written, rule_dates)
+    found = list(itertools.takewhile(lambda local: local <= limit, dates))
+    if not found and written is None:
+        found = [next(iter(rule_dates))]  # a new series has its first visit, however far ahead
     return [
         Occurrence(
             window_start=_utc(local, zone),
             window_end=_utc(local + window_length, zone),
-            start=_utc(local + start_offset, zone),
+            start=_utc(local + offset, zone),
         )
         for local in found
     ]
+
+
+def _dates(rule: str, window_start: datetime, zone: ZoneInfo):
+    """The rule's local dates from the first window on (an rrule: iterable, with `after`)."""
+    # python-dateutil is imported here: only recurring work pays for it at cold start.
+    from dateutil.rrule import rrulestr
+
+    try:
+        dates = rrulestr(_parse(rule, zone), dtstart=_wall_clock(window_start, zone))
+        first = next(iter(dates), None)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _invalid(f"the recurrence rule cannot be read: {exc}") from exc
+    if first is None:
+        raise _invalid("the recurrence rule has no occurrence")
+    return dates
 
 
 def _parse(rule: str, zone: ZoneInfo) -> str:

@@ -34,6 +34,7 @@ from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
 from chalicelib.services.common import check_version
 from chalicelib.store import jobs as job_store
+from chalicelib.store import series as series_store
 from chalicelib.store import tenants as user_store
 from chalicelib.store import visits as visit_store
 from chalicelib.store.db import ConditionFailed, Transaction
@@ -54,15 +55,22 @@ Change = Callable[[Job, Visit, Tally], list[TimelineEvent | None]]
 # --- use cases --------------------------------------------------------------------------------
 
 
-def create_visit(caller: Caller, job_id: str, fields: dict[str, Any]) -> Visit:
-    """A visit in the job's collection: `unscheduled`, or `scheduled` when technicians are given."""
+def create_visit(
+    caller: Caller,
+    job_id: str,
+    fields: dict[str, Any],
+    visit_id: str | None = None,
+    series_id: str | None = None,
+) -> Visit:
+    """A visit in the job's collection: `unscheduled`, or `scheduled` when technicians are given.
+    (`visit_id` and `series_id`: a series' next visit, written by the nightly schedule.)"""
     tenant = tenants.get_settings(caller)
     job = jobs.get(caller, job_id)
     if not job.is_open:
         raise Conflict(f"job is {job.stage}", code="illegal_transition")
     customer = customers.get(caller, job.customer_id)
     visit, created = rules.new_visit(
-        visit_id=new_id(),
+        visit_id=visit_id or new_id(),
         job_id=job_id,
         window_start=fields["window_start"],
         window_end=fields["window_end"],
@@ -73,6 +81,7 @@ def create_visit(caller: Caller, job_id: str, fields: dict[str, Any]) -> Visit:
         required_skills=fields.get("required_skills"),
         location=_location_of(customer),
     )
+    visit.series_id = series_id
     technician_ids = fields.get("technician_ids") or []
     if not technician_ids:
         return _change(caller, tenant, job_id, visit.visit_id, _just([created]), new=visit)
@@ -403,7 +412,9 @@ MAX_TRANSACTION_WRITES = 100
 
 
 def create_series(caller: Caller, job_id: str, fields: dict[str, Any]) -> list[Visit]:
-    """One visit per occurrence of `fields["recurrence"]`, sharing a `series_id`.
+    """One visit per occurrence of `fields["recurrence"]` in the series' first quarter (from now,
+    or from its first visit if later), sharing a `series_id`; the series item keeps the rule, and the nightly
+    schedule writes the later visits as the days pass (services/series.py).
 
     Every occurrence is checked before anything is written (technicians' skills and shifts,
     and their days as they are now): a problem with any of them is a 409/422 naming it, and
@@ -419,16 +430,24 @@ def create_series(caller: Caller, job_id: str, fields: dict[str, Any]) -> list[V
         raise Conflict(f"job is {job.stage}", code="illegal_transition")
     customer = customers.get(caller, job.customer_id)
     timezone = customer.timezone or tenant.timezone
-    occurrences = recurrence.expand(
-        fields["recurrence"],
-        fields["window_start"],
-        fields["window_end"],
-        fields.get("start"),
-        timezone,
-    )
     technician_ids = fields.get("technician_ids") or []
+    series = recurrence.Series(
+        series_id=new_id(),
+        job_id=job_id,
+        rule=fields["recurrence"],
+        window_start=fields["window_start"],
+        window_end=fields["window_end"],
+        start=fields.get("start"),
+        duration_minutes=fields["duration_minutes"],
+        timezone=timezone,
+        technician_ids=technician_ids,
+        required_skills=fields.get("required_skills") or [],
+        created_by=caller.user_id,
+        created_at=clock.now(),
+    )
+    occurrences = recurrence.next_occurrences(series, recurrence.horizon(series, clock.now()))
     technicians = _technicians(caller, technician_ids) if technician_ids else []
-    series_id = new_id()
+    series_id = series.series_id
     planned: list[tuple[int, Visit, list[TimelineEvent]]] = []
     for number, occurrence in enumerate(occurrences, 1):
         visit, created = rules.new_visit(
@@ -462,8 +481,11 @@ def create_series(caller: Caller, job_id: str, fields: dict[str, Any]) -> list[V
     )
     written: list[Visit] = []
     for batch in _series_batches(planned, len(technician_ids)):
+        first = not written
         try:
-            _write_series_batch(caller, tenant, job_id, batch, [started] if not written else [])
+            _write_series_batch(
+                caller, tenant, job_id, batch, [started] if first else [], series if first else None
+            )
         except FieldlineError as problem:
             if written:
                 problem.details = [
@@ -528,6 +550,7 @@ def _write_series_batch(
     job_id: str,
     batch: list[tuple[int, Visit, list[TimelineEvent]]],
     extra_events: list[TimelineEvent],
+    series: recurrence.Series | None = None,
 ) -> None:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         # Only the header and the tally: the caller was allowed on the job before the first batch.
@@ -549,6 +572,8 @@ def _write_series_batch(
         for day in days.values():
             _put_day(tx, caller.tenant_id, day)
         _queue_tally(tx, caller, collection, [(None, visit) for _, visit, _ in batch])
+        if series is not None:
+            tx.put(series_store.series_item(caller.tenant_id, series), label="series")
         jobs.save(tx, caller, job, *extra_events, *events)
         try:
             tx.commit()

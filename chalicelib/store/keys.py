@@ -99,6 +99,20 @@ CHILD_PREFIXES = {
 }
 
 
+def series(tenant_id: str, job_id: str, series_id: str) -> Key:
+    """A recurring visit's rule and how far its visits are written (its visits are VISIT#)."""
+    return Key(job_partition(tenant_id, job_id), f"SERIES#{series_id}")
+
+
+# Every series with visits still to write, across tenants, by how far they are written: the
+# nightly schedule reads those whose horizon is near (GSI1).
+SERIES_TO_EXTEND = "SERIES#TOEXTEND"
+
+
+def series_extend_sort(written_until_iso: str, tenant_id: str = "", series_id: str = "") -> str:
+    return f"{written_until_iso}#{tenant_id}#{series_id}" if series_id else written_until_iso
+
+
 def job_tally(tenant_id: str, job_id: str) -> Key:
     """The job's visit counts (open, live, per technician): kept so no write reads every visit."""
     return Key(job_partition(tenant_id, job_id), "TALLY")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.integration.helpers import CUSTOMER
 
 # Monday 4 March 2030, 09:00 in Chicago (CST, UTC-6); clocks spring forward on 10 March.
@@ -129,27 +131,86 @@ def test_an_occurrence_off_the_technicians_shift_is_422_naming_it(owner):
     assert _visits(owner, job) == []
 
 
-def test_a_year_of_weekly_visits_is_written_in_batches_below_the_transaction_limit(owner):
+def test_a_long_series_is_written_in_batches_below_the_transaction_limit(owner):
     tech = _technician(owner)
     job = _job(owner)
 
-    created = _series(owner, job, "FREQ=WEEKLY;COUNT=52", technician_ids=[tech["id"]])
+    # Sixty weekday visits in its first quarter: 240 writes, more than one transaction takes
+    created = _series(
+        owner, job, "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=60", technician_ids=[tech["id"]]
+    )
 
     assert created.status_code == 201, created.body
-    assert len(created.data["occurrences"]) == 52
-    assert len(_visits(owner, job)) == 52
-    # Every one of them holds the technician's time: the last Monday is taken
+    assert len(created.data["occurrences"]) == 60
+    assert len(_visits(owner, job)) == 60
+    # Every one of them holds the technician's time: the last day is taken
+    last = created.data["occurrences"][-1]
     clash = owner.post(
         f"/jobs/{_job(owner)['id']}/visits",
         {
-            "window_start": "2031-02-24T09:00:00-06:00",
-            "window_end": "2031-02-24T11:00:00-06:00",
+            "window_start": last["window_start"],
+            "window_end": last["window_end"],
             "duration_minutes": 60,
             "technician_ids": [tech["id"]],
         },
     )
     assert clash.status_code == 409
-    assert clash.data["error"]["details"][0]["visit_id"] == created.data["occurrences"][-1]["id"]
+    assert clash.data["error"]["details"][0]["visit_id"] == last["id"]
+
+
+def test_a_series_for_years_is_written_a_quarter_ahead_by_the_nightly_schedule(owner):
+    from chalicelib.services import series
+
+    tech = _technician(owner)
+    job = _job(owner)
+
+    # A weekly service with no end: only its first quarter exists (14 Mondays)
+    created = _series(owner, job, "FREQ=WEEKLY", technician_ids=[tech["id"]])
+    assert created.status_code == 201, created.body
+    assert len(_visits(owner, job)) == 14
+
+    # When the nights pass (run twice on one night: nothing is written twice)
+    one_month_on = datetime(2030, 4, 1, 12, tzinfo=UTC)
+    series.extend_due(one_month_on)
+    series.extend_due(one_month_on)
+    a_year_on = datetime(2031, 3, 1, 12, tzinfo=UTC)
+    series.extend_due(a_year_on)
+
+    # Then the visits reach a quarter past each night, each Monday once, all booked for Sam
+    visits = _visits(owner, job)
+    starts = [v["start"] for v in visits]
+    assert len(starts) == len(set(starts))
+    assert max(starts) >= "2031-05-26" and len(visits) == 65
+    assert {v["status"] for v in visits} == {"scheduled"}
+    assert {v["series_id"] for v in visits} == {created.data["series_id"]}
+
+
+def test_a_series_visit_whose_technician_is_taken_waits_unassigned(owner):
+    from chalicelib.services import series
+
+    tech = _technician(owner)
+    job = _job(owner)
+    created = _series(owner, job, "FREQ=WEEKLY;COUNT=20", technician_ids=[tech["id"]])
+    assert created.status_code == 201, created.body
+    # Sam is booked elsewhere on the 15th Monday before the series reaches it
+    other = owner.post(
+        f"/jobs/{_job(owner)['id']}/visits",
+        {
+            "window_start": "2030-06-10T09:00:00-05:00",
+            "window_end": "2030-06-10T11:00:00-05:00",
+            "duration_minutes": 60,
+            "technician_ids": [tech["id"]],
+        },
+    )
+    assert other.status_code == 201, other.body
+
+    series.extend_due(datetime(2030, 3, 20, 12, tzinfo=UTC))
+
+    by_day = {v["start"][:10]: v for v in _visits(owner, job)}
+    assert by_day["2030-06-10"]["status"] == "unscheduled"
+    assert by_day["2030-06-17"]["status"] == "scheduled"
+    timeline = [e["type"] for e in owner.get(f"/jobs/{job['id']}/timeline?limit=200").data["items"]]
+    assert "SeriesVisitUnassigned" in timeline
 
 
 def test_an_unassigned_series_waits_on_the_unassigned_board(owner):
@@ -163,9 +224,9 @@ def test_an_unassigned_series_waits_on_the_unassigned_board(owner):
     assert [v["id"] for v in board["unassigned"]] == [created.data["occurrences"][1]["id"]]
 
 
-def test_rules_past_the_bounds_are_422_and_write_nothing(owner):
+def test_unreadable_or_sub_daily_rules_are_422_and_write_nothing(owner):
     job = _job(owner)
-    for rule in ("FREQ=HOURLY;COUNT=3", "FREQ=WEEKLY;COUNT=61", "FREQ=MONTHLY;COUNT=13;INTERVAL=2"):
+    for rule in ("FREQ=HOURLY;COUNT=3", "FREQ=DAILY;BYHOUR=9", "FREQ=FORTNIGHTLY"):
         refused = _series(owner, job, rule)
         assert refused.status_code == 422, (rule, refused.body)
         assert refused.data["error"]["code"] == "invalid_recurrence"
