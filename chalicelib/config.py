@@ -17,6 +17,7 @@ LOCAL_SECRETS = {
     "link_secret": "local-link-secret-change-me",
     "stripe_secret_key": "sk_test_local",
     "stripe_webhook_secret": "whsec_local",
+    "stripe_connect_webhook_secret": "whsec_local_connect",
     "twilio_auth_token": "local-twilio-token",
 }
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
@@ -24,6 +25,7 @@ SECRET_ENV = {
     "link_secret": "FIELDLINE_LINK_SECRET",
     "stripe_secret_key": "FIELDLINE_STRIPE_SECRET_KEY",
     "stripe_webhook_secret": "FIELDLINE_STRIPE_WEBHOOK_SECRET",
+    "stripe_connect_webhook_secret": "FIELDLINE_STRIPE_CONNECT_WEBHOOK_SECRET",
     "twilio_auth_token": "FIELDLINE_TWILIO_AUTH_TOKEN",
 }
 
@@ -47,6 +49,10 @@ class Settings:
     # stand-in and a local key; against Stripe, Stripe's script (the key must then be given).
     stripe_js_url: str | None = None
     stripe_publishable_key: str | None = None
+    # The platform's fee on each card payment, in basis points of the amount (0: none), taken
+    # as the PaymentIntent's application_fee_amount. The platform's to set (stack context
+    # `application_fee_bps`), never a tenant's.
+    application_fee_bps: int = 0
     # "outbox" (the local stage's, readable at /dev/outbox) or "twilio".
     sms_provider: str = "outbox"
     twilio_account_sid: str = "AC00000000000000000000000000000000"
@@ -54,6 +60,9 @@ class Settings:
     twilio_default_from: str = "+15005550006"
     email_from: str = "no-reply@fieldline.local"
     max_body_bytes: int = 256 * 1024
+    # Browser origins allowed to call the API (CORS), comma-separated; `http://localhost:*`
+    # allows any port. Set per stage in .chalice/config.json; empty: no other origin.
+    cors_origins: str = ""
     version: str = "0.1.0"
     # Time-driven work (DESIGN §4). The bus the timeline is forwarded to, the queue its rules
     # feed the workflow consumer through, and the three state machines.
@@ -131,6 +140,17 @@ class Settings:
         return self._secret("stripe_webhook_secret")
 
     @property
+    def stripe_connect_webhook_secret(self) -> str:
+        """Signs the events of the tenants' connected accounts (a Connect endpoint of its own)."""
+        return self._secret("stripe_connect_webhook_secret")
+
+    @property
+    def stripe_livemode(self) -> bool:
+        """Whether the stage's Stripe key is a live one: events of the other mode are not ours
+        (a live Connect endpoint also receives connected accounts' test events)."""
+        return self.stripe_secret_key.startswith(("sk_live_", "rk_live_"))
+
+    @property
     def twilio_auth_token(self) -> str:
         return self._secret("twilio_auth_token")
 
@@ -165,6 +185,7 @@ def _from_environment() -> Settings:
         "stripe_api_base": "FIELDLINE_STRIPE_API_BASE",
         "stripe_js_url": "FIELDLINE_STRIPE_JS_URL",
         "stripe_publishable_key": "FIELDLINE_STRIPE_PUBLISHABLE_KEY",
+        "application_fee_bps": "FIELDLINE_APPLICATION_FEE_BPS",
         "sms_provider": "FIELDLINE_SMS_PROVIDER",
         "email_from": "FIELDLINE_EMAIL_FROM",
         "twilio_account_sid": "FIELDLINE_TWILIO_ACCOUNT_SID",
@@ -186,10 +207,13 @@ def _from_environment() -> Settings:
         "route_calculator_name": "FIELDLINE_ROUTE_CALCULATOR",
         "optimizer_function": "FIELDLINE_OPTIMIZER_FUNCTION",
         "secrets_name": "FIELDLINE_SECRETS_NAME",
+        "cors_origins": "FIELDLINE_CORS_ORIGINS",
     }
     values = {field: os.environ[var] for field, var in env.items() if os.environ.get(var)}
     if "time_scale" in values:
         values["time_scale"] = float(values["time_scale"])
+    if "application_fee_bps" in values:
+        values["application_fee_bps"] = int(values["application_fee_bps"])
     secret_values = {key: os.environ[var] for key, var in SECRET_ENV.items() if os.environ.get(var)}
     return Settings(**values, secret_values=secret_values)
 

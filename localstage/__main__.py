@@ -18,6 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 TABLE = "fieldline-local"
 PHOTO_BUCKET = "fieldline-photos-local"
 WEBHOOK_SECRET = "whsec_local_stage"
+CONNECT_WEBHOOK_SECRET = "whsec_local_stage_connect"
 
 
 def main() -> int:
@@ -34,6 +35,13 @@ def main() -> int:
         create_photo_bucket(aws_endpoint)
         emulators.register_stripe_webhook(
             args.stripe_port, f"{base_url}/webhooks/stripe", WEBHOOK_SECRET
+        )
+        # The tenants' payments are on their connected accounts: Stripe's Connect endpoint.
+        emulators.register_stripe_webhook(
+            args.stripe_port,
+            f"{base_url}/webhooks/stripe/connect",
+            CONNECT_WEBHOOK_SECRET,
+            connect=True,
         )
         # The bus, queues and state machines, before the app reads its settings.
         clock.provision(aws_endpoint)
@@ -70,6 +78,7 @@ def stage_environment(aws_endpoint: str, stripe_port: int, base_url: str, local_
         "FIELDLINE_LOCAL_DIR": str(local_dir),
         "FIELDLINE_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
         "FIELDLINE_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "FIELDLINE_STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET,
         "FIELDLINE_PHOTOS_BUCKET": PHOTO_BUCKET,
     }
 
@@ -97,7 +106,8 @@ def print_banner(base_url: str, aws_endpoint: str, stripe_port: int) -> None:
 Fieldline local stage
   API         {base_url}   (OpenAPI: {base_url}/openapi.json)
   AWS (moto)  {aws_endpoint}
-  Stripe      http://127.0.0.1:{stripe_port}   (localstripe; webhooks -> /webhooks/stripe)
+  Stripe      http://127.0.0.1:{stripe_port}   (localstripe with Connect; webhooks ->
+              /webhooks/stripe, connected accounts' -> /webhooks/stripe/connect)
   Clock       waits {os.environ.get("FIELDLINE_TIME_SCALE", "1")}x faster (FIELDLINE_TIME_SCALE);
               POST {base_url}/dev/reconcile runs a payment reconciliation now
 

@@ -327,13 +327,16 @@ def stop(process: subprocess.Popen) -> None:
             process.kill()
 
 
-def register_stripe_webhook(stripe_port: int, url: str, secret: str) -> None:
-    """localstripe signs and posts its events to `url` like Stripe does."""
+def register_stripe_webhook(stripe_port: int, url: str, secret: str, connect: bool = False):
+    """localstripe signs and posts its events to `url` like Stripe does: the platform's events,
+    or (`connect`) the connected accounts' (localstage/localstripe_strict.py), each endpoint
+    with its own secret."""
     import urllib.parse
 
+    kind = "connect_webhooks" if connect else "webhooks"
     data = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
     request = urllib.request.Request(
-        f"http://{LOOPBACK}:{stripe_port}/_config/webhooks/fieldline",
+        f"http://{LOOPBACK}:{stripe_port}/_config/{kind}/fieldline",
         data=data,
         headers=stripe_auth(),
         method="POST",

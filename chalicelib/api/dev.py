@@ -21,6 +21,11 @@ class TenantIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     timezone: str = "America/New_York"
     currency: str = Field("USD", pattern="^[A-Za-z]{3}$")
+    stripe: Literal["enabled", "none"] = Field(
+        "enabled",
+        description="enabled: a Stripe test account that finished onboarding (cards at once); "
+        "none: no account yet (POST /settings/stripe/onboarding makes one)",
+    )
 
 
 class TenantCreated(BaseModel):
@@ -59,8 +64,11 @@ class OutboxOut(BaseModel):
 
 @api.route("/dev/tenants", "POST", roles=None, body=TenantIn, response=TenantCreated, status=201)
 def create_tenant(body: TenantIn):
-    """Create a tenant and its owner, and return an owner token (local stage only)."""
+    """Create a tenant and its owner, and return an owner token (local stage only). The
+    tenant's Stripe test account has finished onboarding unless `stripe` is "none"."""
     tenant, owner = tenants.create_tenant(body.name, body.timezone, body.currency)
+    if body.stripe == "enabled":
+        tenants.connect_test_account(Caller(tenant.tenant_id, owner.user_id, owner.role))
     token = tokens.issue_local_token(tenant.tenant_id, owner.user_id, owner.role)
     return TenantCreated(tenant_id=tenant.tenant_id, owner_id=owner.user_id, owner_token=token)
 

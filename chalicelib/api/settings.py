@@ -1,13 +1,15 @@
-"""Tenant settings."""
+"""Tenant settings, and the tenant's Stripe connected account (made by onboarding, never
+typed in)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import Field
 
 from chalicelib.api.http import Api, caller
-from chalicelib.api.schemas import Out, Strict
+from chalicelib.api.schemas import Out, Patch, Strict
+from chalicelib.config import get_settings as stage_settings
 from chalicelib.domain.callers import OWNER, STAFF
 from chalicelib.domain.currencies import SUPPORTED
 from chalicelib.domain.tenants import DunningStep, QuietHours
@@ -28,15 +30,18 @@ class DunningStepIn(Strict):
     channel: str = Field("sms", pattern="^(sms|email)$")
 
 
-class SettingsPatch(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    timezone: str | None = Field(None, max_length=64)
-    currency: str | None = Field(
+class SettingsPatch(Patch):
+    """Only the contact details, the logo, the texting number and the Stripe account can be
+    cleared (null); every other setting always has a value."""
+
+    name: str = Field(None, min_length=1, max_length=200)
+    timezone: str = Field(None, max_length=64, description="IANA time zone, e.g. America/Chicago")
+    currency: str = Field(
         None,
         pattern="^[A-Za-z]{3}$",
         description="ISO 4217 code of a currency Fieldline bills in: " + ", ".join(SUPPORTED),
     )
-    locale: str | None = Field(
+    locale: str = Field(
         None,
         max_length=35,
         description="How amounts read on texts and pages, as a CLDR locale: en_US, de_DE, fr_CA",
@@ -44,13 +49,12 @@ class SettingsPatch(Strict):
     phone: str | None = Field(None, max_length=32)
     email: str | None = Field(None, max_length=254)
     logo_url: str | None = Field(None, max_length=500, pattern=r"^https://[^\s\"'<>]+$")
-    tax_rate_bps: int | None = Field(None, ge=0, le=5000)
-    travel_buffer_minutes: int | None = Field(None, ge=0, le=240)
-    reminder_hours_before: int | None = Field(None, ge=1, le=168)
-    quiet_hours: QuietHoursIn | None = None
-    dunning_policy: list[DunningStepIn] | None = Field(None, max_length=12)
+    tax_rate_bps: int = Field(None, ge=0, le=5000)
+    travel_buffer_minutes: int = Field(None, ge=0, le=240)
+    reminder_hours_before: int = Field(None, ge=1, le=168)
+    quiet_hours: QuietHoursIn = None
+    dunning_policy: list[DunningStepIn] = Field(None, max_length=12, description="[] for none")
     twilio_from_number: str | None = Field(None, max_length=32)
-    stripe_account_id: str | None = Field(None, pattern=r"^acct_[A-Za-z0-9]{1,64}$")
 
 
 class SettingsOut(Out):
@@ -68,7 +72,9 @@ class SettingsOut(Out):
     quiet_hours: QuietHours
     dunning_policy: list[DunningStep]
     twilio_from_number: str | None
-    stripe_account_id: str | None
+    stripe_account_id: str | None = Field(
+        description="Read only: made by POST /settings/stripe/onboarding"
+    )
     created_at: datetime
     version: int
 
@@ -83,3 +89,75 @@ def get_settings():
 def patch_settings(body: SettingsPatch, if_match: int | None = None):
     """Change the tenant's settings (owner only)."""
     return tenants.update_settings(caller(), body.model_dump(exclude_unset=True), if_match)
+
+
+# --- Stripe ---------------------------------------------------------------------------------
+
+# Where Stripe sends the owner back: their own app's page. http only for a local address.
+RETURN_URL = r"^(https://[^\s\"'<>]+|http://(127\.0\.0\.1|localhost)(:\d+)?(/[^\s\"'<>]*)?)$"
+
+
+class OnboardingIn(Strict):
+    return_url: str = Field(
+        max_length=500,
+        pattern=RETURN_URL,
+        description="Where Stripe sends the owner when they leave onboarding, finished or not",
+    )
+    refresh_url: str | None = Field(
+        None,
+        max_length=500,
+        pattern=RETURN_URL,
+        description="Where Stripe sends the owner if the link expired or was used (it should "
+        "call this route again); default: return_url",
+    )
+
+
+class OnboardingOut(Out):
+    url: str = Field(description="Stripe's onboarding page; single use, expires in minutes")
+    expires_at: datetime
+
+
+class StripeAccountOut(Out):
+    account_id: str | None
+    account_type: str | None = Field(description="standard: the business's own Stripe account")
+    card_payments: bool = Field(description="Pay pages take cards (Stripe enabled charges)")
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+    currently_due: list[str] = Field(description="What Stripe needs now, as Stripe names it")
+    past_due: list[str] = Field(description="What Stripe needed by a deadline that passed")
+    eventually_due: list[str]
+    disabled_reason: str | None
+    deauthorized: bool = Field(description="The business disconnected Fieldline: onboard again")
+    as_of: datetime | None = Field(description="When Stripe said so (null: never)")
+    application_fee_bps: int = Field(description="Fieldline's fee on each card payment")
+
+
+@api.route("/settings/stripe", "GET", roles=STAFF, response=StripeAccountOut)
+def get_stripe_account():
+    """The business's Stripe account: whether it takes card payments and receives payouts,
+    and what Stripe still requires."""
+    tenant = tenants.stripe_account(caller())
+    status = tenant.stripe_status
+    return StripeAccountOut(
+        account_id=tenant.stripe_account_id,
+        account_type="standard" if tenant.stripe_account_id else None,
+        card_payments=tenant.takes_cards,
+        **status.model_dump(exclude={"as_of"}),
+        as_of=datetime.fromtimestamp(status.as_of, UTC) if status.as_of else None,
+        application_fee_bps=stage_settings().application_fee_bps,
+    )
+
+
+@api.route(
+    "/settings/stripe/onboarding",
+    "POST",
+    roles=(OWNER,),
+    body=OnboardingIn,
+    response=OnboardingOut,
+)
+def start_stripe_onboarding(body: OnboardingIn):
+    """Stripe's onboarding for the business (owner only): its Stripe account is made the
+    first time; send the owner to `url`."""
+    link = tenants.start_onboarding(caller(), body.return_url, body.refresh_url or body.return_url)
+    return OnboardingOut(url=link.url, expires_at=datetime.fromtimestamp(link.expires_at, UTC))

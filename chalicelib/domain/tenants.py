@@ -26,6 +26,58 @@ class DunningStep(BaseModel):
 DEFAULT_DUNNING = [DunningStep(days_from_due=d) for d in (-3, 0, 3, 7, 14, 30)]
 
 
+class StripeStatus(BaseModel):
+    """What Stripe last said about the tenant's connected account (its `account` object, from
+    `account.updated` or a read), and as of when: an older word never replaces a newer one."""
+
+    charges_enabled: bool = False
+    payouts_enabled: bool = False
+    details_submitted: bool = False
+    # Fields Stripe needs now (currently_due), is late for (past_due: the account is disabled),
+    # and will need as volume grows (eventually_due); names as Stripe gives them.
+    currently_due: list[str] = Field(default_factory=list)
+    past_due: list[str] = Field(default_factory=list)
+    eventually_due: list[str] = Field(default_factory=list)
+    disabled_reason: str | None = None
+    # The business took the platform's access away (a Standard account can): nothing more can
+    # be charged on it; onboarding again makes a new account.
+    deauthorized: bool = False
+    # Stripe's time of this state (epoch seconds): an event's `created`, or when it was read.
+    as_of: int = 0
+
+    @classmethod
+    def from_account(cls, account: dict, as_of: int) -> StripeStatus:
+        requirements = account.get("requirements") or {}
+        return cls(
+            charges_enabled=bool(account.get("charges_enabled")),
+            payouts_enabled=bool(account.get("payouts_enabled")),
+            details_submitted=bool(account.get("details_submitted")),
+            currently_due=list(requirements.get("currently_due") or []),
+            past_due=list(requirements.get("past_due") or []),
+            eventually_due=list(requirements.get("eventually_due") or []),
+            disabled_reason=requirements.get("disabled_reason"),
+            as_of=as_of,
+        )
+
+    def replaced_by(self, newer: StripeStatus) -> bool:
+        """Whether `newer` should replace this state: later, and saying something else."""
+        return newer.as_of >= self.as_of and newer.model_dump(exclude={"as_of"}) != (
+            self.model_dump(exclude={"as_of"})
+        )
+
+
+# The platform's fee on a card payment, in basis points of its amount: at most 10 %.
+MAX_APPLICATION_FEE_BPS = 1000
+
+
+def application_fee_cents(amount_cents: int, fee_bps: int) -> int:
+    """The platform's share of a payment, rounded down to the minor unit (never more than the
+    rate, never the whole payment)."""
+    if not 0 <= fee_bps <= MAX_APPLICATION_FEE_BPS:
+        raise ValueError(f"an application fee of {fee_bps} bps is outside 0-1000")
+    return amount_cents * fee_bps // 10_000
+
+
 class Tenant(BaseModel):
     tenant_id: str
     name: str
@@ -44,7 +96,10 @@ class Tenant(BaseModel):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     dunning_policy: list[DunningStep] = Field(default_factory=lambda: list(DEFAULT_DUNNING))
     twilio_from_number: str | None = None
+    # The tenant's Stripe connected account: made by `POST /settings/stripe/onboarding`, never
+    # typed in; card payments are charged on it (direct charges) once Stripe enables charges.
     stripe_account_id: str | None = None
+    stripe_status: StripeStatus = Field(default_factory=StripeStatus)
     # Texts the tenant rewrote (chalicelib/domain/templates.py holds the defaults).
     templates: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
@@ -61,6 +116,12 @@ class Tenant(BaseModel):
     @classmethod
     def _locale(cls, value: object) -> str:
         return require_locale(value)
+
+    @property
+    def takes_cards(self) -> bool:
+        """Card payments go to the tenant's own account, and only once Stripe allows charges
+        on it: never into the platform's balance."""
+        return bool(self.stripe_account_id) and self.stripe_status.charges_enabled
 
 
 def require_timezone(name: str) -> str:

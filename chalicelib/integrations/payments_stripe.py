@@ -1,13 +1,15 @@
-"""Stripe behind a small interface: PaymentIntents, refunds and webhook verification.
+"""Stripe behind a small interface: connected accounts and their onboarding links,
+PaymentIntents, refunds and webhook verification.
 
 The SDK is imported inside the functions (it costs ~210 ms and pulls aiohttp; a route that
 never touches payments should not pay for it). One `StripeClient` per key and base URL: the
 local stage and the tests point it at localstripe through `settings.stripe_api_base`.
 
 Every call that creates something carries an idempotency key, and the tenant's connected
-account rides on every call as `stripe_account`. An unreachable Stripe (connection error,
-5xx, rate limit) becomes `Unavailable` (503): callers reach Stripe before they write, so a
-failure leaves nothing half-done and the client can simply retry.
+account rides on every call as `stripe_account` (direct charges: the payment, its refunds and
+disputes live on the tenant's account, which pays Stripe's fees). An unreachable Stripe
+(connection error, 5xx, rate limit) becomes `Unavailable` (503): callers reach Stripe before
+they write, so a failure leaves nothing half-done and the client can simply retry.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import BadRequest, Invalid, Unavailable
+from chalicelib.domain.tenants import application_fee_cents
 from chalicelib.logs import logger
 
 # Statuses in which the customer can still pay with the intent we already have.
@@ -44,6 +47,12 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class AccountLink:
+    url: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
 class RefundResult:
     id: str
     amount_cents: int
@@ -60,13 +69,21 @@ def create_intent(
     methods: list[str] | None = None,
 ) -> Intent:
     """An intent for `methods` (chalicelib.domain.currencies.payment_method_types): Stripe
-    refuses the whole intent if one of them does not take the currency."""
-    params = {
+    refuses the whole intent if one of them does not take the currency.
+
+    On a connected account the platform's fee (settings.application_fee_bps) rides on it as
+    `application_fee_amount`; the fee is part of the idempotency key, since Stripe refuses a
+    key reused with other parameters (a fee changed between two visits of the page)."""
+    params: dict[str, Any] = {
         "amount": amount_cents,
         "currency": currency.lower(),
         "payment_method_types": methods or ["card"],
         "metadata": metadata,
     }
+    fee = application_fee_cents(amount_cents, get_settings().application_fee_bps) if account else 0
+    if fee:
+        params["application_fee_amount"] = fee
+        idempotency_key = f"{idempotency_key}-fee{fee}"
     with _calling("payment"):
         intent = _client().v1.payment_intents.create(
             params=params, options=_options(account, idempotency_key)
@@ -109,16 +126,107 @@ def refund(
     )
 
 
-def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
-    """The event, if Stripe signed this exact body within the tolerance; 400 otherwise."""
+# --- connected accounts (Connect, Standard accounts) -------------------------------------------
+
+
+def create_account(
+    country: str, business_name: str, email: str | None, tenant_id: str, idempotency_key: str
+) -> dict[str, Any]:
+    """A Standard connected account for a tenant, prefilled with what we know of it (the
+    owner confirms or corrects it during onboarding). The idempotency key makes a retried
+    request the same account."""
+    params: dict[str, Any] = {
+        "type": "standard",
+        "country": country,
+        "business_profile": {"name": business_name[:100]},
+        "metadata": {"tenant_id": tenant_id},
+    }
+    if email:
+        params["email"] = email
+    with _calling("account"):
+        account = _client().v1.accounts.create(
+            params=params, options=_options(None, idempotency_key)
+        )
+    return _account(account)
+
+
+def retrieve_account(account_id: str) -> dict[str, Any]:
+    with _calling("account"):
+        return _account(_client().v1.accounts.retrieve(account_id))
+
+
+def create_account_link(account_id: str, refresh_url: str, return_url: str) -> AccountLink:
+    """Stripe's hosted onboarding for the account: a single-use URL that expires in minutes
+    (never stored). Stripe sends the owner to `refresh_url` if it expired or was used, and to
+    `return_url` when they leave the flow, finished or not (account.updated says which)."""
+    params = {
+        "account": account_id,
+        "type": "account_onboarding",
+        "refresh_url": refresh_url,
+        "return_url": return_url,
+    }
+    with _calling("account link"):
+        link = _client().v1.account_links.create(params=params)
+    return AccountLink(
+        url=_field(link, "url", str, "account link"),
+        expires_at=_field(link, "expires_at", int, "account link"),
+    )
+
+
+def finish_test_onboarding(account_id: str) -> None:
+    """The local Stripe double only (localstage/localstripe_strict.py): the account finishes
+    onboarding at once, as its owner would on Stripe's hosted pages."""
+    import urllib.error
+    import urllib.request
+
+    base = get_settings().stripe_api_base
+    if not base:
+        raise BadRequest("only the local Stripe double onboards accounts by itself")
+    request = urllib.request.Request(
+        f"{base.rstrip('/')}/_config/accounts/{account_id}",
+        data=json.dumps({"onboarded": True}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS[1]).close()
+    except (urllib.error.URLError, OSError) as exc:
+        raise Unavailable(
+            "the local Stripe double could not be reached", code="stripe_unavailable"
+        ) from exc
+
+
+def _account(account) -> dict[str, Any]:
+    """The account as plain JSON, shaped as Stripe documents it; otherwise Stripe is
+    unavailable (a proxy's page, a truncated body), not a 500."""
+    found = account.to_dict() if hasattr(account, "to_dict") else None
+    if not isinstance(found, dict) or not found.get("id") or not _fits(found, ACCOUNT_SHAPE):
+        logger.error("stripe account unreadable")
+        raise Unavailable(
+            "Stripe's answer for the account could not be read; retry shortly",
+            code="stripe_unavailable",
+        )
+    return found
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def verify_event(payload: bytes, signature: str | None, *, connect: bool = False) -> dict[str, Any]:
+    """The event, if Stripe signed this exact body within the tolerance; 400 otherwise.
+
+    Each endpoint has its own signing secret: the platform's events (`connect=False`) and the
+    connected accounts' (`connect=True`) are registered as two endpoints."""
     import stripe
 
+    settings = get_settings()
+    secret = settings.stripe_connect_webhook_secret if connect else settings.stripe_webhook_secret
     try:
         # What Webhook.construct_event checks, without building SDK objects from a body that
         # may not even be an object (construct_event fails on a signed `[]` with an
         # AttributeError); we read the event as plain JSON.
         stripe.WebhookSignature.verify_header(
-            payload, signature, get_settings().stripe_webhook_secret, tolerance=TOLERANCE_SECONDS
+            payload, signature, secret, tolerance=TOLERANCE_SECONDS
         )
         event = json.loads(payload)
     except stripe.SignatureVerificationError as exc:
@@ -132,6 +240,8 @@ def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
     obj = event["data"]["object"]
     if not isinstance(obj.get("id"), str) or not obj["id"] or not _fits(obj, OBJECT_SHAPE):
         raise BadRequest("the event's object is not shaped as Stripe's", code="malformed_event")
+    if not _fits(event.get("account"), str) or not _fits(event.get("livemode"), bool):
+        raise BadRequest("the body is not a Stripe event", code="malformed_event")
     return event
 
 
@@ -152,6 +262,20 @@ OBJECT_SHAPE: dict[str, Any] = {
     "latest_charge": (str, {"id": str, "payment_method_details": {"type": str}}),
     "last_payment_error": {"message": str, "code": str},
     "refunds": {"data": [{"id": str, "created": int, "metadata": {"*": str}}]},
+    # An account (account.updated).
+    "charges_enabled": bool,
+    "payouts_enabled": bool,
+    "details_submitted": bool,
+    "requirements": {
+        "currently_due": [str],
+        "past_due": [str],
+        "eventually_due": [str],
+        "disabled_reason": str,
+    },
+}
+ACCOUNT_SHAPE = {
+    name: OBJECT_SHAPE[name]
+    for name in ("id", "charges_enabled", "payouts_enabled", "details_submitted", "requirements")
 }
 
 
@@ -170,6 +294,8 @@ def _fits(value: Any, shape: Any) -> bool:
         return isinstance(value, list) and all(_fits(v, shape[0]) for v in value)
     if shape is int:  # a JSON true is no amount
         return isinstance(value, int) and not isinstance(value, bool)
+    if shape is bool:  # nor is a 1 a yes
+        return isinstance(value, bool)
     return isinstance(value, shape)
 
 

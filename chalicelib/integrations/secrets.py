@@ -15,7 +15,13 @@ from functools import cache
 from typing import Any
 
 # The keys of the secret's JSON value, as the Settings fields that read them are named.
-KEYS = ("stripe_secret_key", "stripe_webhook_secret", "twilio_auth_token", "link_secret")
+KEYS = (
+    "stripe_secret_key",
+    "stripe_webhook_secret",
+    "stripe_connect_webhook_secret",
+    "twilio_auth_token",
+    "link_secret",
+)
 CACHE_SECONDS = 300
 
 

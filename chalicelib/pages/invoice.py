@@ -48,8 +48,8 @@ def show(token: str, waited: str | None = None) -> Response:
     if claims is None:
         return common.link_problem(token, KIND)
     try:
-        tenant = common.business(claims.tenant_id)
         view = payments.public_invoice(token)
+        tenant = common.business(claims.tenant_id)  # after: opening the page may learn its status
         caller = common.customer(claims.tenant_id)
         customer = customers.get(caller, jobs.get(caller, claims.job_id).customer_id)
     except NotFound:
@@ -80,6 +80,8 @@ def show(token: str, waited: str | None = None) -> Response:
         money=money_in(view["currency"], tenant.locale),
         pay=pay,
         contact=owed,
+        # Owed, and the business's Stripe account does not take charges (yet): no card form.
+        cards_off=owed and not tenant.takes_cards,
     )
     return page(body, policy=pay.policy if pay else None)
 

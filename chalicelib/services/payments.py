@@ -314,6 +314,8 @@ def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
         return None, False
     if invoice.balance_cents < currencies.min_charge_cents(invoice.currency):
         return None, False  # below what Stripe charges: cash or check only
+    if not tenants.takes_cards(tenant):
+        return None, False  # no account whose charges Stripe enabled: never the platform's
     payments = payments_of(opened.collection, invoice.invoice_id)
     previous = invoice.payment_intent_id
     stale: Payment | None = None
@@ -425,10 +427,35 @@ class Target:
     payment: Payment | None
 
 
-def handle_stripe_event(payload: bytes, signature: str | None) -> dict[str, Any]:
-    """Verify, then apply once: the event id is recorded (conditional put) in the same
-    transaction as the change it causes, so a replay finds it and changes nothing."""
-    return apply_stripe_event(stripe.verify_event(payload, signature))
+def handle_stripe_event(
+    payload: bytes, signature: str | None, *, connect: bool = False
+) -> dict[str, Any]:
+    """Verify (with the platform endpoint's secret, or the Connect endpoint's), then apply
+    once: the event id is recorded (conditional put) in the same transaction as the change it
+    causes, so a replay finds it and changes nothing.
+
+    Acknowledged and ignored: an event of the other mode than the stage's key (a live Connect
+    endpoint also receives connected accounts' test events), a connected account's event that
+    names no account or one no tenant owns, and a platform event that names an account."""
+    stripe_event = stripe.verify_event(payload, signature, connect=connect)
+    account = stripe_event.get("account")
+    if bool(stripe_event.get("livemode")) != get_settings().stripe_livemode:
+        logger.info("stripe event of the other mode ignored", extra={"account": account})
+        return {**IGNORED}
+    if not connect:
+        return {**IGNORED} if account else apply_stripe_event(stripe_event)
+    if not account or tenants.owner_of_account(account) is None:
+        logger.warning("stripe event of an account no tenant owns", extra={"account": account})
+        return {**IGNORED}
+    if stripe_event.get("type") in ACCOUNT_EVENTS:
+        outcome = tenants.apply_account_event(account, stripe_event)
+        return {"received": True, "outcome": outcome}
+    return apply_stripe_event(stripe_event)
+
+
+IGNORED = {"received": True, "outcome": "ignored"}
+# A connected account's own state: kept on the tenant (services/tenants.py).
+ACCOUNT_EVENTS = ("account.updated", "account.application.deauthorized")
 
 
 def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
@@ -521,8 +548,8 @@ def _from_tenants_account(account: str | None, tenant: Tenant, by_metadata: bool
 
     Metadata is written by whoever creates the intent, so an intent we never saw is believed
     only when the event comes from the tenant's own account. An intent we created and indexed
-    is ours whatever the event says (localstripe, for one, never names the account), unless
-    the event names a different account outright.
+    is ours when the event comes from the tenant's account, or names none (the platform
+    endpoint: payments taken before tenants had accounts of their own).
     """
     if by_metadata:
         return account == tenant.stripe_account_id

@@ -1,8 +1,10 @@
 """Stripe in tests: pay on the session's localstripe, and deliver events signed like Stripe's.
 
 localstripe runs PaymentIntents for real but sends no `charge.refunded` or dispute events and
-ignores idempotency keys and connected accounts (DESIGN §7), so tests build events from the
-real objects and sign them with the app's webhook secret: `t=<ts>,v1=hmac(secret, "ts.body")`.
+ignores idempotency keys (DESIGN §7), so tests build events from the real objects and sign them
+with the endpoint's webhook secret: `t=<ts>,v1=hmac(secret, "ts.body")`. The tenants' payments
+are on their connected accounts (the local Stripe double's), so their events go to the Connect
+endpoint.
 """
 
 from __future__ import annotations
@@ -81,16 +83,28 @@ def deliver(
     timestamp: int | None = None,
     header: str | None = None,
 ):
-    """POST the event to /webhooks/stripe the way Stripe does: raw JSON, signed header."""
+    """POST the event the way Stripe does (raw JSON, signed header) to the endpoint Stripe
+    would: a connected account's event (the tenant's payments: direct charges) to the Connect
+    endpoint with its secret, naming the tenant's account unless it names one already; any
+    other (a raw body, a tenant without an account) to the platform's."""
     from chalicelib.config import get_settings
 
+    settings = get_settings()
+    if isinstance(stripe_event, dict) and "account" not in stripe_event:
+        account = api.get("/settings").data["stripe_account_id"] if api.token else None
+        if account:
+            stripe_event = {**stripe_event, "account": account}
+    connect = isinstance(stripe_event, dict) and bool(stripe_event.get("account"))
     payload = stripe_event if isinstance(stripe_event, str) else json.dumps(stripe_event)
     if header is None:
-        header = signature(payload, secret or get_settings().stripe_webhook_secret, timestamp)
+        default = (
+            settings.stripe_connect_webhook_secret if connect else settings.stripe_webhook_secret
+        )
+        header = signature(payload, secret or default, timestamp)
     public = Api(api.client, "")
     return public.call(
         "POST",
-        "/webhooks/stripe",
+        "/webhooks/stripe/connect" if connect else "/webhooks/stripe",
         payload,
         headers={"Stripe-Signature": header, "Content-Type": "application/json; charset=utf-8"},
     )
