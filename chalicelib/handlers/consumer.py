@@ -20,9 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib.domain import clock
 from chalicelib.logs import logger
 from chalicelib.services import dunning, reminders
-from chalicelib.store import keys
-from chalicelib.store.db import ConditionFailed, translate_errors
-from chalicelib.store.models import Item
+from chalicelib.store import consumed
 
 CONSUMER = "workflows"
 CLAIM_DAYS = 7  # longer than any redelivery (stream retention is 24 h)
@@ -84,21 +82,11 @@ def handle(bus_event: dict[str, Any]) -> str:
 
 
 def _claim(tenant_id: str, event_id: str) -> bool:
-    key = keys.consumed_event(tenant_id, CONSUMER, event_id)
-    expires = clock.now() + timedelta(days=CLAIM_DAYS)
-    claim = Item(key.pk, key.sk, type="consumed", tenant_id=tenant_id, ttl=expires)
-    try:
-        with translate_errors(["claim"]):
-            claim.save(condition=Item.pk.does_not_exist())
-    except ConditionFailed:
-        return False
-    return True
+    return consumed.claim(tenant_id, CONSUMER, event_id, clock.now() + timedelta(days=CLAIM_DAYS))
 
 
 def _release(tenant_id: str, event_id: str) -> None:
-    key = keys.consumed_event(tenant_id, CONSUMER, event_id)
     try:
-        with translate_errors(["claim"]):
-            Item(key.pk, key.sk).delete(add_version_condition=False)
+        consumed.release(tenant_id, CONSUMER, event_id)
     except Exception:
         logger.exception("claim not released; the event will not be retried")

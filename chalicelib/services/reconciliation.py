@@ -37,9 +37,9 @@ from chalicelib.integrations import eventbus, stripe_balance, workflows
 from chalicelib.logs import logger
 from chalicelib.services import payments
 from chalicelib.store import db, keys
+from chalicelib.store import invoices as invoice_store
 from chalicelib.store import tenants as tenant_store
 from chalicelib.store.db import Transaction
-from chalicelib.store.models import Item
 from chalicelib.store.records import entity, get, partition, record
 
 # With no cursor yet (the first run), read this far back.
@@ -151,7 +151,7 @@ class _Run:
     def _charge(self, txn: dict[str, Any]) -> tuple[str | None, Entry]:
         charge = self._source(txn, stripe_balance.charge)
         intent_id = _id_of(charge.get("payment_intent"))
-        found = _payment_by_intent(intent_id) if intent_id else None
+        found = invoice_store.payment_by_intent(intent_id) if intent_id else None
         entry = self._entry(txn, status=rules.MATCHED, charge_id=charge.get("id"))
         entry.payment_intent_id = intent_id
         amount = int(charge.get("amount") or 0)
@@ -207,7 +207,7 @@ class _Run:
                 "data": {"object": intent},
             }
         )
-        repaired = _payment_by_intent(intent_id)
+        repaired = invoice_store.payment_by_intent(intent_id)
         payment = repaired[1] if repaired else None
         if payment is not None and payment.status in SETTLED:
             entry.status = rules.REPAIRED
@@ -231,7 +231,7 @@ class _Run:
         # refund to repair or to place), not for every refund on the page.
         charge = cache(lambda: self._charge_of(refund, charge_id))
         intent_id = _id_of(refund.get("payment_intent")) or _id_of(charge().get("payment_intent"))
-        found = _payment_by_intent(intent_id) if intent_id else None
+        found = invoice_store.payment_by_intent(intent_id) if intent_id else None
         entry = self._entry(txn, status=rules.MATCHED, charge_id=charge_id)
         entry.refund_id, entry.payment_intent_id = refund.get("id"), intent_id
         if found is None:
@@ -271,7 +271,7 @@ class _Run:
                 "data": {"object": {**charge, "refunds": {"data": [refund]}}},
             }
         )
-        repaired = _payment_by_intent(entry.payment_intent_id)
+        repaired = invoice_store.payment_by_intent(entry.payment_intent_id)
         payment = repaired[1] if repaired else None
         if payment is not None and _refund_recorded(payment, refund):
             entry.status = rules.REPAIRED
@@ -294,7 +294,7 @@ class _Run:
                 continue
             charge = self._source(inner, stripe_balance.charge)
             intent_id = _id_of(charge.get("payment_intent"))
-            found = _payment_by_intent(intent_id) if intent_id else None
+            found = invoice_store.payment_by_intent(intent_id) if intent_id else None
             if found is not None:
                 by_tenant.setdefault(found[0], []).append(found[1].payment_id)
         entries = []
@@ -405,20 +405,6 @@ def _id_of(value: Any) -> str | None:
     if isinstance(value, dict):
         return value.get("id")
     return value or None
-
-
-def _payment_by_intent(intent_id: str) -> tuple[str, Payment] | None:
-    with db.translate_errors():
-        found = list(
-            Item.gsi2.query(
-                keys.stripe_intent_index(intent_id),
-                Item.gsi2sk == keys.STRIPE_INTENT_SORT,
-                limit=1,
-            )
-        )
-    if not found:
-        return None
-    return found[0].tenant_id, entity(found[0], Payment)
 
 
 def _announce(tenant_id: str | None, entry: Entry, mismatches: list[Mismatch]) -> None:

@@ -12,10 +12,6 @@ CHALICELIB = ROOT / "chalicelib"
 STORAGE = ("pynamodb", "chalicelib.store.models")
 # Being changed by others as this test lands; each is to move its reads into store/ and leave
 # this list (the last test fails once one no longer needs its place here).
-KNOWN_EXCEPTIONS = {
-    "chalicelib/services/reconciliation.py",  # _payment_by_intent → store.invoices
-    "chalicelib/handlers/consumer.py",  # _claim
-}
 OUTSIDE_THE_DOMAIN = (
     "boto3",
     "botocore",
@@ -90,8 +86,7 @@ def test_the_checks_see_what_they_look_for():
 def test_only_the_store_imports_pynamodb_or_the_table_model():
     # Services ask the store a question named after what they need (store/invoices.py,
     # store/visits.py, …); they never build items or query indexes themselves.
-    found = {path: hits for path, hits in storage_users().items() if path not in KNOWN_EXCEPTIONS}
-    assert found == {}, "move these reads and items into chalicelib/store/"
+    assert storage_users() == {}, "move these reads and items into chalicelib/store/"
 
 
 def test_the_domain_imports_no_sdk_and_no_layer_above_it():
@@ -101,8 +96,3 @@ def test_the_domain_imports_no_sdk_and_no_layer_above_it():
         if (hits := reaches(modules, OUTSIDE_THE_DOMAIN))
     }
     assert found == {}
-
-
-def test_every_known_exception_still_needs_its_place():
-    # An exception that no longer imports the model is done: take it off KNOWN_EXCEPTIONS.
-    assert KNOWN_EXCEPTIONS - set(storage_users()) == set()
