@@ -65,12 +65,8 @@ def refund(refund_id: str, account: str | None) -> dict[str, Any]:
 
 
 def connected_accounts() -> list[str]:
-    """The platform's connected accounts (one per tenant that takes card payments).
-
-    The local stage has only the platform account: localstripe knows no connected accounts.
-    """
-    if get_settings().stripe_api_base:
-        return []
+    """The platform's connected accounts (one per tenant that takes card payments; the local
+    stage's Stripe double lists its accounts as Stripe does)."""
     accounts: list[str] = []
     starting_after = None
     while True:

@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tests.integration.stripe_helpers import (
     charge,
     deliver,
@@ -39,6 +41,16 @@ def _history_read_until_now() -> None:
     tx = Transaction()
     tx.put(record(key, "reconciliation_cursor", None, cursor), entity=cursor)
     tx.commit()
+
+
+@pytest.fixture(autouse=True)
+def _only_this_tests_account(owner, monkeypatch) -> None:
+    """The connected accounts Stripe lists are the platform's and this test's business's (the
+    session's other businesses, each with its own account, are not this test's business)."""
+    from chalicelib.integrations import stripe_balance
+
+    account = owner.get("/settings").data["stripe_account_id"]
+    monkeypatch.setattr(stripe_balance, "connected_accounts", lambda: [account])
 
 
 def _paid_without_webhook(owner, job_id: str, cents: int, charged_cents: int | None = None):
@@ -101,14 +113,15 @@ def test_reconciliation_repairs_a_lost_webhook_and_reports_what_disagrees(stage,
     lost, lost_intent = _paid_without_webhook(owner, job["id"], 10000)
     # And an invoice of $200 for which Stripe charged $150 (also without a webhook)
     short, _ = _paid_without_webhook(owner, job["id"], 20000, charged_cents=15000)
-    # And a charge in our tenant's name that no invoice of ours asked for
+    # And a charge in our tenant's name, on its account, that no invoice of ours asked for
     stranger = stripe_client().v1.payment_intents.create(
         params={
             "amount": 777,
             "currency": "usd",
             "payment_method_types": ["card"],
             "metadata": {"tenant_id": owner.tenant_id},
-        }
+        },
+        options={"stripe_account": owner.get("/settings").data["stripe_account_id"]},
     )
     pay_with_test_card(stranger.id)
     stage.mismatches()  # only this run's announcements count
@@ -292,28 +305,33 @@ def test_a_task_out_of_time_leaves_the_rest_to_the_next_one(stage, owner, monkey
     tasks = []
     real_read = reconciliation.read_page
 
+    ours = owner.get("/settings").data["stripe_account_id"]
+
     def counted(task):
-        tasks.append(task.get("starting_after"))
+        if task.get("account") == ours:
+            tasks.append(task.get("starting_after"))
         return real_read(task)
 
     monkeypatch.setattr(reconciliation, "read_page", counted)
     # When reconciliation runs
     _run(stage)
-    # Then the state machine went round once per transaction, each task after the last one's
+    # Then the state machine went round once per transaction of the business's account, each
+    # task after the last one's
     assert len(tasks) >= 3 and len(set(tasks)) == len(tasks)
     assert all(reload(owner, bill)["status"] == "paid" for bill in lost)
 
 
 def test_an_account_that_fails_stops_no_other_and_is_announced(stage, owner, monkeypatch):
-    # Given a payment of ours whose webhook was lost, on the platform's account
+    # Given a payment of ours whose webhook was lost, on our business's account
     _history_read_until_now()
     lost, _ = _paid_without_webhook(owner, new_job(owner)["id"], 2500)
-    # And a connected account whose history Stripe refuses to show
-    _accounts(monkeypatch, ["acct_revoked"], unreadable={"acct_revoked"})
+    # And another connected account whose history Stripe refuses to show
+    ours = owner.get("/settings").data["stripe_account_id"]
+    _accounts(monkeypatch, [ours, "acct_revoked"], unreadable={"acct_revoked"})
     stage.failures()
     # When reconciliation runs
     _run(stage)
-    # Then the platform's account was reconciled all the same
+    # Then our business's account was reconciled all the same
     assert reload(owner, lost)["status"] == "paid"
     # And the failed account was announced on the bus, for the alerts topic
     [failed] = [f for f in stage.failures() if f["data"].get("account") == "acct_revoked"]
