@@ -6,6 +6,7 @@ Each route's module, and each handler's, is imported when it is first called
 
 from chalice import Chalice
 
+from chalicelib import snapstart
 from chalicelib.api import routing
 from chalicelib.api.routing import deferred
 from chalicelib.config import get_settings
@@ -15,6 +16,9 @@ from chalicelib.config import get_settings
 app = Chalice(app_name="fieldline", configure_logs=False)
 app.register_middleware(deferred("chalicelib.api.middleware", "http_middleware"), "http")
 routing.register(app, local=get_settings().is_local)
+# Lambda SnapStart (the API function only): the routes load before the snapshot, randomness
+# and connections are made anew after each restore (chalicelib/snapstart.py).
+snapstart.register()
 
 # Time-driven work (DESIGN §4); the handlers live in chalicelib/handlers. Each is bound to a
 # module-level name equal to its function's, which is how Lambda finds it ("app.<name>").
