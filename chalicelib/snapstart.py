@@ -13,8 +13,8 @@ push the work onto each restored environment's first requests, so the hook does 
 - after each restore: what environments restored from one snapshot must not share is made
   anew: the `random` module's state (reseeded from the OS; `os.urandom`, `secrets` and ULIDs
   draw from the OS already), and every cached client that could hold a connection or
-  credentials (boto3, PynamoDB, Stripe, Twilio, the secrets cache) is dropped, to be made on
-  first use.
+  credentials (boto3, Stripe, Twilio, the secrets cache) is dropped, to be made on first use.
+  (PynamoDB makes its connection on the first table call, which no hook makes.)
 
 Nothing here runs unless Lambda's runtime provides `snapshot_restore_py` and SnapStart is on.
 """
@@ -71,7 +71,6 @@ def after_restore() -> None:
     """Nothing shared between restored environments that must be their own."""
     random.seed()  # from os.urandom: each environment its own jitter
     from chalicelib.integrations import aws, payments_stripe, secrets, sms, stripe_balance
-    from chalicelib.store.models import Item
 
     for cached in (
         aws.client,
@@ -81,7 +80,6 @@ def after_restore() -> None:
         sms.gateway,
     ):
         cached.cache_clear()
-    Item._connection = None  # PynamoDB's, made again on the next call
 
 
 def _load_aws_models() -> None:
