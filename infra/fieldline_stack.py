@@ -70,6 +70,12 @@ RULE_EVENTS = ("Schedule", "CloudWatchEvent", "EventBridgeRule")
 # vCPU (PyVRP solves on one core; Lambda gives a vCPU per 1,769 MB).
 OPTIMIZER_TIMEOUT_SECONDS = 900
 OPTIMIZER_MEMORY_MB = 1769
+# The API function runs with Lambda SnapStart: a snapshot of its initialized environment (the
+# route modules imported by chalicelib/snapstart.py's before-snapshot hook) is taken when a
+# version is published, and restored instead of a cold init. Only a published version has a
+# snapshot, so API Gateway invokes this alias (SAM publishes a version on every code change).
+API_FUNCTION = "APIHandler"
+API_ALIAS = "live"
 
 
 class StackError(Exception):
@@ -112,6 +118,8 @@ class StageOptions:
     stripe_publishable_key: str | None = None
     # "amazon_location" (road travel times from a route calculator) or "straight_line".
     travel_provider: str = "amazon_location"
+    # The platform's fee on each card payment, in basis points (0: none; at most 1000).
+    application_fee_bps: int = 0
     cors_origins: tuple[str, ...] = ("*",)
     throttle_rate_limit: float = 50.0
     throttle_burst_limit: int = 100
@@ -132,6 +140,7 @@ class StageOptions:
             alarm_email=value("alarm_email"),
             stripe_publishable_key=value("stripe_publishable_key"),
             travel_provider=value("travel_provider") or cls.travel_provider,
+            application_fee_bps=int(value("application_fee_bps") or cls.application_fee_bps),
             cors_origins=tuple(origins.split(",")) if origins else cls.cors_origins,
             throttle_rate_limit=float(value("throttle_rate_limit") or cls.throttle_rate_limit),
             throttle_burst_limit=int(value("throttle_burst_limit") or cls.throttle_burst_limit),
@@ -261,11 +270,13 @@ class FieldlineStack(Stack):
         self.api, sam_template = self._chalice_app(bundle_dependencies)
         self.functions = self._wire_functions(sam_template)
         self._wire_optimizer()
+        self._snap_start_api(sam_template)
         self.role = self._function_role()
         for logical_id in self.functions:
             self.api.get_resource(logical_id).add_property_override("Role", self.role.role_arn)
         self.state_machines = self._state_machines()
         self._api_limits()
+        self._gateway_responses()
         self._alarms()
         self._outputs()
 
@@ -313,7 +324,9 @@ class FieldlineStack(Stack):
         return table
 
     def _secret(self) -> secretsmanager.Secret:
-        """Stripe, Twilio and link secrets; the operator fills the first three (DEPLOY.md)."""
+        """Stripe, Twilio and link secrets; the operator fills all but the link secret
+        (DEPLOY.md): Stripe's key, the signing secrets of its two webhook endpoints (the
+        platform's and the Connect endpoint for the tenants' accounts), Twilio's token."""
         return secretsmanager.Secret(
             self,
             "IntegrationSecrets",
@@ -321,7 +334,12 @@ class FieldlineStack(Stack):
             description="Fieldline: Stripe and Twilio credentials and the link-signing key",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps(
-                    {"stripe_secret_key": "", "stripe_webhook_secret": "", "twilio_auth_token": ""}
+                    {
+                        "stripe_secret_key": "",
+                        "stripe_webhook_secret": "",
+                        "stripe_connect_webhook_secret": "",
+                        "twilio_auth_token": "",
+                    }
                 ),
                 generate_string_key="link_secret",
                 exclude_punctuation=True,
@@ -540,6 +558,12 @@ class FieldlineStack(Stack):
         if self.options.stripe_publishable_key:
             env["FIELDLINE_STRIPE_PUBLISHABLE_KEY"] = self.options.stripe_publishable_key
         env["FIELDLINE_TRAVEL_PROVIDER"] = self.options.travel_provider
+        if self.options.application_fee_bps:
+            from chalicelib.domain.tenants import MAX_APPLICATION_FEE_BPS
+
+            if not 0 < self.options.application_fee_bps <= MAX_APPLICATION_FEE_BPS:
+                raise StackError(f"application_fee_bps must be 0-{MAX_APPLICATION_FEE_BPS}")
+            env["FIELDLINE_APPLICATION_FEE_BPS"] = str(self.options.application_fee_bps)
         if self.route_calculator is not None:
             env["FIELDLINE_ROUTE_CALCULATOR"] = self.names.route_calculator
         env["FIELDLINE_OPTIMIZER_FUNCTION"] = self.names.optimizer_function
@@ -641,6 +665,33 @@ class FieldlineStack(Stack):
         function.add_property_override(
             "DeadLetterQueue", {"Type": "SQS", "TargetArn": dlq.queue_arn}
         )
+
+    def _snap_start_api(self, sam: dict[str, Any]) -> None:
+        """SnapStart on the API function, and API Gateway invoking its alias.
+
+        Every route's integration and the gateway's invoke permission name the alias instead of
+        the function (`$LATEST` is never snapshotted); the paths are replaced whole, since
+        their names hold dots an override path cannot.
+        """
+        if API_FUNCTION not in self.functions:
+            raise StackError(f"the app has no {API_FUNCTION} (its REST API)")
+        function = self.api.get_resource(API_FUNCTION)
+        function.add_property_override("AutoPublishAlias", API_ALIAS)
+        function.add_property_override("SnapStart", {"ApplyOn": "PublishedVersions"})
+        paths = sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+        latest = f"${{{API_FUNCTION}.Arn}}"
+        if latest not in json.dumps(paths):
+            raise StackError(f"the REST API's integrations do not name {latest}")
+        aliased = json.loads(json.dumps(paths).replace(latest, f"${{{API_FUNCTION}.Alias}}"))
+        rest_api = self.api.get_resource("RestAPI")
+        rest_api.add_property_override("DefinitionBody.paths", aliased)
+        permission = self.api.get_resource(f"{API_FUNCTION}InvokePermission")
+        permission.add_property_override("FunctionName", {"Fn::Sub": f"${{{API_FUNCTION}.Alias}}"})
+        # `<Function>.Alias` is SAM's reference to the alias AutoPublishAlias makes (the
+        # transform resolves it); cfn-lint checks SAM templates untransformed and knows only
+        # the function's own attributes, so that one check is off on these two resources.
+        for resource in (rest_api, permission):
+            resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1019"]}})
 
     def _optimizer_arn(self) -> str:
         return self.format_arn(
@@ -977,6 +1028,20 @@ class FieldlineStack(Stack):
             ],
         )
 
+    def _gateway_responses(self) -> None:
+        """What API Gateway answers itself (throttled, too large, timed out, or a path no
+        resource has) in the API's error body, readable by the stage's browser origins.
+
+        Routing gives the app every path and method a route does not declare (the
+        `/{proxy+}` catch-all takes them, each path's OPTIONS too: chalicelib/api/routing.py),
+        so 404, 405 and CORS preflights are the app's; these cover what never reaches it.
+        """
+        rest_api = self.api.get_resource("RestAPI")
+        rest_api.add_property_override(
+            "DefinitionBody.x-amazon-apigateway-gateway-responses",
+            gateway_responses(self.config.get("environment_variables", {})),
+        )
+
     def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, threshold: float, **kwargs):
         alarm = cloudwatch.Alarm(
             self,
@@ -1077,6 +1142,49 @@ class FieldlineStack(Stack):
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+# API Gateway's own answers: its response type -> (status, our code); None keeps its status.
+GATEWAY_ANSWERS = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),
+    "THROTTLED": ("429", "too_many_requests"),
+    "QUOTA_EXCEEDED": ("429", "too_many_requests"),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large"),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
+    "INTEGRATION_TIMEOUT": ("504", "gateway_timeout"),
+    "DEFAULT_4XX": (None, "bad_request"),
+    "DEFAULT_5XX": (None, "internal_error"),
+}
+
+
+def gateway_responses(environment: dict[str, str]) -> dict[str, Any]:
+    """x-amazon-apigateway-gateway-responses: each in the API's error body, with Retry-After
+    on a 429 and CORS headers for the stage's origins (one origin named, or any: these bodies
+    say nothing but what went wrong)."""
+    from chalicelib.api import cors
+    from chalicelib.api.http import RETRY_AFTER_SECONDS
+
+    origins = [o for o in environment.get("FIELDLINE_CORS_ORIGINS", "").split(",") if o]
+    headers = {}
+    if origins:
+        exact = len(origins) == 1 and "*" not in origins[0]
+        headers = {
+            "Access-Control-Allow-Origin": origins[0] if exact else "*",
+            "Access-Control-Expose-Headers": ", ".join(cors.EXPOSE_HEADERS),
+        }
+    answers = {}
+    for response_type, (status, code) in GATEWAY_ANSWERS.items():
+        body = '{"error": {"code": "%s", "message": $context.error.messageString, "details": []}}'
+        answer: dict[str, Any] = {"responseTemplates": {"application/json": body % code}}
+        if status is not None:
+            answer["statusCode"] = status
+        sent = {**headers, **({"Retry-After": str(RETRY_AFTER_SECONDS)} if status == "429" else {})}
+        if sent:
+            answer["responseParameters"] = {
+                f"gatewayresponse.header.{name}": f"'{value}'" for name, value in sent.items()
+            }
+        answers[response_type] = answer
+    return answers
 
 
 def _key_schema(elements: list[dict[str, str]]) -> list[dynamodb.CfnTable.KeySchemaProperty]:

@@ -335,6 +335,7 @@ def test_functions_read_secrets_only_through_the_secrets_name(synthesized):
             "FIELDLINE_LINK_SECRET",
             "FIELDLINE_STRIPE_SECRET_KEY",
             "FIELDLINE_STRIPE_WEBHOOK_SECRET",
+            "FIELDLINE_STRIPE_CONNECT_WEBHOOK_SECRET",
             "FIELDLINE_TWILIO_AUTH_TOKEN",
         ):
             assert forbidden not in variables
@@ -348,7 +349,39 @@ def test_functions_read_secrets_only_through_the_secrets_name(synthesized):
     assert not re.search(r"sk_live|whsec_|AC[0-9a-f]{32}", json.dumps(config))
 
 
+def test_the_secret_holds_a_signing_secret_for_each_stripe_webhook_endpoint(synthesized):
+    (secret,) = synthesized.resources("AWS::SecretsManager::Secret").values()
+    template = json.loads(secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"])
+    # The platform's endpoint and the Connect endpoint (tenants' accounts) sign apart
+    assert {"stripe_webhook_secret", "stripe_connect_webhook_secret"} <= set(template)
+    assert secret["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "link_secret"
+
+
 # --- users, API, bucket ---------------------------------------------------------------------
+
+
+def test_the_api_runs_with_snapstart_and_api_gateway_invokes_its_snapshotted_alias(synthesized):
+    functions = synthesized.resources("AWS::Serverless::Function")
+    api = functions["APIHandler"]["Properties"]
+    # A snapshot of the initialized function is taken for each published version
+    assert api["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert api["AutoPublishAlias"] == "live"
+    # Only the API's function: the others are invoked rarely or for long (and $LATEST)
+    assert [i for i, f in functions.items() if "SnapStart" in f["Properties"]] == ["APIHandler"]
+    # Every route's integration invokes the alias ($LATEST has no snapshot), as may the gateway
+    (rest_api,) = synthesized.resources("AWS::Serverless::Api").values()
+    operations = [
+        operation["x-amazon-apigateway-integration"]["uri"]
+        for methods in rest_api["Properties"]["DefinitionBody"]["paths"].values()
+        for operation in methods.values()
+    ]
+    assert operations and all("${APIHandler.Alias}" in json.dumps(uri) for uri in operations)
+    assert "APIHandler.Arn" not in json.dumps(rest_api)
+    permission = synthesized.template["Resources"]["APIHandlerInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Fn::Sub": "${APIHandler.Alias}"}
+    # SnapStart takes no ephemeral storage above 512 MB (nor EFS, nor provisioned concurrency)
+    assert api.get("EphemeralStorage", {"Size": 512})["Size"] <= 512
+    assert "FileSystemConfigs" not in api and "ProvisionedConcurrencyConfig" not in api
 
 
 def test_staff_tokens_carry_a_tenant_and_a_role_that_users_cannot_change(synthesized):
