@@ -51,6 +51,15 @@ def _pay_on(base: str, intent_id: str) -> dict:
     return client.v1.payment_intents.confirm(intent_id).to_dict()
 
 
+def _onboarded_on(owner) -> None:
+    """The business onboards on the Stripe the app now talks to: a localstripe started from
+    scratch knows no connected account (Stripe itself never forgets one)."""
+    from chalicelib.domain.callers import Caller
+    from chalicelib.services import tenants
+
+    tenants.connect_test_account(Caller(owner.tenant_id, owner.owner_id, "owner"))
+
+
 def _assert_stripe_unavailable(response) -> None:
     assert response.status_code == 503, response.body
     assert response.data["error"]["code"] == "stripe_unavailable"
@@ -68,6 +77,7 @@ def test_the_pay_page_is_503_while_stripe_is_stopped_and_paying_works_once_it_is
     # Given a sent $100.00 invoice, and Stripe's process stopped
     base = f"http://127.0.0.1:{private_localstripe['port']}"
     stripe_at(base)
+    _onboarded_on(owner)
     bill = invoice(owner, new_job(owner)["id"], line_items=work(10000))
     before = reload(owner, bill)
     emulators.stop(private_localstripe["process"])
@@ -81,6 +91,7 @@ def test_the_pay_page_is_503_while_stripe_is_stopped_and_paying_works_once_it_is
 
     # When Stripe comes back, the customer pays and Stripe's event arrives
     private_localstripe["process"] = emulators.start_localstripe(private_localstripe["port"])
+    _onboarded_on(owner)
     page = pay_page(owner, bill)
     assert page.status_code == 200, page.body
     paid = _pay_on(base, page.data["payment_intent_id"])

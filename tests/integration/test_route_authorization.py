@@ -37,6 +37,7 @@ SAMPLE_BODIES = {
     "ReasonIn": {"reason": "changed mind"},
     "NoteIn": {"text": "Dog in yard"},
     "SettingsPatch": {"tax_rate_bps": 500},
+    "OnboardingIn": {"return_url": "https://app.example.com/settings"},
     "TemplateIn": {"text": "Hi {first_name}"},
     "PreviewIn": {"text": "Hi {first_name}"},
     "QuoteIn": {"options": [{"name": "Good", "line_items": [LINE]}]},
