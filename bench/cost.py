@@ -575,7 +575,7 @@ def _time_api_invocations(stage: Stage) -> None:
         method = event.get("httpMethod") or request.get("httpMethod")
         label = f"{method} {request.get('resourcePath') or event.get('resource')}"
         meter = Meters.current
-        if label != "POST /webhooks/stripe":
+        if label != "POST /webhooks/stripe/connect":  # the tenants' payments: Connect events
             with meter.invocation("api", label):
                 return original(self, event, context)
         with stage.turn:
@@ -749,19 +749,20 @@ class Stage:
         self.emulators.wait_until_up(f"{self.base}/health")
 
     def _subscribe_webhook(self) -> None:
-        """localstripe posts what a Stripe endpoint subscribed to the app's events receives."""
+        """localstripe posts what a Stripe Connect endpoint subscribed to the app's events
+        receives (the tenants' payments are on their connected accounts)."""
         import urllib.request
 
-        from chalicelib.services.payments import HANDLERS
-        from localstage.__main__ import WEBHOOK_SECRET
+        from chalicelib.services.payments import ACCOUNT_EVENTS, HANDLERS
+        from localstage.__main__ import CONNECT_WEBHOOK_SECRET
 
         body = {
-            "url": f"{self.base}/webhooks/stripe",
-            "secret": WEBHOOK_SECRET,
-            "events": sorted({*HANDLERS, "payout.paid"}),
+            "url": f"{self.base}/webhooks/stripe/connect",
+            "secret": CONNECT_WEBHOOK_SECRET,
+            "events": sorted({*HANDLERS, *ACCOUNT_EVENTS, "payout.paid"}),
         }
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.stripe_port}/_config/webhooks/fieldline",
+            f"http://127.0.0.1:{self.stripe_port}/_config/connect_webhooks/fieldline",
             data=json.dumps(body).encode(),
             headers={**self.emulators.stripe_auth(), "Content-Type": "application/json"},
             method="POST",
