@@ -444,11 +444,12 @@ def handle_stripe_event(
         return {**IGNORED}
     if not connect:
         return {**IGNORED} if account else apply_stripe_event(stripe_event)
-    if not account or tenants.owner_of_account(account) is None:
+    owner = tenants.owner_of_account(account) if account else None
+    if owner is None:
         logger.warning("stripe event of an account no tenant owns", extra={"account": account})
         return {**IGNORED}
     if stripe_event.get("type") in ACCOUNT_EVENTS:
-        outcome = tenants.apply_account_event(account, stripe_event)
+        outcome = tenants.apply_account_event(owner, account, stripe_event)
         return {"received": True, "outcome": outcome}
     return apply_stripe_event(stripe_event)
 

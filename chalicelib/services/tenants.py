@@ -169,13 +169,11 @@ def owner_of_account(account_id: str) -> str | None:
     return store.owner_of(store.STRIPE_ACCOUNT, account_id)
 
 
-def apply_account_event(account_id: str, stripe_event: dict[str, Any]) -> str:
+def apply_account_event(tenant_id: str, account_id: str, stripe_event: dict[str, Any]) -> str:
     """`account.updated` (the account's new state) or `account.application.deauthorized`
-    (the business disconnected the platform) on the tenant that owns the account, unless a
-    newer word is kept already. Returns the outcome for the webhook's answer."""
-    tenant_id = owner_of_account(account_id)
-    if tenant_id is None:
-        return "ignored"
+    (the business disconnected the platform) on the tenant that owns the account
+    (`owner_of_account`), unless a newer word is kept already. Returns the outcome for the
+    webhook's answer."""
     system = Caller(tenant_id=tenant_id, user_id="stripe", role=SYSTEM)
     created = int(stripe_event.get("created") or 0)
     if stripe_event["type"] == "account.updated":
