@@ -19,6 +19,12 @@ routing.register(app, local=get_settings().is_local)
 # Lambda SnapStart (the API function only): the routes load before the snapshot, randomness
 # and connections are made anew after each restore (chalicelib/snapstart.py).
 snapstart.register()
+if get_settings().is_local:
+    # Chalice's local server and chalice.test route unknown paths and methods as API Gateway
+    # does (chalice.local exists only where Chalice is installed, not in a deployed function).
+    from chalicelib.api import localgateway
+
+    localgateway.install()
 
 # Time-driven work (DESIGN §4); the handlers live in chalicelib/handlers. Each is bound to a
 # module-level name equal to its function's, which is how Lambda finds it ("app.<name>").

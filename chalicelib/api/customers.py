@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from chalicelib.api.http import Api, caller
-from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
+from chalicelib.api.schemas import ListQuery, Out, PageOut, Patch, Strict
 from chalicelib.domain.callers import STAFF
 from chalicelib.domain.customers import Address
 from chalicelib.services import customers
@@ -34,9 +34,11 @@ class CustomerIn(Strict):
     timezone: str | None = Field(None, max_length=64)
 
 
-class CustomerPatch(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    phone: str | None = Field(None, min_length=3, max_length=32)
+class CustomerPatch(Patch):
+    """Email, address and time zone can be cleared (null); name and phone cannot."""
+
+    name: str = Field(None, min_length=1, max_length=200)
+    phone: str = Field(None, min_length=3, max_length=32)
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     address: AddressIn | None = None
     timezone: str | None = Field(None, max_length=64)

@@ -52,7 +52,7 @@ class OutboxItem(BaseModel):
     id: str
     channel: str
     to: str
-    from_: str
+    from_: str = Field(serialization_alias="from")
     body: str
     subject: str | None = None
     sent_at: str

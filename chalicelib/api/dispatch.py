@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from chalicelib.api.enums import JobStage, Priority, VisitStatus
 from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import Out, Strict
 from chalicelib.domain.callers import ANYONE, STAFF, TECHNICIAN
@@ -40,8 +41,8 @@ class ChecklistItemOut(Out):
 class JobSummaryOut(Out):
     id: str
     title: str
-    stage: str
-    priority: str
+    stage: JobStage
+    priority: Priority
 
 
 class CustomerSummaryOut(Out):
@@ -51,12 +52,12 @@ class CustomerSummaryOut(Out):
 
 
 class BoardVisitOut(Out):
-    """A visit as a board shows it; times in the tenant's time zone."""
+    """A visit as a board shows it (the board's `timezone` says where its day is)."""
 
     id: str
     job_id: str
     series_id: str | None
-    status: str
+    status: VisitStatus
     start: dt.datetime
     end: dt.datetime
     window_start: dt.datetime
@@ -167,7 +168,7 @@ class ProposalOut(Out):
 
 
 class AppliedStepOut(Out):
-    action: str  # "assign" or "unassign"
+    action: Literal["assign", "unassign"]
     visit_id: str
     job_id: str
     technician_id: str | None = None

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Response
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 
 from chalicelib.domain.callers import ANYONE, Caller
 from chalicelib.domain.errors import BadRequest, FieldlineError, Forbidden, Invalid
@@ -45,15 +47,29 @@ class Route:
     if_match: bool = False  # the handler takes `if_match` (the If-Match header's version)
     # A Location header, filled from the response body ("/things/{id}"): where to follow up.
     location: str | None = None
+    # The kind of customer link in the `{token}` path parameter of a public route: its tenant
+    # scopes the route's Idempotency-Key, as a token's tenant scopes a staff route's.
+    link: str | None = None
+
+    @property
+    def takes_idempotency_key(self) -> bool:
+        """Every POST a client makes (webhooks and form posts have their own dedupe); the local
+        stage's /dev helpers belong to no tenant and take none."""
+        scoped = self.roles is not None or self.link is not None
+        return self.method == "POST" and not self.raw and scoped
 
 
 ROUTES: list[Route] = []
 
 
+# Seconds a client waits before trying again after a 503 (the app's) or a 429 (the gateway's).
+RETRY_AFTER_SECONDS = 5
+
+
 def error_response(error: FieldlineError, headers: dict[str, str] | None = None) -> Response:
     body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
-    if error.status == 503:
-        headers = {"Retry-After": "5", **(headers or {})}
+    if error.status in (429, 503):
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
     return Response(body=body, status_code=error.status, headers=headers or {})
 
 
@@ -86,6 +102,7 @@ class Api:
         content_types: list[str] | None = None,
         raw: bool = False,
         location: str | None = None,
+        link: str | None = None,
     ) -> Callable:
         def register(handler: Callable) -> Callable:
             spec = Route(
@@ -104,6 +121,7 @@ class Api:
                 raw=raw,
                 if_match="if_match" in inspect.signature(handler).parameters,
                 location=location,
+                link=link,
             )
             ROUTES.append(spec)
             self.handlers[(method, path)] = (spec, handler)
@@ -149,7 +167,6 @@ def _run(spec: Route, handler: Callable, request, path_params: dict[str, str]) -
 
 
 def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str, str]):
-    who = current_caller.get()
     if spec.roles is not None:
         caller().require(*spec.roles)
     kwargs: dict[str, Any] = dict(path_params)
@@ -165,29 +182,60 @@ def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str
 
     def compute() -> dict:
         body = shape(spec.response, handler(**kwargs))
-        headers = {"Location": spec.location.format(**body)} if spec.location else {}
-        return {"status": spec.status, "body": body, "headers": headers}
+        return {"status": spec.status, "body": body, "headers": _headers(spec, body)}
 
-    key = (request.headers or {}).get("idempotency-key")
-    if spec.method == "POST" and key and who is not None:
+    key = idempotency_key() if spec.takes_idempotency_key else None
+    scope = _idempotency_scope(spec, path_params) if key else None
+    replayed = False
+    if scope is None:
+        outcome = compute()
+    else:
         from chalicelib.services.idempotency import run_once
 
-        if len(key) > 255:
-            raise BadRequest("Idempotency-Key is at most 255 characters")
         route = f"POST {spec.path} {path_params}"
         context = getattr(request, "lambda_context", None)
-        outcome = run_once(who.tenant_id, route, key, raw_body, compute, context)
-    else:
-        outcome = compute()
-    return Response(
-        body=outcome["body"], status_code=outcome["status"], headers=outcome.get("headers") or {}
-    )
+        outcome, replayed = run_once(scope, route, key, raw_body, compute, context)
+    headers = dict(outcome.get("headers") or {})
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(body=outcome["body"], status_code=outcome["status"], headers=headers)
+
+
+def _headers(spec: Route, body: Any) -> dict[str, str]:
+    headers = {"Location": spec.location.format(**body)} if spec.location else {}
+    if isinstance(body, dict) and isinstance(body.get("version"), int):
+        # The object's version as an entity tag: send it back as If-Match to change it.
+        headers["ETag"] = f'"{body["version"]}"'
+    return headers
+
+
+def _idempotency_scope(spec: Route, path_params: dict[str, str]) -> str | None:
+    """The tenant whose keys this request's key joins: the token's, or the customer link's.
+    None (the key is ignored) for a link that is not genuine: the route answers 404 anyway."""
+    who = current_caller.get()
+    if who is not None:
+        return who.tenant_id
+    if spec.link and path_params.get("token"):
+        from chalicelib.config import get_settings
+        from chalicelib.domain import clock, links
+
+        claims = links.verify(
+            path_params["token"], spec.link, get_settings().link_secrets, clock.now()
+        )
+        return claims.tenant_id if claims is not None else None
+    return None
+
+
+MAX_IDEMPOTENCY_KEY = 255
 
 
 def idempotency_key() -> str | None:
-    """The current request's Idempotency-Key, for a service that passes it on (to Stripe)."""
+    """The current request's Idempotency-Key (also for a service that passes it on, to Stripe)."""
     request = current_request.get()
-    return (request.headers or {}).get("idempotency-key") if request is not None else None
+    key = (request.headers or {}).get("idempotency-key") if request is not None else None
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise BadRequest(f"Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    return key
 
 
 def parse_json(raw: bytes | None) -> Any:
@@ -214,11 +262,16 @@ def _invalid(exc: ValidationError) -> Invalid:
     return Invalid("the request is not valid", details=details)
 
 
-def parse_if_match(value: str) -> int:
+def parse_if_match(value: str) -> int | None:
+    """The version an If-Match names: the ETag as sent (`"3"`, or weak `W/"3"`) or the bare
+    number. `*` (any version) checks nothing."""
+    value = value.strip()
+    if value == "*":
+        return None
     try:
-        return int(value.strip().strip('"').removeprefix("W/").strip('"'))
+        return int(value.removeprefix("W/").strip('"'))
     except ValueError as exc:
-        raise BadRequest("If-Match must be the object's version number") from exc
+        raise BadRequest('If-Match is the ETag ("3") or the version number (3)') from exc
 
 
 def shape(model: type[BaseModel] | None, result: Any) -> Any:
@@ -229,7 +282,19 @@ def shape(model: type[BaseModel] | None, result: Any) -> Any:
             result = model.model_validate(result, from_attributes=True)
         except ValidationError as exc:  # our bug, not the client's: a 500, not a 422
             raise ResponseShapeError(f"{model.__name__}: {exc}") from exc
-    return result.model_dump(mode="json")
+    return to_jsonable_python(in_utc(result.model_dump(by_alias=True)))
+
+
+def in_utc(value: Any) -> Any:
+    """Every moment a response carries is written in UTC (API.md: one time rule for every
+    route), whatever zone a service computed it in; the object's `timezone` says where."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    if isinstance(value, dict):
+        return {key: in_utc(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [in_utc(item) for item in value]
+    return value
 
 
 class ResponseShapeError(Exception):

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
+from chalicelib.api.enums import (
+    DisputeStatus,
+    InvoiceKind,
+    InvoiceStatus,
+    LineKind,
+    ManualMethod,
+    PaymentMethod,
+    PaymentStatus,
+)
 from chalicelib.api.http import Api, caller, idempotency_key
 from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
 from chalicelib.domain import invoices as rules
@@ -16,9 +24,6 @@ from chalicelib.services import invoicing, payments
 
 api = Api(__name__, "invoices")
 
-Kind = Literal[rules.KINDS]  # type: ignore[valid-type]
-Status = Literal[rules.STATUSES]  # type: ignore[valid-type]
-ManualMethod = Literal[rules.MANUAL_METHODS]  # type: ignore[valid-type]
 Cents = StrictInt  # integer minor units: a JSON float (even 12.0) is refused
 
 
@@ -33,7 +38,7 @@ class LineItemIn(Strict):
 
 
 class InvoiceIn(Strict):
-    kind: Kind
+    kind: InvoiceKind
     line_items: list[LineItemIn] | None = Field(None, max_length=rules.MAX_LINE_ITEMS)
     due_days: StrictInt | None = Field(None, ge=0, le=rules.MAX_DUE_DAYS)
 
@@ -57,8 +62,17 @@ class RefundIn(Strict):
 
 
 class InvoiceQuery(ListQuery):
-    status: Status | None = None
+    status: InvoiceStatus | None = Field(None, description="Default: `sent` (unless `job_id`)")
     due_before: date | None = None
+    job_id: str | None = Field(
+        None, max_length=64, description="One job's invoices, every status, oldest first"
+    )
+
+    @model_validator(mode="after")
+    def job_or_receivables(self):
+        if self.job_id is not None and (self.status is not None or self.due_before is not None):
+            raise ValueError("job_id lists every invoice of the job: without status or due_before")
+        return self
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -71,7 +85,7 @@ class InvoiceLineOut(Out):
     taxable: bool
     amount_cents: int
     tax_cents: int
-    kind: Literal[rules.LINE_KINDS] = Field(  # type: ignore[valid-type]
+    kind: LineKind = Field(
         description="work typed by the office, the approved scope, the quote's deposit, or a "
         "credit for an earlier deposit or progress invoice (on the final)"
     )
@@ -90,15 +104,15 @@ class PaymentOut(Out):
     id: str = Field(validation_alias="payment_id")
     job_id: str
     invoice_id: str
-    method: str
+    method: PaymentMethod
     amount_cents: int
     currency: str
-    status: str
+    status: PaymentStatus
     reference: str | None
     recorded_by: str
     refunded_cents: int
     refunds: list[RefundOut]
-    dispute_status: Literal[rules.DISPUTE_STATUSES] | None  # type: ignore[valid-type]
+    dispute_status: DisputeStatus | None
     dispute_lost_cents: int
     kept_cents: int = Field(description="Received, less refunds and what a lost dispute took")
     stripe_payment_intent_id: str | None
@@ -111,8 +125,8 @@ class InvoiceOut(Out):
     id: str = Field(validation_alias="invoice_id")
     job_id: str
     customer_id: str
-    kind: str
-    status: str
+    kind: InvoiceKind
+    status: InvoiceStatus
     number: int | None
     currency: str
     tax_rate_bps: int
@@ -184,10 +198,10 @@ class PublicLineOut(Out):
 
 
 class PublicPaymentOut(Out):
-    method: str
+    method: PaymentMethod
     amount_cents: int
     refunded_cents: int
-    status: str
+    status: PaymentStatus
     paid_at: datetime
 
 
@@ -195,8 +209,8 @@ class PublicInvoiceOut(Out):
     business_name: str
     job_title: str
     number: int | None
-    kind: str
-    status: str
+    kind: InvoiceKind
+    status: InvoiceStatus
     currency: str
     line_items: list[PublicLineOut]
     subtotal_cents: int
@@ -306,7 +320,10 @@ def refund_payment(job_id: str, invoice_id: str, body: RefundIn):
 
 @api.route("/invoices", "GET", roles=STAFF, query=InvoiceQuery, response=InvoicePage)
 def list_invoices(query: InvoiceQuery):
-    """Invoices across jobs by status (default `sent`), soonest due first."""
+    """Invoices across jobs by status (default `sent`), soonest due first; or one job's
+    (`job_id`), as `GET /jobs/{job_id}/invoices` lists them."""
+    if query.job_id is not None:
+        return invoicing.job_invoices(caller(), query.job_id, query.cursor, query.limit)
     return invoicing.list_invoices(
         caller(), query.status, query.due_before, query.cursor, query.limit
     )

@@ -9,7 +9,8 @@ from pydantic import Field, model_validator
 
 from chalicelib.api.customers import CustomerIn
 from chalicelib.api.http import Api, caller
-from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
+from chalicelib.api.schemas import ListQuery, Out, PageOut, Patch, Strict
+from chalicelib.api.summaries import JobInvoiceOut, JobNoteOut, JobQuoteOut, JobVisitOut
 from chalicelib.domain.callers import ANYONE, STAFF
 from chalicelib.domain.jobs import PRIORITIES, STAGES
 from chalicelib.domain.notes import Note
@@ -37,11 +38,13 @@ class LeadIn(Strict):
         return self
 
 
-class JobPatch(Strict):
-    title: str | None = Field(None, min_length=1, max_length=200)
+class JobPatch(Patch):
+    """The description can be cleared (null); title, priority and tags cannot (tags: [])."""
+
+    title: str = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    priority: Priority | None = None
-    tags: list[str] | None = Field(None, max_length=20)
+    priority: Priority = None
+    tags: list[str] = Field(None, max_length=20)
 
 
 class ReasonIn(Strict):
@@ -58,9 +61,9 @@ class JobOut(Out):
     title: str
     description: str | None
     source: str | None
-    priority: str
+    priority: Priority
     tags: list[str]
-    stage: str
+    stage: Stage
     closed_reason: str | None
     created_at: datetime
     updated_at: datetime
@@ -77,10 +80,12 @@ class JobDetailOut(JobOut):
     owed_back_cents: int = Field(
         0, description="Money kept beyond what the job's invoices bill: owed to the customer"
     )
-    quote: dict[str, Any] | None = None
-    visits: list[dict[str, Any]] = Field(default_factory=list)
-    invoices: list[dict[str, Any]] = Field(default_factory=list)
-    notes: list[dict[str, Any]] = Field(default_factory=list)
+    visit_count: int = Field(description="Visits not cancelled")
+    open_visit_count: int = Field(description="Visits neither completed nor cancelled")
+    quote: JobQuoteOut | None = None
+    visits: list[JobVisitOut] = Field(description="The next 10 visits, from now, by start")
+    invoices: list[JobInvoiceOut] = Field(description="Every invoice, void ones included")
+    notes: list[JobNoteOut] = Field(description="The latest 10 notes, newest first")
 
 
 class NoteOut(Out):

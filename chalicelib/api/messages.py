@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from chalicelib.api.enums import MessageChannel, MessageDirection, MessageStatus
 from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import ListQuery, Out, PageOut
 from chalicelib.domain.callers import STAFF
@@ -25,12 +26,15 @@ class MessageOut(Out):
     id: str = Field(validation_alias="message_id")
     job_id: str | None
     customer_id: str | None
-    direction: str
-    channel: str
-    kind: str
+    direction: MessageDirection
+    channel: MessageChannel
+    kind: str = Field(
+        description="What the text is: quote_link, invoice_link, on_my_way, reminder, dunning, "
+        "visit_confirmed, help, reply, inbound, or a notice to the office"
+    )
     to: str
     body: str
-    status: str
+    status: MessageStatus
     error: str | None
     created_at: datetime
 

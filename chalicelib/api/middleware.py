@@ -1,4 +1,4 @@
-"""The HTTP middleware: body limit, bearer token, log context, and the API.md error body.
+"""The HTTP middleware: body limit, bearer token, log context, CORS and the API.md error body.
 
 The token is checked here rather than in a Chalice authorizer so a bad token gets the same
 401 body locally, under `chalice.test.Client` and deployed (DESIGN §6).
@@ -10,8 +10,10 @@ import json
 
 from chalice import Response
 
+from chalicelib.api import cors
+from chalicelib.api.errors import for_status
 from chalicelib.api.http import current_caller, error_response
-from chalicelib.api.routing import public_paths
+from chalicelib.api.routing import is_declared, needs_token
 from chalicelib.config import get_settings
 from chalicelib.domain.callers import Caller
 from chalicelib.domain.errors import FieldlineError, PayloadTooLarge, Unauthorized
@@ -30,16 +32,27 @@ def http_middleware(event, get_response):
     try:
         if len(event.raw_body or b"") > get_settings().max_body_bytes:
             raise PayloadTooLarge(f"the body is larger than {get_settings().max_body_bytes} bytes")
-        if path not in public_paths():
-            who = authenticate(event.headers.get("authorization"))
-            current_caller.set(who)
-            logger.append_keys(tenant_id=who.tenant_id)
-        response = get_response(event)
+        if not is_declared(path, event.method):
+            # Whichever way it arrived (the gateway's catch-all, a path's OPTIONS, a method
+            # Chalice itself would refuse): OPTIONS, 405 or 404 in the API's own words.
+            from chalicelib.api.fallback import answer
+
+            response = answer(event)
+        else:
+            if needs_token(path, event.method):
+                who = authenticate(event.headers.get("authorization"))
+                current_caller.set(who)
+                logger.append_keys(tenant_id=who.tenant_id)
+            response = get_response(event)
     except FieldlineError as error:
         response = error_response(error)
     finally:
         current_caller.reset(token)
-    return normalize_error(response)
+    response = normalize_error(response)
+    allowed = cors.response_headers(event.headers.get("origin"))
+    if allowed:
+        response.headers = {**(response.headers or {}), **allowed}
+    return response
 
 
 def authenticate(header: str | None) -> Caller:
@@ -57,8 +70,9 @@ def authenticate(header: str | None) -> Caller:
 
 
 def normalize_error(response: Response) -> Response:
-    """Chalice's own errors (415, 405, 500…) get the API.md error body too. A customer page's
-    own error page (HTML: not found, link expired) stays a page."""
+    """Chalice's own errors (415, 405, 500…) get the API.md error body too, with the code their
+    status has in the catalogue (chalicelib/api/errors.py). A customer page's own error page
+    (HTML: not found, link expired) stays a page."""
     if response.status_code < 400 or _is_html(response):
         return response
     body = response.body
@@ -70,10 +84,10 @@ def normalize_error(response: Response) -> Response:
     if isinstance(body, dict) and "error" in body:
         return response
     message = body.get("Message", "request failed") if isinstance(body, dict) else "request failed"
-    code = body.get("Code", "error") if isinstance(body, dict) else "error"
+    code = for_status(response.status_code)
     if response.status_code >= 500:
         message, code = "something went wrong on our side", "internal_error"
-    response.body = {"error": {"code": _snake(code), "message": message, "details": []}}
+    response.body = {"error": {"code": code, "message": message, "details": []}}
     response.headers = {**(response.headers or {}), "Content-Type": "application/json"}
     return response
 
@@ -81,7 +95,3 @@ def normalize_error(response: Response) -> Response:
 def _is_html(response: Response) -> bool:
     headers = {name.lower(): value for name, value in (response.headers or {}).items()}
     return headers.get("content-type", "").startswith("text/html")
-
-
-def _snake(code: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in code).lstrip("_")

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from chalicelib.api.enums import PhotoStatus
 from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import Out, PageOut, Strict
 from chalicelib.domain.callers import ANYONE
@@ -27,7 +28,7 @@ class PhotoUploadOut(Out):
 
     photo_id: str
     upload_url: str
-    upload_method: str  # "POST"
+    upload_method: Literal["POST"]
     upload_headers: dict[str, str]
     fields: dict[str, str]
     expires_at: datetime
@@ -38,8 +39,8 @@ class PhotoOut(Out):
     id: str = Field(validation_alias="photo_id")
     job_id: str
     filename: str
-    content_type: str
-    status: str
+    content_type: ContentType
+    status: PhotoStatus
     size_bytes: int | None
     uploaded_by: str
     created_at: datetime

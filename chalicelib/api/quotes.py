@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 
+from chalicelib.api.enums import OptionStatus, QuoteStatus
 from chalicelib.api.http import Api, caller, current_request
 from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
 from chalicelib.domain.callers import STAFF
@@ -62,7 +63,7 @@ class QuoteLineOut(Out):
 class QuoteOptionOut(Out):
     id: str = Field(validation_alias="option_id")
     name: str
-    status: str
+    status: OptionStatus
     line_items: list[QuoteLineOut]
     subtotal_cents: int
     tax_cents: int
@@ -73,7 +74,7 @@ class QuoteOptionOut(Out):
 class QuoteOut(Out):
     id: str = Field(validation_alias="quote_id")
     job_id: str
-    status: str
+    status: QuoteStatus
     currency: str
     tax_rate_bps: int
     deposit_percent: int | None
@@ -99,7 +100,7 @@ class QuoteOut(Out):
 class PublicQuoteOptionOut(BaseModel):
     id: str
     name: str
-    status: str
+    status: OptionStatus
     line_items: list[QuoteLineOut]
     subtotal_cents: int
     tax_cents: int
@@ -112,7 +113,7 @@ class PublicQuoteOut(BaseModel):
 
     business_name: str
     job_title: str
-    status: str
+    status: QuoteStatus
     currency: str
     tax_rate_bps: int
     deposit_percent: int | None
@@ -177,6 +178,7 @@ def view_quote(token: str):
     roles=None,
     body=QuoteApprovalIn,
     response=PublicQuoteOut,
+    link="quote",
 )
 def approve_quote(token: str, body: QuoteApprovalIn):
     """The customer approves one option; approving it again returns the same result.
@@ -193,6 +195,7 @@ def approve_quote(token: str, body: QuoteApprovalIn):
     roles=None,
     body=QuoteDeclineIn,
     response=PublicQuoteOut,
+    link="quote",
 )
 def decline_quote(token: str, body: QuoteDeclineIn):
     """The customer declines the quote; the job stays for the office to decide."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import Out, Strict
+from chalicelib.domain import reconciliation as rules
 from chalicelib.domain.callers import STAFF
 from chalicelib.services import reconciliation
 
@@ -38,10 +40,13 @@ class TransactionOut(BaseModel):
 
 
 class MismatchOut(TransactionOut):
-    kind: str = Field(
-        description="amount_mismatch, unknown_charge, unknown_refund, refund_not_recorded "
-        "or repair_failed"
-    )
+    kind: Literal[
+        rules.AMOUNT_MISMATCH,
+        rules.UNKNOWN_CHARGE,
+        rules.UNKNOWN_REFUND,
+        rules.REFUND_NOT_RECORDED,
+        rules.REPAIR_FAILED,
+    ]
     message: str
     expected_cents: int | None
     actual_cents: int | None

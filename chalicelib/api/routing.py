@@ -11,6 +11,7 @@ and a test fails when it is out of date.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib import import_module
 from pathlib import Path
@@ -49,16 +50,38 @@ def stage_modules(*, local: bool) -> tuple[str, ...]:
     return MODULES + LOCAL_MODULES if local else MODULES
 
 
+# Every method API Gateway's REST APIs take (its ANY); the catch-all answers each of them.
+GATEWAY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+CATCH_ALL = "/{proxy+}"
+
+
 def register(app, *, local: bool) -> None:
-    served = stage_modules(local=local)
-    for entry in manifest():
-        if entry["module"] in served:
-            app.route(
-                entry["path"],
-                methods=[entry["method"]],
-                content_types=entry["content_types"],
-                name=f"{entry['module']}.{entry['name']}",
-            )(_view(app, entry))
+    for entry in served(local):
+        app.route(
+            entry["path"],
+            methods=[entry["method"]],
+            content_types=entry["content_types"],
+            name=f"{entry['module']}.{entry['name']}",
+        )(_view(app, entry))
+    # Whatever no route declares reaches the app too, to be answered in the API's own words
+    # (chalicelib/api/fallback.py, called by the middleware): a CORS preflight or OPTIONS (each
+    # path's own: Chalice's local server answers an undeclared OPTIONS itself), 405 with Allow
+    # for another method, 404 for an unknown path. In API Gateway the catch-all takes any
+    # method and path no route has.
+    fallback = _fallback(app)
+    for path in sorted({entry["path"] for entry in served(local)}):
+        app.route(path, methods=["OPTIONS"], content_types=["*/*"], name=f"options {path}")(
+            fallback
+        )
+    for path in ("/", CATCH_ALL):
+        app.route(path, methods=GATEWAY_METHODS, content_types=["*/*"], name=f"fallback {path}")(
+            fallback
+        )
+
+
+def served(local: bool) -> list[dict[str, Any]]:
+    modules = stage_modules(local=local)
+    return [entry for entry in manifest() if entry["module"] in modules]
 
 
 def _view(app, entry: dict[str, Any]):
@@ -72,10 +95,61 @@ def _view(app, entry: dict[str, Any]):
     return view
 
 
+def _fallback(app):
+    def fallback():
+        from chalicelib.api.fallback import answer
+
+        return answer(app.current_request)
+
+    fallback.__name__ = "fallback"
+    return fallback
+
+
 @cache
-def public_paths() -> frozenset[str]:
-    """Paths that take no token (their routes declare `roles=None`)."""
-    return frozenset(entry["path"] for entry in manifest() if entry["public"])
+def _declared() -> dict[tuple[str, str], bool]:
+    """(path, method) of every declared route: whether it is public (takes no token)."""
+    return {(entry["path"], entry["method"]): entry["public"] for entry in manifest()}
+
+
+def is_declared(path: str, method: str) -> bool:
+    return (path, method) in _declared()
+
+
+def needs_token(path: str, method: str) -> bool:
+    """Only a declared, non-public route asks for a token: an undeclared method or path is
+    answered 405 or 404 whoever asks (and a CORS preflight never carries one)."""
+    return _declared().get((path, method)) is False
+
+
+@cache
+def _templates(local: bool) -> tuple[tuple[re.Pattern, str, str], ...]:
+    found = []
+    for entry in served(local):
+        pattern = re.sub(r"\\{\w+\\}", "[^/]+", re.escape(entry["path"]))
+        found.append((re.compile(pattern), entry["path"], entry["method"]))
+    return tuple(found)
+
+
+def methods_at(path: str, *, local: bool) -> list[str]:
+    """The methods of the route a concrete path ("/jobs/123") names; [] for an unknown path.
+
+    As API Gateway matches, a literal segment beats a parameter: /settings/templates is not
+    /settings/{anything}.
+    """
+    path = path.rstrip("/") or "/"
+    matches = [(template, method) for p, template, method in _templates(local) if p.fullmatch(path)]
+    if not matches:
+        return []
+    best = max(matches, key=lambda match: _literal_segments(match[0]))[0]
+    return [method for template, method in matches if template == best]
+
+
+def methods_of(template: str, *, local: bool) -> list[str]:
+    return [entry["method"] for entry in served(local) if entry["path"] == template]
+
+
+def _literal_segments(template: str) -> int:
+    return sum(1 for part in template.split("/") if part and not part.startswith("{"))
 
 
 def declared_routes(modules: tuple[str, ...] = MODULES + LOCAL_MODULES) -> list:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.errors import CODES
 
 T = TypeVar("T")
 
@@ -16,24 +18,68 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
+class Patch(Strict):
+    """A JSON Merge Patch (RFC 7396) body: an absent field is left as it is, `null` clears one.
+
+    A field that may be cleared is typed `X | None`. Any other is typed `X` with a default of
+    None that is never validated: absent, it is left alone (routes read `exclude_unset`); sent
+    as `null`, it is a 422 naming the field, and the document shows it non-nullable.
+    """
+
+
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True, defer_build=True)
 
 
 class ListQuery(Strict):
     limit: int = Field(50, ge=1, le=200)
-    cursor: str | None = Field(None, max_length=2048)
+    cursor: str | None = Field(
+        None,
+        max_length=2048,
+        description="The previous page's `next_cursor`, with the same filters",
+    )
 
 
 class PageOut(BaseModel, Generic[T]):
     items: list[T]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(
+        None, description="The next page's cursor; null on the last page"
+    )
+
+
+ErrorCode = Literal[tuple(CODES)]  # type: ignore[valid-type]
+
+
+class FieldProblem(BaseModel):
+    """What is wrong with one field of the request (422 `validation_error` and others)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+    field: str = Field(description="Dotted path of the field, e.g. `line_items.0.quantity`")
+    message: str
+
+
+class CurrentVersion(BaseModel):
+    """The object's version now (409 `version_conflict`): reload it, then retry."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+    current_version: int
+
+
+class OtherDetail(BaseModel):
+    """Facts about an error a rule gives (the visit a technician is booked on, the allowed
+    values, ...); keys depend on the code."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
 
 
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: list = Field(default_factory=list)
+    code: ErrorCode = Field(  # type: ignore[valid-type]
+        description="Stable: branch on it.\n\n"
+        + "\n".join(f"- `{code}`: {meaning}" for code, meaning in CODES.items()),
+        json_schema_extra={"x-enumDescriptions": CODES},
+    )
+    message: str = Field(description="For a person; may change")
+    details: list[FieldProblem | CurrentVersion | OtherDetail] = Field(default_factory=list)
 
 
 class ErrorOut(BaseModel):

@@ -4,6 +4,7 @@ typed in)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -12,7 +13,7 @@ from chalicelib.api.schemas import Out, Patch, Strict
 from chalicelib.config import get_settings as stage_settings
 from chalicelib.domain.callers import OWNER, STAFF
 from chalicelib.domain.currencies import SUPPORTED
-from chalicelib.domain.tenants import DunningStep, QuietHours
+from chalicelib.domain.tenants import QuietHours
 from chalicelib.services import tenants
 
 api = Api(__name__, "settings")
@@ -25,9 +26,17 @@ class QuietHoursIn(Strict):
     end: str = Field(pattern=HHMM)
 
 
+Channel = Literal["sms", "email"]
+
+
 class DunningStepIn(Strict):
     days_from_due: int = Field(ge=-60, le=365)
-    channel: str = Field("sms", pattern="^(sms|email)$")
+    channel: Channel = "sms"
+
+
+class DunningStepOut(Out):
+    days_from_due: int = Field(description="Days after the due date (negative: before)")
+    channel: Channel
 
 
 class SettingsPatch(Patch):
@@ -70,7 +79,7 @@ class SettingsOut(Out):
     travel_buffer_minutes: int
     reminder_hours_before: int
     quiet_hours: QuietHours
-    dunning_policy: list[DunningStep]
+    dunning_policy: list[DunningStepOut]
     twilio_from_number: str | None
     stripe_account_id: str | None = Field(
         description="Read only: made by POST /settings/stripe/onboarding"

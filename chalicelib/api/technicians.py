@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from chalicelib.api.http import Api, caller
-from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
+from chalicelib.api.schemas import ListQuery, Out, PageOut, Patch, Strict
 from chalicelib.domain.callers import STAFF
 from chalicelib.domain.users import Point, Shift
 from chalicelib.services import technicians
@@ -53,14 +53,16 @@ class TechnicianIn(Strict):
     home: PointIn | None = None
 
 
-class TechnicianPatch(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    phone: str | None = Field(None, min_length=3, max_length=32)
+class TechnicianPatch(Patch):
+    """Email and home can be cleared (null); the rest always has a value (skills: [])."""
+
+    name: str = Field(None, min_length=1, max_length=200)
+    phone: str = Field(None, min_length=3, max_length=32)
     email: str | None = Field(None, max_length=254)
-    skills: list[str] | None = Field(None, max_length=50)
-    shift: ShiftIn | None = None
+    skills: list[str] = Field(None, max_length=50)
+    shift: ShiftIn = None
     home: PointIn | None = None
-    active: bool | None = None
+    active: bool = None
 
 
 class TechnicianOut(Out):

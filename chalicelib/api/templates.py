@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from chalicelib.api.enums import TextEncoding
 from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import Strict
 from chalicelib.domain.callers import OWNER, STAFF
@@ -41,7 +42,7 @@ class PreviewOut(BaseModel):
     name: str
     text: str
     characters: int
-    encoding: str
+    encoding: TextEncoding
     segments: int
 
 

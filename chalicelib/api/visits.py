@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
+from chalicelib.api.enums import VisitStatus
 from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
 from chalicelib.api.technicians import PointIn
 from chalicelib.domain.callers import ANYONE, STAFF
 from chalicelib.domain.checklists import ChecklistItem
 from chalicelib.domain.users import Point
-from chalicelib.domain.visits import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES, StatusChange
+from chalicelib.domain.visits import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
 from chalicelib.services import scheduling
 
 api = Api(__name__, "visits")
@@ -56,10 +57,18 @@ class StatusIn(Strict):
     location: PointIn | None = None
 
 
+class StatusChangeOut(Out):
+    status: VisitStatus
+    at: datetime
+    actor: str
+    note: str | None
+    location: Point | None
+
+
 class VisitOut(Out):
     id: str = Field(validation_alias="visit_id")
     job_id: str
-    status: str
+    status: VisitStatus
     window_start: datetime
     window_end: datetime
     duration_minutes: int
@@ -69,7 +78,7 @@ class VisitOut(Out):
     technician_ids: list[str]
     location: Point | None
     timezone: str
-    history: list[StatusChange]
+    history: list[StatusChangeOut]
     cancel_reason: str | None
     series_id: str | None = None
     checklist: list[ChecklistItem] = Field(default_factory=list)

@@ -1,7 +1,8 @@
 """`Idempotency-Key` on POST, with Powertools idempotency persisted in the one table.
 
-Each tenant's records live under `T#<tenant>#IDEMPOTENCY`; the key hashes the route and the
-client's key, and the body is validated so a reused key with another body is refused.
+Each tenant's records live under `T#<tenant>#IDEMPOTENCY` (a customer's link names its
+tenant); the key hashes the route and the client's key, and the body is validated so a reused
+key with another body is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def run_once(
     body: Any,
     compute: Callable[[], dict],
     lambda_context: Any = None,
-) -> dict:
+) -> tuple[dict, bool]:
+    """The outcome of `compute`, run once per key; and whether it is a replay (stored from the
+    first request rather than computed now)."""
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -52,16 +55,16 @@ def run_once(
     if hasattr(lambda_context, "get_remaining_time_in_millis"):
         # An in-progress record then expires with the invocation, so a timed-out try can retry.
         config.register_lambda_context(lambda_context)
-    if hasattr(lambda_context, "get_remaining_time_in_millis"):
-        # An in-progress record then expires with the invocation, so a timed-out try can retry.
-        config.register_lambda_context(lambda_context)
+    computed = []
 
     @idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
     def handle(request: dict) -> dict:
+        computed.append(True)
         return compute()
 
     try:
-        return handle(request={"route": route, "key": key, "body": body})
+        outcome = handle(request={"route": route, "key": key, "body": body})
+        return outcome, not computed
     except IdempotencyValidationError as exc:
         raise Invalid(
             "this Idempotency-Key was used with a different body", code="idempotency_key_reused"

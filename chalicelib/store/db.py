@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from itsdangerous import BadData, URLSafeSerializer
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
@@ -15,7 +17,6 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import get_settings
-from chalicelib.domain import links
 from chalicelib.domain.errors import BadRequest, Conflict, Unavailable
 from chalicelib.store.models import Item
 
@@ -148,29 +149,52 @@ def _unavailable(exc: PynamoDBException) -> Unavailable:
 
 # --- cursors ---------------------------------------------------------------------------------
 
-CURSOR_PURPOSE = "cursor"
+CURSOR_INFO = b"fieldline list cursor"
 
 
-def encode_cursor(last_key: dict[str, Any] | None, tenant_id: str) -> str | None:
-    """A signed, opaque cursor: a client cannot forge one that points into another tenant."""
+def encode_cursor(last_key: dict[str, Any] | None, tenant_id: str, scope: str) -> str | None:
+    """An opaque cursor: the last key read, encrypted (a client reads no key in it) and
+    authenticated (it cannot forge one), for one tenant and one list with its filters (`scope`):
+    used anywhere else it is refused."""
     if not last_key:
         return None
-    return _cursors().dumps({"t": tenant_id, "k": last_key})
+    payload = json.dumps({"t": tenant_id, "s": _fingerprint(scope), "k": last_key})
+    return _cursor_cipher(get_settings().link_secrets).encrypt(payload.encode()).decode()
 
 
-def decode_cursor(cursor: str | None, tenant_id: str) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, tenant_id: str, scope: str) -> dict[str, Any] | None:
     if not cursor:
         return None
+    from cryptography.fernet import InvalidToken
+
     try:
-        payload = _cursors().loads(cursor)
-    except BadData as exc:
+        payload = json.loads(_cursor_cipher(get_settings().link_secrets).decrypt(cursor.encode()))
+    except (InvalidToken, ValueError, UnicodeError) as exc:
         raise BadRequest("the cursor is not valid", code="invalid_cursor") from exc
-    if not isinstance(payload, dict) or payload.get("t") != tenant_id:
-        raise BadRequest("the cursor is not valid", code="invalid_cursor")
+    if not isinstance(payload, dict) or (payload.get("t"), payload.get("s")) != (
+        tenant_id,
+        _fingerprint(scope),
+    ):
+        raise BadRequest("the cursor belongs to another list", code="invalid_cursor")
     return payload["k"]
 
 
-def _cursors() -> URLSafeSerializer:
-    # Signed like customer links, with the same rotated secrets: a cursor handed out before a
-    # rotation still reads.
-    return links.serializer(get_settings().link_secrets, CURSOR_PURPOSE)
+def _fingerprint(scope: str) -> str:
+    return hashlib.sha256(scope.encode()).hexdigest()[:24]
+
+
+@lru_cache(maxsize=4)
+def _cursor_cipher(secrets: tuple[str, ...]):
+    """Fernet (AES-128-CBC and HMAC-SHA256) under a key derived from each link secret, newest
+    first: new cursors use the newest, and one made before a rotation still opens."""
+    from cryptography.fernet import Fernet, MultiFernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    def key(secret: str) -> bytes:
+        derived = HKDF(hashes.SHA256(), length=32, salt=None, info=CURSOR_INFO).derive(
+            secret.encode()
+        )
+        return base64.urlsafe_b64encode(derived)
+
+    return MultiFernet([Fernet(key(secret)) for secret in secrets])

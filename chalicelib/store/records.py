@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -81,20 +82,34 @@ def page(
     newest_first: bool = False,
     filter_condition=None,
 ) -> tuple[list[Item], str | None]:
-    """One page of a query on the table (index=None) or one of its indexes."""
+    """One page of a query on the table (index=None) or one of its indexes, and the cursor of
+    the next: None when nothing follows (one item more is read to know), so a client never
+    follows a cursor to an empty page. The cursor only opens this same query (the same list,
+    the same filters), for this tenant."""
     source = index or Item
+    limit = min(limit, MAX_PAGE)
+    scope = _query_scope(index, hash_key, condition, filter_condition, newest_first)
     with db.translate_errors():
         results = source.query(
             hash_key,
             condition,
             filter_condition=filter_condition,
-            limit=min(limit, MAX_PAGE),
-            page_size=min(limit, MAX_PAGE),
-            last_evaluated_key=db.decode_cursor(cursor, tenant_id),
+            limit=limit + 1,
+            page_size=limit + 1,
+            last_evaluated_key=db.decode_cursor(cursor, tenant_id, scope),
             scan_index_forward=not newest_first,
         )
-        items = list(results)
-        return items, db.encode_cursor(results.last_evaluated_key, tenant_id)
+        items = list(islice(results, limit))
+        # Where this page ends: the last item returned (or, at the end of what DynamoDB read,
+        # the last key it evaluated); looked up before reading on.
+        last_key = results.last_evaluated_key if len(items) == limit else None
+        more = last_key is not None and next(results, None) is not None
+        return items, db.encode_cursor(last_key, tenant_id, scope) if more else None
+
+
+def _query_scope(index, hash_key: str, condition, filter_condition, newest_first: bool) -> str:
+    name = index.Meta.index_name if index is not None else "table"
+    return f"{name}|{hash_key}|{condition}|{filter_condition}|{newest_first}"
 
 
 def batch_get(keys: list[Key], consistent: bool = False) -> list[Item]:

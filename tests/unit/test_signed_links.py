@@ -3,6 +3,7 @@ breaks nothing already handed out, and retiring a secret ends what it signed."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -88,20 +89,29 @@ def secrets_in_use(monkeypatch):
 
 def test_a_cursor_handed_out_before_a_rotation_still_reads(secrets_in_use):
     last_key = {"PK": {"S": "T#t1#JOB#j1"}, "SK": {"S": "JOB"}}
-    cursor = db.encode_cursor(last_key, "t1")
+    cursor = db.encode_cursor(last_key, "t1", "jobs")
     secrets_in_use["link_secret"] = f"{NEW},{OLD}"
-    assert db.decode_cursor(cursor, "t1") == last_key
+    assert db.decode_cursor(cursor, "t1", "jobs") == last_key
     # Retired, the old secret's cursors are refused like forged ones
     secrets_in_use["link_secret"] = NEW
     with pytest.raises(BadRequest):
-        db.decode_cursor(cursor, "t1")
+        db.decode_cursor(cursor, "t1", "jobs")
 
 
 @pytest.mark.parametrize("forged", ["nope", "é.é", "e30.e30"])
 def test_a_forged_or_foreign_cursor_is_a_bad_request(secrets_in_use, forged):
     with pytest.raises(BadRequest) as refused:
-        db.decode_cursor(forged, "t1")
+        db.decode_cursor(forged, "t1", "jobs")
     assert refused.value.code == "invalid_cursor"
-    theirs = db.encode_cursor({"PK": {"S": "T#t2#JOB#j"}}, "t2")
+    theirs = db.encode_cursor({"PK": {"S": "T#t2#JOB#j"}}, "t2", "jobs")
     with pytest.raises(BadRequest):
-        db.decode_cursor(theirs, "t1")
+        db.decode_cursor(theirs, "t1", "jobs")
+
+
+def test_a_cursor_is_opaque_and_opens_only_its_own_list(secrets_in_use):
+    last_key = {"GSI1SK": {"S": "NAME#dana whitfield#c1"}, "PK": {"S": "T#t1#CUST#c1"}}
+    cursor = db.encode_cursor(last_key, "t1", "customers named da")
+    assert "dana" not in base64.urlsafe_b64decode(cursor + "==").decode("latin-1")
+    with pytest.raises(BadRequest) as refused:
+        db.decode_cursor(cursor, "t1", "jobs")
+    assert refused.value.code == "invalid_cursor"
