@@ -412,9 +412,9 @@ MAX_TRANSACTION_WRITES = 100
 
 
 def create_series(caller: Caller, job_id: str, fields: dict[str, Any]) -> list[Visit]:
-    """One visit per occurrence of `fields["recurrence"]` in the series' first quarter (from now,
-    or from its first visit if later), sharing a `series_id`; the series item keeps the rule, and the nightly
-    schedule writes the later visits as the days pass (services/series.py).
+    """One visit per occurrence of `fields["recurrence"]` in the series' first quarter (from
+    now, or from its first visit if later), sharing a `series_id`; the series item keeps the
+    rule, and the nightly schedule writes the later visits as the days pass (services/series.py).
 
     Every occurrence is checked before anything is written (technicians' skills and shifts,
     and their days as they are now): a problem with any of them is a 409/422 naming it, and
