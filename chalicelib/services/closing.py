@@ -16,8 +16,6 @@ try left and answers with the job; only a different close (lose after cancel) is
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass, field
 
 from chalicelib.domain import invoices as invoice_rules
@@ -32,11 +30,10 @@ from chalicelib.domain.jobs import Job
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import TimelineEvent
 from chalicelib.domain.visits import Visit
-from chalicelib.logs import logger
 from chalicelib.services import dunning, invoicing, jobs, scheduling, tenants
-from chalicelib.services.common import check_version
+from chalicelib.services.common import check_version, retrying
 from chalicelib.store import invoices as invoice_store
-from chalicelib.store.db import ConditionFailed, Transaction
+from chalicelib.store.db import Transaction
 from chalicelib.store.jobs import JobCollection
 
 # Besides its work, each transaction writes the job header (and, the first, its stage change).
@@ -60,27 +57,23 @@ class Work:
 def close(caller: Caller, job_id: str, stage: str, reason: str, if_match: int | None) -> Job:
     """Lose or cancel the job and close its work; a retry finishes what an earlier try left."""
     tenant = tenants.get_settings(caller)
-    lost_races = 0
-    while True:
+
+    def close_a_batch() -> tuple[Job, bool]:
+        """Returns the job and whether nothing is left to close."""
         collection = jobs.load(caller, job_id)
         job = collection.header()
         closed = _close_header(caller, job, stage, reason, if_match)
         left = _work_left(caller, collection)
         if closed is None and not left:
-            return job
+            return job, True
         # Room besides the header, the visit tally and the stage change (the first time)
         batch = _take(left, tenant, room=MAX_WRITES - 2 - (closed is not None))
-        try:
-            _queue(caller, tenant, collection, closed, batch).commit()
-        except ConditionFailed as lost:
-            lost_races += 1
-            if lost_races == MAX_LOST_RACES:
-                raise
-            logger.info("job close lost a race; retrying", extra={"failed": lost.labels})
-            time.sleep(random.uniform(0, scheduling.RETRY_PAUSE_SECONDS * lost_races))  # noqa: S311
-            continue
-        lost_races = 0
-        if len(batch) == len(left):
+        _queue(caller, tenant, collection, closed, batch).commit()
+        return job, len(batch) == len(left)
+
+    while True:  # each batch gets its own rounds of lost races
+        job, done = retrying(close_a_batch, MAX_LOST_RACES, reraise=True)
+        if done:
             return job
 
 

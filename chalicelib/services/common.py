@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.logs import logger
 from chalicelib.store.db import ConditionFailed
 
 T = TypeVar("T")
@@ -34,13 +35,26 @@ def check_version(current: int | None, if_match: int | None) -> None:
         )
 
 
-def retrying(attempt: Callable[[], T], attempts: int = RACE_ATTEMPTS) -> T:
-    """Run a read-decide-write attempt again when it lost a race (a stale version)."""
+def retrying(
+    attempt: Callable[[], T],
+    attempts: int = RACE_ATTEMPTS,
+    *,
+    busy: str = "the job is being changed by someone else; try again",
+    reraise: bool = False,
+) -> T:
+    """Run a read-decide-write attempt again when it lost a race (a stale version).
+
+    After the last lost race: 409 `conflict` saying `busy`, or with `reraise` the last
+    ConditionFailed itself (a consumer's message is delivered again; a caller may fall back).
+    """
     for round_ in range(attempts):
         try:
             return attempt()
-        except ConditionFailed:
+        except ConditionFailed as lost:
             if round_ == attempts - 1:
+                if reraise:
+                    raise
                 break
+            logger.info("lost a race; retrying", extra={"failed": lost.labels})
             time.sleep(random.uniform(0, 0.01 * 2 ** min(round_, 5)))  # noqa: S311 (jitter)
-    raise Conflict("the job is being changed by someone else; try again", code="conflict")
+    raise Conflict(busy, code="conflict")

@@ -22,6 +22,7 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timefmt import local_window
 from chalicelib.domain.timeline import event
 from chalicelib.services import customers as customer_service
+from chalicelib.services.common import retrying
 from chalicelib.services.messaging import add_message
 from chalicelib.store import customers as customer_store
 from chalicelib.store import jobs as job_store
@@ -50,7 +51,8 @@ def receive(to: str, from_: str, body: str, sid: str) -> str | None:
     tenant = tenant_store.find_by_sms_number(to)
     if tenant is None:
         return None
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> str | None:
         tx = Transaction()
         tx.put(receipt_item("twilio", sid, "sms"), condition=FIRST_DELIVERY, label=DUPLICATE)
         reply = _handle(tx, tenant, to, from_, word, body, sid)
@@ -58,11 +60,13 @@ def receive(to: str, from_: str, body: str, sid: str) -> str | None:
             return None
         try:
             tx.commit()
-            return reply
         except ConditionFailed as failed:
             if DUPLICATE in failed.labels and _handled_before(sid):
                 return None  # Twilio retried a text we already handled
-    raise ConditionFailed(["inbound text"])
+            raise
+        return reply
+
+    return retrying(attempt, ATTEMPTS, reraise=True)
 
 
 def _handle(tx: Transaction, tenant: Tenant, to: str, from_: str, word: str, body: str, sid: str):

@@ -38,10 +38,11 @@ from chalicelib.services import customers, invoicing, jobs, messaging, tenants
 from chalicelib.services.common import retrying
 from chalicelib.store import jobs as job_store
 from chalicelib.store import keys
-from chalicelib.store.db import ConditionFailed, Transaction
+from chalicelib.store.db import Transaction
 from chalicelib.store.records import get, record
 
 ATTEMPTS = 3
+REMINDERS_BUSY = "the invoice's reminders are being changed; try again"
 # What an execution starts with (`ensure_running`), and a deferred one again.
 EXECUTION_INPUT = ("tenant_id", "job_id", "invoice_id")
 
@@ -69,7 +70,8 @@ def ensure_running(tenant_id: str, job_id: str, invoice_id: str) -> str:
     invoice = _invoice(system(tenant_id), job_id, invoice_id)
     if invoice is None or invoice.due_date is None or rules.stop_reason(invoice):
         return "not_needed"
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> str:
         dunning = _dunning(tenant_id, invoice_id) or Dunning(invoice_id=invoice_id, job_id=job_id)
         if dunning.held:
             return "held"
@@ -83,14 +85,13 @@ def ensure_running(tenant_id: str, job_id: str, invoice_id: str) -> str:
             {"tenant_id": tenant_id, "job_id": job_id, "invoice_id": invoice_id},
         )
         dunning.execution_name, dunning.execution_arn = name, started.execution_arn
-        try:
-            _save(tenant_id, dunning)
-        except ConditionFailed:
-            continue  # a promise to pay was recorded meanwhile: keep it, add the execution
+        # Lost if a promise to pay was recorded meanwhile: keep it, add the execution.
+        _save(tenant_id, dunning)
         if replaced and replaced != started.execution_arn:
             workflows.stop(replaced, "the reminders were resumed by a newer execution")
         return "started"
-    raise ConditionFailed(["dunning"])
+
+    return retrying(attempt, ATTEMPTS, reraise=True)
 
 
 # --- the state machine's tasks ----------------------------------------------------------------
@@ -216,7 +217,8 @@ def _claim(tenant_id: str, invoice: Invoice, index: int) -> str:
 
     Returns `claimed` (text now), `taken` (an earlier try did) or `held`.
     """
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> str:
         dunning = _dunning(tenant_id, invoice.invoice_id) or Dunning(
             invoice_id=invoice.invoice_id, job_id=invoice.job_id
         )
@@ -225,12 +227,10 @@ def _claim(tenant_id: str, invoice: Invoice, index: int) -> str:
         if index in dunning.sent_steps:
             return "taken"
         dunning.sent_steps = sorted({*dunning.sent_steps, index})
-        try:
-            _save(tenant_id, dunning)
-        except ConditionFailed:
-            continue
+        _save(tenant_id, dunning)
         return "claimed"
-    raise ConditionFailed(["dunning"])
+
+    return retrying(attempt, ATTEMPTS, reraise=True)
 
 
 def _remind(caller: Caller, tenant: Tenant, invoice: Invoice, current: PlannedStep) -> None:
@@ -326,7 +326,8 @@ def pause(
             code="illegal_transition",
         )
     rules.check_pause(until, rules.local_today(clock.now(), invoice.timezone))
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> dict[str, Any]:
         dunning = _dunning(caller.tenant_id, invoice_id) or Dunning(
             invoice_id=invoice_id, job_id=job_id
         )
@@ -344,12 +345,10 @@ def pause(
         tx = Transaction()
         tx.put(_item(caller.tenant_id, dunning), label="dunning", entity=dunning)
         tx.put(job_store.event_item(caller.tenant_id, promised), label="PaymentPromised")
-        try:
-            tx.commit()
-        except ConditionFailed:
-            continue  # a dunning step claimed meanwhile: read again
+        tx.commit()  # lost to a dunning step claimed meanwhile: read again
         return {**dunning.model_dump(), "number": invoice.number}
-    raise Conflict("the invoice's reminders are being changed; try again", code="conflict")
+
+    return retrying(attempt, ATTEMPTS, busy=REMINDERS_BUSY)
 
 
 # --- held while the job is closed --------------------------------------------------------------
@@ -383,7 +382,8 @@ def queue_hold(
 def resume(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
     """The office lets held reminders go on; the DunningResumed event restarts the dunning."""
     invoice = invoicing.require_invoice(jobs.load(caller, job_id), invoice_id)
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> dict[str, Any]:
         dunning = _dunning(caller.tenant_id, invoice_id) or Dunning(
             invoice_id=invoice_id, job_id=job_id
         )
@@ -391,12 +391,10 @@ def resume(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
         tx = Transaction()
         tx.put(_item(caller.tenant_id, dunning), label="dunning", entity=dunning)
         tx.put(job_store.event_item(caller.tenant_id, resumed), label=resumed.type)
-        try:
-            tx.commit()
-        except ConditionFailed:
-            continue  # a step or a promise to pay changed the record meanwhile: read again
+        tx.commit()  # lost if a step or a promise to pay changed the record meanwhile: read again
         return {**dunning.model_dump(), "number": invoice.number}
-    raise Conflict("the invoice's reminders are being changed; try again", code="conflict")
+
+    return retrying(attempt, ATTEMPTS, busy=REMINDERS_BUSY)
 
 
 # --- storage ----------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ follows the money) in the same transaction.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock, currencies, links
 from chalicelib.domain import invoices as rules
 from chalicelib.domain.callers import CUSTOMER, SYSTEM, Caller
-from chalicelib.domain.errors import Conflict, Invalid, NotFound, Unavailable
+from chalicelib.domain.errors import Invalid, NotFound, Unavailable
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoices import Invoice, Payment
 from chalicelib.domain.tenants import Tenant
@@ -31,7 +30,7 @@ from chalicelib.domain.timeline import event
 from chalicelib.integrations import payments_stripe as stripe
 from chalicelib.logs import logger
 from chalicelib.services import intents, invoicing, jobs, tenants
-from chalicelib.services.common import RACE_ATTEMPTS, retrying
+from chalicelib.services.common import retrying
 from chalicelib.services.invoicing import find_invoice, payments_of
 from chalicelib.store import invoices as invoice_store
 from chalicelib.store.db import ConditionFailed, Transaction
@@ -298,14 +297,15 @@ def public_invoice(token: str) -> dict[str, Any]:
     (and cancelled) when the balance changed. While a payment is processing (a bank debit
     takes days) no second intent is offered.
     """
-    for _ in range(3):
+
+    def attempt() -> dict[str, Any]:  # lost if another tab saved its intent first: reuse that
         opened = _open(token)
-        try:
-            intent, processing = _intent_for(opened)
-        except ConditionFailed:
-            continue  # another tab saved its intent first: read again and reuse that one
-        return _customer_view(opened, intent, processing)
-    return _customer_view(_open(token), None, False)
+        return _customer_view(opened, *_intent_for(opened))
+
+    try:
+        return retrying(attempt, 3, reraise=True)
+    except ConditionFailed:
+        return _customer_view(_open(token), None, False)
 
 
 def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
@@ -467,7 +467,8 @@ def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
     if apply is None:
         logger.info("stripe event acknowledged", extra={"type": type_})
         return {"received": True, "outcome": "ignored"}
-    for _ in range(RACE_ATTEMPTS):
+
+    def attempt() -> dict[str, Any]:
         target = _locate(stripe_event)
         if target is None:
             return {"received": True, "outcome": "ignored"}
@@ -485,10 +486,10 @@ def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
         except ConditionFailed as failed:
             if DEDUPE_LABEL in failed.labels:
                 return {"received": True, "outcome": "duplicate"}
-            time.sleep(0.01)
-            continue  # the job changed under us: read again, apply again
+            raise  # the job changed under us: read again, apply again
         return {"received": True, "outcome": "applied" if changed else "unchanged"}
-    raise Conflict("the job is busy; Stripe will deliver again", code="conflict")
+
+    return retrying(attempt, busy="the job is busy; Stripe will deliver again")
 
 
 def _payments(target: Target) -> tuple[Payment, ...]:

@@ -26,8 +26,9 @@ from chalicelib.domain.timeline import event
 from chalicelib.integrations import s3
 from chalicelib.logs import logger
 from chalicelib.services import jobs
+from chalicelib.services.common import retrying
 from chalicelib.store import keys
-from chalicelib.store.db import ConditionFailed, Transaction
+from chalicelib.store.db import Transaction
 from chalicelib.store.jobs import JobCollection
 from chalicelib.store.records import record
 
@@ -111,7 +112,8 @@ def start_upload(caller: Caller, job_id: str, filename: str, content_type: str) 
 def confirm(caller: Caller, job_id: str, photo_id: str) -> dict[str, Any]:
     """Record the uploaded photo on the job (once): 409 if nothing was uploaded yet."""
     bucket = get_settings().photo_bucket
-    for attempt in range(1, ATTEMPTS + 1):
+
+    def attempt() -> dict[str, Any]:
         collection = jobs.load(caller, job_id)
         photo = _photo_in(collection, photo_id)
         if photo.status == "uploaded":
@@ -143,15 +145,11 @@ def confirm(caller: Caller, job_id: str, photo_id: str) -> dict[str, Any]:
         tx = Transaction()
         tx.put(_item(caller.tenant_id, photo, pending=False), label="photo", entity=photo)
         jobs.save(tx, caller, job, added)
-        try:
-            tx.commit()
-        except ConditionFailed:
-            if attempt == ATTEMPTS:
-                raise
-            continue
+        tx.commit()
         _remove_upload(bucket, uploaded_to, photo)
         return view(photo)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    return retrying(attempt, ATTEMPTS, reraise=True)
 
 
 def list_photos(caller: Caller, job_id: str) -> dict[str, Any]:

@@ -27,8 +27,8 @@ from chalicelib.domain.money import LineItem
 from chalicelib.domain.quotes import Quote
 from chalicelib.domain.timeline import TimelineEvent
 from chalicelib.services import customers, invoicing, jobs, messaging, tenants
-from chalicelib.services.common import check_version
-from chalicelib.store.db import ConditionFailed, Transaction
+from chalicelib.services.common import check_version, retrying
+from chalicelib.store.db import Transaction
 from chalicelib.store.jobs import JobCollection
 from chalicelib.store.quotes import quote_item
 
@@ -156,13 +156,8 @@ def _require_quotable(job: Job, collection: JobCollection) -> None:
 
 
 def _until_written(attempt: Callable[[], T]) -> T:
-    """Run a read-decide-write attempt again when it lost a race (a stale version)."""
-    for _ in range(RACE_ATTEMPTS):
-        try:
-            return attempt()
-        except ConditionFailed:
-            continue  # someone else changed the quote or the job first: read again, decide again
-    raise Conflict("the quote is being changed; try again", code="conflict")
+    """Someone else changed the quote or the job first: read again, decide again."""
+    return retrying(attempt, RACE_ATTEMPTS, busy="the quote is being changed; try again")
 
 
 # --- the customer, through the link ----------------------------------------------------------

@@ -19,6 +19,7 @@ published on the bus as `ReconciliationMismatch`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -36,6 +37,7 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.integrations import eventbus, stripe_balance, workflows
 from chalicelib.logs import logger
 from chalicelib.services import payments
+from chalicelib.services.common import retrying
 from chalicelib.store import db, keys
 from chalicelib.store import invoices as invoice_store
 from chalicelib.store import tenants as tenant_store
@@ -363,20 +365,18 @@ class _Run:
         key = keys.reconciliation_entry(
             tenant_id, found.day.isoformat(), kind, found.transaction_id
         )
-        for _ in range(3):
+
+        def attempt() -> None:  # lost if another run wrote this entry meanwhile: merge again
             stored = get(key, Entry)
             entry, new = rules.merge(found, stored)
             tx = Transaction()
             tx.put(record(key, "reconciliation", tenant_id, entry), label="entry", entity=entry)
-            try:
-                tx.commit()
-            except db.ConditionFailed:
-                continue  # another run wrote this entry at the same moment: merge again
+            tx.commit()
             self.entries += 1
             if new:
                 _announce(tenant_id, entry, new)
-            return
-        raise db.ConditionFailed(["entry"])
+
+        retrying(attempt, 3, reraise=True)
 
 
 def _describe(entry: Entry, payment: Payment) -> None:
@@ -438,7 +438,8 @@ def _announce(tenant_id: str | None, entry: Entry, mismatches: list[Mismatch]) -
 
 def _save_cursor(account: str | None, newest: int) -> None:
     key = keys.reconciliation_cursor(account)
-    for _ in range(3):
+
+    def attempt() -> None:
         stored = get(key, Cursor)
         if stored is not None and stored.created >= newest:
             return
@@ -450,11 +451,11 @@ def _save_cursor(account: str | None, newest: int) -> None:
         )
         tx = Transaction()
         tx.put(record(key, "reconciliation_cursor", None, cursor), label="cursor", entity=cursor)
-        try:
-            tx.commit()
-        except db.ConditionFailed:
-            continue
-        return
+        tx.commit()
+
+    # Other runs kept saving the cursor: theirs stands, and the next run reads a little more.
+    with contextlib.suppress(db.ConditionFailed):
+        retrying(attempt, 3, reraise=True)
 
 
 # --- the report -------------------------------------------------------------------------------

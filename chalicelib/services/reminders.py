@@ -22,8 +22,9 @@ from chalicelib.domain.visits import Visit
 from chalicelib.integrations import workflows
 from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
+from chalicelib.services.common import retrying
 from chalicelib.store import keys
-from chalicelib.store.db import ConditionFailed, Transaction
+from chalicelib.store.db import Transaction
 from chalicelib.store.records import get, record
 
 ATTEMPTS = 3
@@ -48,16 +49,15 @@ def on_visit_changed(tenant_id: str, job_id: str, visit_id: str) -> str:
     Reading the visit (rather than trusting the event) makes late and repeated events harmless:
     they all converge on the execution for the visit's current version.
     """
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> str:  # lost if another consumer moved the reminder meanwhile: look again
         visit = _visit(system(tenant_id), job_id, visit_id)
         current = _reminder(tenant_id, visit_id)
-        try:
-            if visit is not None and _wants_reminder(visit):
-                return _ensure_running(tenant_id, visit, current)
-            return _stop(tenant_id, current, "the visit no longer needs a reminder")
-        except ConditionFailed:
-            continue  # another consumer moved the reminder meanwhile: look again
-    raise ConditionFailed(["reminder"])
+        if visit is not None and _wants_reminder(visit):
+            return _ensure_running(tenant_id, visit, current)
+        return _stop(tenant_id, current, "the visit no longer needs a reminder")
+
+    return retrying(attempt, ATTEMPTS, reraise=True)
 
 
 def _wants_reminder(visit: Visit) -> bool:

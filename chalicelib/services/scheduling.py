@@ -9,8 +9,6 @@ refused with 409 `double_booking`. Double booking is refused by the database, no
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -32,7 +30,7 @@ from chalicelib.domain.users import Point, User
 from chalicelib.domain.visits import Tally, TechDay, Visit
 from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
-from chalicelib.services.common import check_version
+from chalicelib.services.common import check_version, retrying
 from chalicelib.store import jobs as job_store
 from chalicelib.store import series as series_store
 from chalicelib.store import tenants as user_store
@@ -44,7 +42,6 @@ from chalicelib.store.records import Page
 # A lost race is retried after a short random pause; a handful of rounds settles any real
 # contention (each round, at least one writer of a day wins).
 MAX_ATTEMPTS = 6
-RETRY_PAUSE_SECONDS = 0.02
 
 # What a change does to the job and the visit once both are loaded: mutate them and return the
 # timeline events. It receives the job, the visit (a copy) and the tally of the job's other
@@ -253,7 +250,8 @@ def _change(
 
     `closing` lets a change through on a closed job (cancelling its visits frees the time).
     """
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+
+    def attempt() -> Visit:
         collection = jobs.load(caller, job_id)
         job = collection.header()
         before = None if new is not None else _visit_in(caller, collection, visit_id)
@@ -270,15 +268,10 @@ def _change(
         tx = Transaction()
         queue_visits(tx, caller, tenant, [(before, visit)], collection)
         _save_job_if_changed(tx, caller, job, stage, events)
-        try:
-            tx.commit()
-            return visit
-        except ConditionFailed as lost:
-            if attempt == MAX_ATTEMPTS:
-                raise
-            logger.info("visit change lost a race; retrying", extra={"failed": lost.labels})
-            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
+        tx.commit()
+        return visit
+
+    return retrying(attempt, MAX_ATTEMPTS, reraise=True)
 
 
 def _save_job_if_changed(
@@ -552,7 +545,8 @@ def _write_series_batch(
     extra_events: list[TimelineEvent],
     series: recurrence.Series | None = None,
 ) -> None:
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+
+    def attempt() -> None:
         # Only the header and the tally: the caller was allowed on the job before the first batch.
         collection = job_store.load_collection(caller.tenant_id, job_id)
         job = collection.header()
@@ -575,14 +569,9 @@ def _write_series_batch(
         if series is not None:
             tx.put(series_store.series_item(caller.tenant_id, series), label="series")
         jobs.save(tx, caller, job, *extra_events, *events)
-        try:
-            tx.commit()
-            return
-        except ConditionFailed as lost:
-            if attempt == MAX_ATTEMPTS:
-                raise
-            logger.info("series batch lost a race; retrying", extra={"failed": lost.labels})
-            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
+        tx.commit()
+
+    retrying(attempt, MAX_ATTEMPTS, reraise=True)
 
 
 def _read_many_days(

@@ -21,11 +21,12 @@ from chalicelib.domain.tenants import StripeStatus, Tenant, require_timezone
 from chalicelib.domain.users import User
 from chalicelib.integrations import payments_stripe as stripe
 from chalicelib.logs import logger
-from chalicelib.services.common import check_version, found
+from chalicelib.services.common import check_version, found, retrying
 from chalicelib.store import tenants as store
 from chalicelib.store.db import ConditionFailed, Transaction
 
 ATTEMPTS = 3
+SETTINGS_BUSY = "the settings are being changed; try again"
 
 
 def create_tenant(
@@ -75,19 +76,18 @@ def update_settings(caller: Caller, changes: dict[str, Any], if_match: int | Non
             changes[phone_field] = changes[phone_field] and to_e164(changes[phone_field], country)
     if changes.get("twilio_from_number") == get_app_settings().twilio_default_from:
         raise Conflict("that number is the shared sender of every business", code="number_taken")
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> Tenant:
         tenant = get_settings(caller)
         check_version(tenant.version, if_match)
         updated = Tenant.model_validate({**tenant.model_dump(), **changes})
         tx = Transaction()
         tx.put(store.tenant_item(updated), label="tenant", entity=updated)
         _transfer_ownership(tx, tenant, updated)
-        try:
-            tx.commit()
-            return updated
-        except ConditionFailed:
-            continue  # another save, or a claim of the same number or account: look again
-    raise Conflict("the settings are being changed; try again", code="conflict")
+        tx.commit()  # lost to another save, or a claim of the same number or account: look again
+        return updated
+
+    return retrying(attempt, ATTEMPTS, busy=SETTINGS_BUSY)
 
 
 # What only one tenant may hold: the field, its kind of claim, and the answer to a second tenant.
@@ -204,7 +204,8 @@ def _refresh_status(tenant: Tenant) -> Tenant:
 
 
 def _save_status(caller: Caller, account_id: str, status: StripeStatus) -> str:
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> str:
         tenant = get_settings(caller)
         if tenant.stripe_account_id != account_id:
             return "ignored"  # the tenant has moved to another account since
@@ -213,18 +214,17 @@ def _save_status(caller: Caller, account_id: str, status: StripeStatus) -> str:
         updated = tenant.model_copy(update={"stripe_status": status})
         tx = Transaction()
         tx.put(store.tenant_item(updated), label="tenant", entity=updated)
-        try:
-            tx.commit()
-            return "applied"
-        except ConditionFailed:
-            continue  # saved meanwhile (settings, another event): compare again
-    raise Conflict("the settings are being changed; try again", code="conflict")
+        tx.commit()  # lost if saved meanwhile (settings, another event): compare again
+        return "applied"
+
+    return retrying(attempt, ATTEMPTS, busy=SETTINGS_BUSY)
 
 
 def _connect(caller: Caller, account_id: str, status: StripeStatus) -> Tenant:
     """Name the account on the tenant and claim it, in one transaction: one tenant per
     account. An account it replaces is released."""
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> Tenant:
         tenant = get_settings(caller)
         if tenant.stripe_account_id == account_id:
             return tenant  # a retried request connected it already
@@ -234,12 +234,10 @@ def _connect(caller: Caller, account_id: str, status: StripeStatus) -> Tenant:
         tx = Transaction()
         tx.put(store.tenant_item(updated), label="tenant", entity=updated)
         _transfer_ownership(tx, tenant, updated)
-        try:
-            tx.commit()
-            return updated
-        except ConditionFailed:
-            continue
-    raise Conflict("the settings are being changed; try again", code="conflict")
+        tx.commit()
+        return updated
+
+    return retrying(attempt, ATTEMPTS, busy=SETTINGS_BUSY)
 
 
 def _owner(kind: str, resource: str) -> str | None:
