@@ -96,9 +96,9 @@ def test_a_german_business_reads_its_amounts_the_german_way(client):
     [
         ({"currency": "XXX"}, "unsupported_currency"),
         ({"currency": "KWD"}, "unsupported_currency"),  # three decimals: not billed in
-        ({"currency": None}, "unsupported_currency"),
+        ({"currency": None}, "validation_error"),  # a setting null cannot clear
         ({"locale": "xx_YY"}, "invalid_locale"),
-        ({"locale": None}, "invalid_locale"),
+        ({"locale": None}, "validation_error"),
     ],
 )
 def test_a_currency_or_locale_the_app_cannot_use_is_refused_and_nothing_changes(
