@@ -200,7 +200,11 @@ def _account(account) -> dict[str, Any]:
     """The account as plain JSON, shaped as Stripe documents it; otherwise Stripe is
     unavailable (a proxy's page, a truncated body), not a 500."""
     found = account.to_dict() if hasattr(account, "to_dict") else None
-    if not isinstance(found, dict) or not found.get("id") or not _fits(found, ACCOUNT_SHAPE):
+    if (
+        not isinstance(found, dict)
+        or not found.get("id")
+        or not _matches_shape(found, ACCOUNT_SHAPE)
+    ):
         logger.error("stripe account unreadable")
         raise Unavailable(
             "Stripe's answer for the account could not be read; retry shortly",
@@ -238,9 +242,11 @@ def verify_event(payload: bytes, signature: str | None, *, connect: bool = False
     if not isinstance(event["data"].get("object"), dict) or not event.get("id"):
         raise BadRequest("the body is not a Stripe event", code="malformed_event")
     obj = event["data"]["object"]
-    if not isinstance(obj.get("id"), str) or not obj["id"] or not _fits(obj, OBJECT_SHAPE):
+    if not isinstance(obj.get("id"), str) or not obj["id"] or not _matches_shape(obj, OBJECT_SHAPE):
         raise BadRequest("the event's object is not shaped as Stripe's", code="malformed_event")
-    if not _fits(event.get("account"), str) or not _fits(event.get("livemode"), bool):
+    if not _matches_shape(event.get("account"), str) or not _matches_shape(
+        event.get("livemode"), bool
+    ):
         raise BadRequest("the body is not a Stripe event", code="malformed_event")
     return event
 
@@ -279,19 +285,19 @@ ACCOUNT_SHAPE = {
 }
 
 
-def _fits(value: Any, shape: Any) -> bool:
+def _matches_shape(value: Any, shape: Any) -> bool:
     if value is None:
         return True
     if isinstance(shape, tuple):
-        return any(_fits(value, choice) for choice in shape)
+        return any(_matches_shape(value, choice) for choice in shape)
     if isinstance(shape, dict):
         if not isinstance(value, dict):
             return False
         if "*" in shape:
-            return all(_fits(v, shape["*"]) for v in value.values())
-        return all(_fits(value.get(name), inner) for name, inner in shape.items())
+            return all(_matches_shape(v, shape["*"]) for v in value.values())
+        return all(_matches_shape(value.get(name), inner) for name, inner in shape.items())
     if isinstance(shape, list):
-        return isinstance(value, list) and all(_fits(v, shape[0]) for v in value)
+        return isinstance(value, list) and all(_matches_shape(v, shape[0]) for v in value)
     if shape is int:  # a JSON true is no amount
         return isinstance(value, int) and not isinstance(value, bool)
     if shape is bool:  # nor is a 1 a yes

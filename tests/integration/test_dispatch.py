@@ -10,7 +10,7 @@ from chalicelib.domain import clock
 from chalicelib.domain.errors import Unavailable
 from chalicelib.handlers.optimizer import optimize_day
 from chalicelib.integrations import lambdas
-from chalicelib.services import dispatch
+from chalicelib.services import dispatch, planning
 from tests.integration.helpers import CUSTOMER
 
 # Monday 3 June 2030 in Chicago (CDT, UTC-5); technicians work Mon-Fri 08:00-17:00.
@@ -356,7 +356,7 @@ def test_a_solve_that_fails_is_failed_with_its_reason_and_cannot_be_applied(owne
     # Given a day whose travel times cannot be had (Amazon Location refusing every call)
     _technician(owner, "Sam Ortiz", WEST_LOOP)
     _visit(owner, _job(owner))
-    monkeypatch.setattr(dispatch, "travel_provider", lambda: NoTravelTimes())
+    monkeypatch.setattr(planning, "travel_provider", lambda: NoTravelTimes())
 
     # When the day is optimized
     started = _start(owner)

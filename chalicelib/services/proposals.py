@@ -1,0 +1,409 @@
+"""A stored plan of a day: started (`optimize`), read, and applied through scheduling.
+
+Optimising runs off the request path: `optimize` stores a running proposal and queues the
+optimizer's own invocation (an asynchronous Lambda invoke, `handlers.optimizer`), which reads
+the day, turns it into a `RoutingProblem` (domain.routing), solves it with PyVRP
+(integrations.routing_pyvrp) and stores the plan, or the reason it failed. A proposal still
+running past its deadline (twice the time limit, since a second pass may follow the first,
+plus time to read the day and fetch travel times) is failed: the invocation was lost or killed.
+The plan is stored with the versions of every visit it may move and of every technician day it
+plans; applying it refuses (409) if any of them changed, then books each visit through
+scheduling's own assignment (the double-booking guard), in an order that never makes one visit
+of the plan clash with another one's old slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from chalicelib.config import get_settings
+from chalicelib.domain import clock
+from chalicelib.domain.callers import Caller
+from chalicelib.domain.errors import Conflict, FieldlineError, Invalid, NotFound, Unavailable
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.visits import Booking, TechDay, Visit, find_clash
+from chalicelib.services import scheduling, tenants
+from chalicelib.services.dispatch_board import MOVABLE, all_technicians, chosen_technicians
+from chalicelib.store import proposals as proposal_store
+from chalicelib.store import visits as visit_store
+from chalicelib.store.db import Transaction
+
+PROPOSAL_TTL = timedelta(days=1)
+# The optimizer's function runs for up to 15 minutes (infra/fieldline_stack.py): two passes of
+# the longest limit and the overhead below fit in it.
+DEFAULT_TIME_LIMIT_SECONDS, MAX_TIME_LIMIT_SECONDS = 10, 300
+SOLVE_OVERHEAD = timedelta(minutes=2)
+RUNNING, DONE, FAILED = "running", "done", "failed"
+TIMED_OUT_REASON = "the optimizer did not finish in time; try again, or plan fewer technicians"
+CRASHED_REASON = "the optimizer failed; try again"
+
+
+# --- the proposal as stored ---------------------------------------------------------------------
+
+
+class ProposedStop(BaseModel):
+    visit_id: str
+    job_id: str
+    arrival: datetime
+    start: datetime
+    end: datetime
+    travel_seconds: int  # from the previous stop (or home)
+    pinned: bool = False
+
+
+class ProposedRoute(BaseModel):
+    technician_id: str
+    name: str
+    stops: list[ProposedStop]
+    travel_seconds: int
+    leaves_home: datetime
+    back_home: datetime | None
+
+
+class LeftOut(BaseModel):
+    visit_id: str
+    job_id: str
+    reason: str
+    currently_assigned_to: list[str] = Field(default_factory=list)
+
+
+class SkippedTechnician(BaseModel):
+    technician_id: str
+    name: str
+    reason: str
+
+
+class Proposal(BaseModel):
+    """A request to plan a day and, once its invocation is done, the plan."""
+
+    proposal_id: str
+    # Proposals stored before optimizing ran in the background were made done.
+    status: Literal["running", "done", "failed"] = DONE
+    date: date
+    timezone: str
+    seed: int
+    time_limit_seconds: float
+    technician_ids: list[str] | None = None  # as asked: None plans every active technician
+    deadline: datetime | None = None  # running after it means failed
+    started_at: datetime | None = None  # the invocation that claimed the solve
+    reason: str | None = None  # why it failed
+    routes: list[ProposedRoute] = Field(default_factory=list)
+    unassigned: list[LeftOut] = Field(default_factory=list)
+    skipped_technicians: list[SkippedTechnician] = Field(default_factory=list)
+    total_travel_seconds: int = 0
+    # What the plan was made from: applying refuses if any of it changed.
+    visit_versions: dict[str, int] = Field(default_factory=dict)
+    day_versions: dict[str, int | None] = Field(default_factory=dict)
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    applied_at: datetime | None = None
+    version: int | None = None
+
+    def current_status(self, now: datetime) -> tuple[str, str | None]:
+        """The status and reason a client sees: running past the deadline is failed."""
+        if self.status == RUNNING and self.deadline is not None and now >= self.deadline:
+            return FAILED, TIMED_OUT_REASON
+        return self.status, self.reason
+
+
+# --- started, read, stored --------------------------------------------------------------------
+
+
+def optimize(
+    caller: Caller,
+    day: date,
+    technician_ids: list[str] | None = None,
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Start planning the day in the optimizer's own invocation; the proposal, running.
+
+    What a client can get wrong is refused here (a past day, an unknown technician); the rest
+    (the day's visits, travel times, the solve) is the invocation's, which records the plan or
+    why it failed. Should the invocation not start, the proposal is failed and this is a 503.
+    """
+    tenant = tenants.get_settings(caller)
+    if day < clock.now().astimezone(ZoneInfo(tenant.timezone)).date():
+        raise Invalid(
+            f"{day.isoformat()} is past; only today or a later day can be planned",
+            details=[{"field": "date", "message": "must be today or later"}],
+        )
+    chosen_technicians(all_technicians(caller), technician_ids)
+    moment = clock.now()
+    proposal = Proposal(
+        proposal_id=new_id(),
+        status=RUNNING,
+        date=day,
+        timezone=tenant.timezone,
+        seed=seed,
+        time_limit_seconds=time_limit_seconds,
+        technician_ids=technician_ids,
+        deadline=moment + 2 * timedelta(seconds=time_limit_seconds) + SOLVE_OVERHEAD,
+        created_by=caller.user_id,
+        created_at=moment,
+        expires_at=moment + PROPOSAL_TTL,
+    )
+    save(caller.tenant_id, proposal)
+    from chalicelib.integrations import lambdas
+
+    try:
+        lambdas.invoke_async(
+            get_settings().optimizer_function,
+            {"tenant_id": caller.tenant_id, "proposal_id": proposal.proposal_id},
+        )
+    except Unavailable:
+        finish(caller.tenant_id, proposal, FAILED, "the optimizer could not be started")
+        raise
+    return proposal_view(proposal)
+
+
+def get_proposal(caller: Caller, proposal_id: str) -> dict[str, Any]:
+    """The proposal: running, done with its plan, or failed with the reason."""
+    return proposal_view(load(caller.tenant_id, proposal_id))
+
+
+def proposal_view(proposal: Proposal) -> dict[str, Any]:
+    status, reason = proposal.current_status(clock.now())
+    shown = proposal.model_dump(exclude={"visit_versions", "day_versions", "started_at"})
+    shown |= {"status": status, "reason": reason}
+    if status != DONE:  # no plan yet, or none to come
+        for name in ("routes", "unassigned", "skipped_technicians", "total_travel_seconds"):
+            shown[name] = None
+    return shown
+
+
+def finish(tenant_id: str, proposal: Proposal, status: str, reason: str) -> str:
+    proposal.status, proposal.reason = status, reason
+    save(tenant_id, proposal)
+    return status
+
+
+def save(tenant_id: str, proposal: Proposal) -> None:
+    """Write the proposal under the version it was read at (a lost race is ConditionFailed)."""
+    tx = Transaction()
+    item = proposal_store.proposal_item(
+        tenant_id, proposal.proposal_id, proposal, proposal.expires_at
+    )
+    tx.put(item, label="proposal", entity=proposal)
+    tx.commit()
+
+
+def load(tenant_id: str, proposal_id: str) -> Proposal:
+    proposal = proposal_store.get_proposal(tenant_id, proposal_id, Proposal)
+    if proposal is None or proposal.expires_at <= clock.now():
+        raise NotFound("proposal not found")
+    return proposal
+
+
+# --- apply --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Step:
+    action: str  # "assign" or "unassign"
+    visit_id: str
+    job_id: str
+    technician_id: str | None = None
+    start: datetime | None = None
+
+
+def apply(caller: Caller, proposal_id: str) -> dict[str, Any]:
+    """Book the plan: 409 if any visit or technician day it was made from has changed.
+
+    Each visit is assigned through `scheduling.assign`, the same transaction (visit, job,
+    timeline, technician days under their versions) as a manual assignment. The steps are
+    ordered so no visit of the plan lands on another one's old slot; where the plan swaps
+    slots, one visit is first unassigned to free its slot. Visits the plan leaves out lose
+    their technician. Nothing is written when the check fails; should a booking race in
+    mid-way, the 409 lists the steps already applied (each one whole, never a double booking).
+    """
+    proposal = load(caller.tenant_id, proposal_id)
+    status, reason = proposal.current_status(clock.now())
+    if status == RUNNING:
+        raise Conflict(
+            "the proposal is still being planned; apply it once its status is done",
+            code="proposal_running",
+        )
+    if status == FAILED:
+        raise Conflict(f"the proposal failed: {reason}", code="proposal_failed")
+    if proposal.applied_at is not None:
+        raise Conflict(
+            f"the proposal was applied at {clock.iso(proposal.applied_at)}",
+            code="proposal_applied",
+        )
+    visits, days = _current(caller, proposal)
+    _refuse_if_changed(proposal, visits, days)
+    # Claimed first: a second apply of the same proposal stops here.
+    proposal.applied_at = clock.now()
+    save(caller.tenant_id, proposal)
+    tenant = tenants.get_settings(caller)
+    steps = _steps(proposal, visits, days, tenant.travel_buffer_minutes)
+    versions = {visit_id: visit.version for visit_id, visit in visits.items()}
+    applied: list[dict[str, Any]] = []
+    for step in steps:
+        try:
+            if step.action == "unassign":
+                done = scheduling.unassign(
+                    caller, step.job_id, step.visit_id, if_match=versions[step.visit_id]
+                )
+            else:
+                done = scheduling.assign(
+                    caller,
+                    step.job_id,
+                    step.visit_id,
+                    [step.technician_id],
+                    step.start,
+                    if_match=versions[step.visit_id],
+                )
+        except FieldlineError as problem:
+            problem.details = [
+                *problem.details,
+                {"proposal_id": proposal_id, "failed_visit_id": step.visit_id, "applied": applied},
+            ]
+            raise
+        versions[step.visit_id] = done.version
+        applied.append(_step_view(step))
+    return {
+        "proposal_id": proposal_id,
+        "applied_at": proposal.applied_at,
+        "steps": applied,
+        "unchanged_visit_ids": sorted(set(proposal.visit_versions) - {s.visit_id for s in steps}),
+    }
+
+
+def _current(caller: Caller, proposal: Proposal) -> tuple[dict[str, Visit], dict[str, TechDay]]:
+    """The proposal's visits and technician days as they are now (one consistent read)."""
+    t, day = caller.tenant_id, proposal.date.isoformat()
+    job_of = {stop.visit_id: stop.job_id for route in proposal.routes for stop in route.stops} | {
+        left.visit_id: left.job_id for left in proposal.unassigned
+    }
+    wanted_visits = [(job_of[v], v) for v in proposal.visit_versions]
+    wanted_days = [(tech, day) for tech in proposal.day_versions]
+    visits, days = visit_store.visits_and_tech_days(t, wanted_visits, wanted_days)
+    return {v.visit_id: v for v in visits}, {d.technician_id: d for d in days}
+
+
+def _refuse_if_changed(
+    proposal: Proposal, visits: dict[str, Visit], days: dict[str, TechDay]
+) -> None:
+    changed: list[dict[str, Any]] = [
+        {"visit_id": visit_id, "version": version, "current_version": _version(visits, visit_id)}
+        for visit_id, version in proposal.visit_versions.items()
+        if _version(visits, visit_id) != version
+    ]
+    changed += [
+        {
+            "technician_id": tech,
+            "date": proposal.date.isoformat(),
+            "version": version,
+            "current_version": _version(days, tech),
+        }
+        for tech, version in proposal.day_versions.items()
+        if _version(days, tech) != version
+    ]
+    if changed:
+        raise Conflict(
+            "the day changed since the proposal was made; optimise again",
+            details=changed,
+            code="proposal_stale",
+        )
+
+
+def _version(found: dict[str, Any], key: str) -> int | None:
+    return found[key].version if key in found else None
+
+
+def _steps(
+    proposal: Proposal, visits: dict[str, Visit], days: dict[str, TechDay], buffer_minutes: int
+) -> list[_Step]:
+    """The order to book the plan in, simulated on the technicians' days as they are."""
+    free = set(proposal.visit_versions)
+    booked = {tech: day.model_copy(deep=True) for tech, day in days.items()}
+
+    def release(visit_id: str) -> None:
+        for day in booked.values():
+            day.release(visit_id)
+
+    steps: list[_Step] = []
+    for left in proposal.unassigned:
+        visit = visits.get(left.visit_id)
+        if left.visit_id in free and visit is not None and visit.technician_ids:
+            steps.append(_Step("unassign", visit.visit_id, visit.job_id))
+            release(visit.visit_id)
+    pending = [
+        _Step("assign", stop.visit_id, stop.job_id, route.technician_id, stop.start)
+        for route in proposal.routes
+        for stop in route.stops
+        if not stop.pinned and not _already(visits[stop.visit_id], route.technician_id, stop.start)
+    ]
+    unassigned: set[str] = set()
+    while pending:
+        ready = next((s for s in pending if _slot_is_free(s, visits, booked, buffer_minutes)), None)
+        if ready is None:
+            # Every remaining visit lands on another one's old slot (a swap): free one first.
+            stuck = next(
+                (
+                    s
+                    for s in pending
+                    if s.visit_id not in unassigned and visits[s.visit_id].technician_ids
+                ),
+                None,
+            )
+            if stuck is None:
+                steps += pending  # blocked by something outside the plan: the guard will say
+                break
+            steps.append(_Step("unassign", stuck.visit_id, stuck.job_id))
+            release(stuck.visit_id)
+            unassigned.add(stuck.visit_id)
+            continue
+        pending.remove(ready)
+        steps.append(ready)
+        release(ready.visit_id)
+        target = booked.setdefault(
+            ready.technician_id,
+            TechDay(technician_id=ready.technician_id, day=proposal.date.isoformat()),
+        )
+        target.bookings.append(_booking(ready, visits))
+    return steps
+
+
+def _already(visit: Visit, technician_id: str, start: datetime) -> bool:
+    return (
+        visit.status in MOVABLE and visit.technician_ids == [technician_id] and visit.start == start
+    )
+
+
+def _booking(step: _Step, visits: dict[str, Visit]) -> Booking:
+    visit = visits[step.visit_id]
+    return Booking(
+        visit_id=visit.visit_id,
+        job_id=visit.job_id,
+        start=step.start,
+        end=step.start + timedelta(minutes=visit.duration_minutes),
+    )
+
+
+def _slot_is_free(
+    step: _Step, visits: dict[str, Visit], booked: dict[str, TechDay], buffer_minutes: int
+) -> bool:
+    day = booked.get(step.technician_id)
+    if day is None:
+        return True
+    return find_clash(day.bookings, _booking(step, visits), buffer_minutes) is None
+
+
+def _step_view(step: _Step) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "action": step.action,
+        "visit_id": step.visit_id,
+        "job_id": step.job_id,
+    }
+    if step.action == "assign":
+        shown |= {"technician_id": step.technician_id, "start": step.start}
+    return shown
