@@ -63,7 +63,7 @@ def test_the_sdk_and_its_journey_compile_under_strict(compiled):
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
 
 
-def test_the_readmes_journey_reaches_paid_through_the_sdk(stage, compiled):
+def test_the_readmes_journey_and_a_stale_change_through_the_sdk(stage, compiled):
     assert compiled.returncode == 0, "does not compile (see the test above)"
     env = {
         **os.environ,
@@ -72,4 +72,4 @@ def test_the_readmes_journey_reaches_paid_through_the_sdk(stage, compiled):
     }
     result = run(["node", "--test", "dist/test/"], env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "# pass 1" in result.stdout and "# fail 0" in result.stdout
+    assert "# pass 2" in result.stdout and "# fail 0" in result.stdout

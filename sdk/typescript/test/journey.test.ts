@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { createFieldline, expectOk, type FieldlineClient } from "../src/index.js";
+import { createFieldline, expectOk, FieldlineError, type FieldlineClient } from "../src/index.js";
 
 const API = process.env.FIELDLINE_API ?? "http://127.0.0.1:8000";
 const STRIPE = process.env.FIELDLINE_STRIPE ?? "http://127.0.0.1:8420";
@@ -173,6 +173,36 @@ test("a job goes from a phone call to paid through the SDK", async () => {
   const positions = milestones.map((name) => story.indexOf(name));
   assert.ok(!positions.includes(-1), `every milestone is on the timeline: ${story.join(", ")}`);
   assert.deepEqual(positions, [...positions].sort((a, b) => a - b));
+});
+
+test("a change against a stale ETag is refused with the API's code", async () => {
+  const anonymous = createFieldline({ baseUrl: API });
+  const tenant = expectOk(await anonymous.POST("/dev/tenants", { body: { name: "Acme Plumbing" } }));
+  const office = createFieldline({ baseUrl: API, token: tenant.owner_token });
+  const lead = expectOk(
+    await office.POST("/leads", {
+      body: { title: "Drain slow", customer: { name: "Lee Park", phone: "312-555-0177" } },
+    }),
+  );
+  const path = { job_id: lead.id };
+  const read = await office.GET("/jobs/{job_id}", { params: { path } });
+  const etag = read.response.headers.get("ETag");
+  assert.ok(etag, "a versioned object answers with its ETag");
+
+  const renamed = await office.PATCH("/jobs/{job_id}", {
+    params: { path, header: { "If-Match": etag } },
+    body: { title: "Drain blocked" },
+  });
+  assert.equal(expectOk(renamed).title, "Drain blocked");
+  const stale = await office.PATCH("/jobs/{job_id}", {
+    params: { path, header: { "If-Match": etag } },
+    body: { title: "Drain fixed" },
+  });
+  assert.throws(
+    () => expectOk(stale),
+    (error: unknown) =>
+      error instanceof FieldlineError && error.status === 409 && error.code === "version_conflict",
+  );
 });
 
 /** The newest text to the customer (the local stage's outbox, newest first). */
