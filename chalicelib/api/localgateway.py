@@ -4,9 +4,9 @@ does, so unknown paths and methods get the answers they get deployed.
 Chalice's local route matcher reads `{proxy+}` as one path segment and refuses any path it
 cannot match with API Gateway's 403; API Gateway matches a greedy `{proxy+}` against any depth,
 after every more specific resource. Python's HTTP server answers a method it has no handler
-for (TRACE, CONNECT) with its own 501 page; here every method reaches the app, which answers
-405 in the API's error body. Installed by app.py in the local stage only (chalice.local is not
-part of a deployed function).
+for (TRACE, CONNECT, QUERY, ...) with its own 501 page; here every method reaches the app,
+which answers 405 (or 404) in the API's error body. Installed by app.py in the local stage
+only (chalice.local is not part of a deployed function).
 """
 
 from __future__ import annotations
@@ -42,8 +42,14 @@ def _greedy_match(route: str, url: str) -> MatchResult | None:
     return MatchResult(route, {"proxy": rest}, query)
 
 
+def _any_method(handler: ChaliceRequestHandler, name: str):
+    """`do_TRACE`, `do_CONNECT`, `do_QUERY`, ...: the HTTP server looks a method's handler up
+    by name; every one it lacks is the gateway's too."""
+    if name.startswith("do_"):
+        return handler._generic_handle
+    raise AttributeError(name)
+
+
 def install() -> None:
     RouteMatcher.match_route = match_route  # type: ignore[method-assign]
-    handler = ChaliceRequestHandler._generic_handle
-    ChaliceRequestHandler.do_TRACE = handler  # type: ignore[attr-defined]
-    ChaliceRequestHandler.do_CONNECT = handler  # type: ignore[attr-defined]
+    ChaliceRequestHandler.__getattr__ = _any_method  # type: ignore[attr-defined]

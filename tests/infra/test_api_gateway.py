@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.api.errors import CODES
 from chalicelib.api.routing import CATCH_ALL, GATEWAY_METHODS
+from tests.infra.conftest import require_tooling
 
 pytestmark = pytest.mark.infra
 
@@ -41,3 +42,23 @@ def test_what_the_gateway_answers_itself_is_in_the_error_body(synthesized):
         body = json.loads(template.replace("$context.error.messageString", '"x"'))
         assert body["error"]["code"] in CODES, kind
         assert body["error"]["details"] == []
+
+
+@pytest.mark.parametrize(
+    ("origins", "allowed"),
+    [
+        ("https://app.example.com", "'https://app.example.com'"),
+        ("http://localhost:*,http://127.0.0.1:*", "'*'"),
+        ("", None),
+    ],
+)
+def test_a_browser_on_the_stages_origins_can_read_the_gateways_errors(origins, allowed):
+    require_tooling()
+    from infra.fieldline_stack import gateway_responses
+
+    throttled = gateway_responses({"FIELDLINE_CORS_ORIGINS": origins})["THROTTLED"]
+    headers = throttled["responseParameters"]
+    assert headers.get("gatewayresponse.header.Access-Control-Allow-Origin") == allowed
+    if allowed:
+        exposed = headers["gatewayresponse.header.Access-Control-Expose-Headers"]
+        assert "Retry-After" in exposed
