@@ -8,7 +8,7 @@ and the state machine loops while there is more since the stored cursor. Every t
 matched to our payment by its PaymentIntent:
 
 - a succeeded charge whose payment is still pending is a webhook we lost: it is applied
-  through the webhook's own code path (`payments.apply_stripe_event`), so the invoice is paid
+  through the webhook's own code path (`stripe_webhook.apply_stripe_event`), so the invoice is paid
   exactly once and the real webhook, should it come, changes nothing;
 - a charge with no payment, an amount that disagrees, a refund we never recorded are flagged;
 - payouts are recorded with the payments they paid out.
@@ -36,7 +36,7 @@ from chalicelib.domain.reconciliation import Cursor, Entry, Mismatch
 from chalicelib.domain.tenants import Tenant
 from chalicelib.integrations import eventbus, stripe_balance, workflows
 from chalicelib.logs import logger
-from chalicelib.services import payments
+from chalicelib.services import stripe_webhook
 from chalicelib.services.common import retrying
 from chalicelib.store import db, keys
 from chalicelib.store import invoices as invoice_store
@@ -199,7 +199,7 @@ class _Run:
     ) -> Payment | None:
         """Apply the succeeded payment exactly as its webhook would have."""
         intent = stripe_balance.intent(intent_id, self.account)
-        outcome = payments.apply_stripe_event(
+        outcome = stripe_webhook.apply_stripe_event(
             {
                 "id": f"reconciliation_{charge['id']}",
                 "object": "event",
@@ -263,7 +263,7 @@ class _Run:
     ) -> Payment | None:
         """Record a refund Stripe made and we never heard of (its webhook lost, or the request
         that asked for it cut off after Stripe answered), exactly as its webhook would."""
-        outcome = payments.apply_stripe_event(
+        outcome = stripe_webhook.apply_stripe_event(
             {
                 "id": f"reconciliation_{refund['id']}",
                 "object": "event",
