@@ -27,6 +27,10 @@ tenant's money and state invariants must hold (tests/invariants.py).
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -156,6 +160,37 @@ def test_create_read_update_chains_never_crash_and_answer_as_documented(api_sche
     # The chains reached real objects through their links, not only 404s. (How many differs
     # from run to run: the requests repeat, but the ids the stage hands out do not.)
     assert followed
+
+
+# Every method schemathesis tries on a path that does not declare it (CONNECT cannot be sent
+# through its HTTP client; tests/integration/test_http_contract.py sends it).
+UNEXPECTED_METHODS = ["get", "put", "post", "delete", "patch", "trace", "query"]
+
+
+def test_the_coverage_phase_finds_no_server_error_and_405_for_every_unexpected_method(
+    fuzz_stage, seeded, tmp_path
+):
+    # Schemathesis' coverage phase, negative mode: boundary and invalid values for every
+    # operation, and each method a path does not declare, which must be 405 with Allow (or 404
+    # on a path whose ids name nothing). Deterministic, so two runs send the same requests.
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(f"[phases.coverage]\nunexpected-methods = {UNEXPECTED_METHODS!r}\n")
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(config),
+        "run",
+        f"{fuzz_stage.base}/openapi.json",
+        "--phases=coverage",
+        "--mode=negative",
+        "--checks=not_a_server_error,unsupported_method",
+        f"--header=Authorization: Bearer {seeded.token}",
+        "--exclude-path-regex=^/dev/",
+        "--generation-deterministic",
+        "--no-color",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
 def test_after_the_fuzzing_the_money_and_the_state_still_add_up(fuzz_stage, seeded):
