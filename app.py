@@ -22,7 +22,7 @@ snapstart.register()
 if get_settings().is_local:
     # Chalice's local server and chalice.test route unknown paths and methods as API Gateway
     # does (chalice.local exists only where Chalice is installed, not in a deployed function).
-    from chalicelib.api import localgateway
+    from localstage import gateway as localgateway
 
     localgateway.install()
 

@@ -3,7 +3,7 @@
 
 API Gateway sends here every request whose path and method no route has (the `/{proxy+}`
 catch-all: an exact resource-and-method match wins, anything else falls to it) and each path's
-OPTIONS; Chalice's local server and `chalice.test` do the same (chalicelib/api/localgateway.py).
+OPTIONS; Chalice's local server and `chalice.test` do the same (localstage/gateway.py).
 """
 
 from __future__ import annotations
