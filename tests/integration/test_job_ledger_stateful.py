@@ -621,7 +621,8 @@ def quick_reads(moto_endpoint, monkeypatch):
     monkeypatch.setattr(DynamoResult, "execute_result", execute_result)
 
 
-@pytest.mark.slow  # thousands of items: run after the tests that query the shared table's indexes
+# Not marked slow (slow tests run last, after the workflow tests, whose session stage re-reads
+# the settings): this one runs with the integration tests, on the session's own settings.
 def test_the_job_ledger_holds_whatever_happens_to_a_job(client, moto_endpoint, quick_reads):
     reader = local_reader(moto_endpoint, TABLE)
     run_state_machine_as_test(
