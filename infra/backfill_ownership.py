@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,11 +45,46 @@ def main(argv: list[str] | None = None) -> int:
 
     from chalicelib.services import tenants
 
-    conflicts = tenants.backfill_ownership()
+    conflicts = tenants.backfill_ownership(every_tenant(table))
     for conflict in conflicts:
         print(f"held twice: {conflict}")
     print("claims written" if not conflicts else f"{len(conflicts)} to settle by hand")
     return 1 if conflicts else 0
+
+
+def every_tenant(table: str) -> Iterator:
+    """Every tenant, by a Scan: an admin's one-off, never a request path (the app's functions
+    may not Scan, and the app itself never does)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from chalicelib.domain.tenants import Tenant
+    from chalicelib.integrations.aws import client
+
+    deserialize = TypeDeserializer().deserialize
+    pages = (
+        client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=table,
+            FilterExpression="#type = :tenant",
+            ExpressionAttributeNames={"#type": "type"},
+            ExpressionAttributeValues={":tenant": {"S": "tenant"}},
+        )
+    )
+    for page in pages:
+        for raw in page["Items"]:
+            yield Tenant.model_validate(_plain(deserialize(raw["data"])))
+
+
+def _plain(value):
+    """DynamoDB numbers come back as Decimal: whole ones as int."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 if __name__ == "__main__":

@@ -248,12 +248,13 @@ def _owner(kind: str, resource: str) -> str | None:
     return owner
 
 
-def backfill_ownership(tenants: Iterable[Tenant] | None = None) -> list[str]:
-    """Claim the number and Stripe account of every tenant saved before claims existed (a
-    one-off admin command: it Scans the table). Safe to run again. Returns the conflicts found,
-    two tenants holding one resource, for an admin to settle; neither is changed."""
+def backfill_ownership(tenants: Iterable[Tenant]) -> list[str]:
+    """Claim the number and Stripe account of each tenant saved before claims existed (the
+    one-off admin command infra/backfill_ownership.py lists them). Safe to run again. Returns
+    the conflicts found, two tenants holding one resource, for an admin to settle; neither is
+    changed."""
     conflicts = []
-    for tenant in tenants if tenants is not None else store.every_tenant():
+    for tenant in tenants:
         for field, kind, _, _ in OWNED:
             resource = getattr(tenant, field)
             if not resource:

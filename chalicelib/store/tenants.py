@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.users import User
 from chalicelib.store import db, keys
@@ -71,14 +69,6 @@ def find_unclaimed_sms_owner(number: str) -> Tenant | None:
         found = list(Item.gsi1.query(keys.tenant_by_sms_number(number), limit=1))
     tenant = entity(found[0], Tenant) if found else None
     return tenant if tenant is not None and tenant.twilio_from_number == number else None
-
-
-def every_tenant() -> Iterator[Tenant]:
-    """Every tenant, by a Scan: for one-off admin commands only, never on a request path (the
-    functions' role may not Scan)."""
-    with db.translate_errors():
-        for item in Item.scan(Item.type == "tenant"):
-            yield entity(item, Tenant)
 
 
 # --- users ------------------------------------------------------------------------------------
