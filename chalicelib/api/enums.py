@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chalicelib.domain import invoices, jobs, quotes, visits
+from chalicelib.domain import invoices, jobs, pricebook, quotes, visits
 from chalicelib.domain.messages import STATUS_ORDER
 
 # mypy reads none of these (a Literal of a tuple is built at run time): pydantic does.
@@ -20,6 +20,7 @@ InvoiceStatus = Literal[invoices.STATUSES]  # type: ignore[valid-type]
 LineKind = Literal[invoices.LINE_KINDS]  # type: ignore[valid-type]
 PaymentMethod = Literal[invoices.METHODS]  # type: ignore[valid-type]
 ManualMethod = Literal[invoices.MANUAL_METHODS]  # type: ignore[valid-type]
+ItemKind = Literal[pricebook.KINDS]  # type: ignore[valid-type]
 PaymentStatus = Literal[invoices.PAYMENT_STATUSES]  # type: ignore[valid-type]
 DisputeStatus = Literal[invoices.DISPUTE_STATUSES]  # type: ignore[valid-type]
 MessageStatus = Literal[tuple(STATUS_ORDER)]  # type: ignore[valid-type]

@@ -24,6 +24,7 @@ MODULES = (
     "templates",
     "technicians",
     "customers",
+    "pricebook",
     "jobs",
     "quotes",
     "visits",

@@ -275,6 +275,74 @@ export interface paths {
         patch: operations["patch_customer"];
         trace?: never;
     };
+    "/pricebook/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Items by name, or by a prefix of their name (`q`), of one kind or category.
+         * @description Roles: owner, office, technician
+         */
+        get: operations["list_items"];
+        put?: never;
+        /**
+         * Add an item to the price book, priced in the business's currency.
+         * @description Roles: owner, office
+         */
+        post: operations["create_item"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pricebook/items/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One item (archived ones too: documents made from them still name them).
+         * @description Roles: owner, office, technician
+         */
+        get: operations["get_item"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change an item; quotes and invoices already made from it keep what they copied.
+         * @description Roles: owner, office
+         */
+        patch: operations["patch_item"];
+        trace?: never;
+    };
+    "/pricebook/items/{item_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive an item: it leaves the book's lists and online booking, and is kept for the
+         * @description Roles: owner, office
+         */
+        post: operations["archive_item"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/leads": {
         parameters: {
             query?: never;
@@ -1822,9 +1890,12 @@ export interface components {
              *     - `version_conflict`: 409: the object changed since it was read (a stale `If-Match`, or a write that lost a race): reload, then retry; `details` holds `current_version`
              *     - `illegal_transition`: 409: the object's status does not allow this (a paid job cancelled, a sent invoice edited, ...)
              *     - `double_booking`: 409: a technician is already booked then (`details` names the visit)
+             *     - `advance_unsent`: 409: a final invoice cannot go out while a deposit or progress invoice it credits is a draft (`details` names them): send or void those first
              *     - `already_invoiced`: 409: the job already has a final invoice, or the deposit its invoice
              *     - `number_taken`: 409: another business holds that texting number
              *     - `stripe_account_taken`: 409: another business holds that Stripe account
+             *     - `slug_taken`: 409: another business's booking page has that slug
+             *     - `slot_taken`: 409: the booking's time is no longer free (`details.next_slots` offers others)
              *     - `payment_processing`: 409: a card or bank payment is on its way for this invoice
              *     - `proposal_running`: 409: the dispatch proposal is still being computed
              *     - `proposal_failed`: 409: the dispatch proposal failed (see its `reason`)
@@ -1852,6 +1923,7 @@ export interface components {
              *     - `invalid_recurrence`: 422: a recurrence rule Fieldline does not take
              *     - `invalid_template`: 422: a text template that cannot be used
              *     - `unknown_placeholder`: 422: a template placeholder that does not exist
+             *     - `outside_service_area`: 422: the business does not take online bookings at that address
              *     - `invalid_timezone`: 422: not an IANA time zone
              *     - `invalid_locale`: 422: not a CLDR locale Fieldline writes in
              *     - `unsupported_currency`: 422: a currency Fieldline does not bill in
@@ -1866,6 +1938,7 @@ export interface components {
              *     - `invalid_card`: 422: the card's number, expiry or CVC is wrong (local stage card form)
              *     - `stripe_refused`: 422: Stripe refused the operation (its reason in `message`)
              *     - `too_many_requests`: 429: over the stage's request rate: wait `Retry-After` seconds
+             *     - `rate_limited`: 429: too many online bookings from this address or phone: wait `Retry-After` seconds
              *     - `internal_error`: 500: a bug on our side
              *     - `gateway_timeout`: 504: the request took longer than the gateway waits (29 s); it may have taken effect: retry with the same `Idempotency-Key`
              *     - `upstream_unavailable`: 503: an upstream service is unavailable; nothing was changed
@@ -1880,7 +1953,7 @@ export interface components {
              *     - `no_workflow`: 503: the stage has no workflow for this configured
              * @enum {string}
              */
-            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "amount_too_large" | "invalid_amount" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "too_many_requests" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
+            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "advance_unsent" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "amount_too_large" | "invalid_amount" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "too_many_requests" | "rate_limited" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
             /**
              * Message
              * @description For a person; may change
@@ -2065,6 +2138,127 @@ export interface components {
              * @description The next page's cursor; null on the last page
              */
             next_cursor: string | null;
+        };
+        /** ItemIn */
+        ItemIn: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "service" | "material" | "fee";
+            /** Name */
+            name: string;
+            /** Description */
+            description?: string | null;
+            /** Unit Price Cents */
+            unit_price_cents: number;
+            /** Unit Cost Cents */
+            unit_cost_cents?: number | null;
+            /**
+             * Taxable
+             * @description Default: `True`.
+             */
+            taxable?: boolean;
+            /** Category */
+            category?: string | null;
+            /** Duration Minutes */
+            duration_minutes?: number | null;
+            /** Required Skills */
+            required_skills?: string[];
+            /**
+             * Bookable Online
+             * @description Default: `False`.
+             */
+            bookable_online?: boolean;
+        };
+        /** ItemOut */
+        ItemOut: {
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "service" | "material" | "fee";
+            /** Name */
+            name: string;
+            /** Description */
+            description: string | null;
+            /** Currency */
+            currency: string;
+            /** Unit Price Cents */
+            unit_price_cents: number;
+            /**
+             * Unit Cost Cents
+             * @description Owner and office only: null for a technician (and when unknown)
+             */
+            unit_cost_cents: number | null;
+            /**
+             * Margin Cents
+             * @description Price less cost; owner and office only, null when the cost is unknown
+             */
+            margin_cents: number | null;
+            /** Taxable */
+            taxable: boolean;
+            /** Category */
+            category: string | null;
+            /** Duration Minutes */
+            duration_minutes: number | null;
+            /** Required Skills */
+            required_skills: string[];
+            /** Bookable Online */
+            bookable_online: boolean;
+            /** Archived */
+            archived: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /** ItemPage */
+        ItemPage: {
+            /** Items */
+            items: components["schemas"]["ItemOut"][];
+            /**
+             * Next Cursor
+             * @description The next page's cursor; null on the last page
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * ItemPatch
+         * @description Description, cost, category and duration can be cleared (null); `archived: true`
+         *     archives the item (and `false` brings it back). The kind never changes.
+         */
+        ItemPatch: {
+            /** Name */
+            name?: string;
+            /** Description */
+            description?: string | null;
+            /** Unit Price Cents */
+            unit_price_cents?: number;
+            /** Unit Cost Cents */
+            unit_cost_cents?: number | null;
+            /** Taxable */
+            taxable?: boolean;
+            /** Category */
+            category?: string | null;
+            /** Duration Minutes */
+            duration_minutes?: number | null;
+            /** Required Skills */
+            required_skills?: string[];
+            /** Bookable Online */
+            bookable_online?: boolean;
+            /** Archived */
+            archived?: boolean;
         };
         /** JobDetailOut */
         JobDetailOut: {
@@ -4764,6 +4958,197 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CustomerOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    list_items: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The previous page's `next_cursor`, with the same filters */
+                cursor?: string;
+                /** @description A prefix of the name, any case */
+                q?: string;
+                kind?: "service" | "material" | "fee";
+                category?: string;
+                /** @description List archived items instead of active ones */
+                archived?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemPage"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    create_item: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ItemIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    get_item: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    patch_item: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The object's ETag (`"3"`, or `W/"3"`) or bare version (`3`): the change is refused with 409 `version_conflict` if the object changed since. `*` checks nothing. */
+                "If-Match"?: string;
+            };
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ItemPatch"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    archive_item: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The object's ETag (`"3"`, or `W/"3"`) or bare version (`3`): the change is refused with 409 `version_conflict` if the object changed since. `*` checks nothing. */
+                "If-Match"?: string;
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemOut"];
                 };
             };
             400: components["responses"]["400"];
