@@ -28,7 +28,7 @@ from chalicelib.integrations import eventbus
 from chalicelib.logs import logger
 
 TIMELINE_TYPE = "event"  # the `type` of timeline event items in the table
-REQUIRED = ("event_id", "job_id", "type", "at")
+REQUIRED = ("event_id", "type", "at")  # and its job, or the customer of a customer's own
 # The records worth an invocation, as the event source mapping's filter (Lambda event filtering
 # syntax): new timeline events. The stack sets it and the local stage's poller applies it, so
 # the table's other writes invoke nothing; `timeline_event` still checks every record it gets.
@@ -74,11 +74,19 @@ def timeline_event(record: DynamoDBRecord) -> eventbus.BusEvent | None:
         return None
     data = item.get("data")
     if not isinstance(data, dict) or any(not data.get(name) for name in REQUIRED):
-        raise PoisonRecord("a timeline event without its id, job, type or time")
+        raise PoisonRecord("a timeline event without its id, type or time")
+    if not (data.get("job_id") or _customer_of(data)):
+        raise PoisonRecord("a timeline event of no job and no customer")
     if not item.get("tenant_id"):
         raise PoisonRecord("a timeline event without its tenant")
     detail = {**data, "tenant_id": item["tenant_id"]}
     return eventbus.BusEvent(str(data["type"]), detail, _moment(data["at"]))
+
+
+def _customer_of(event: dict[str, Any]) -> Any:
+    """The customer an event of no job belongs to (domain.timeline.customer_event)."""
+    inner = event.get("data")
+    return inner.get("customer_id") if isinstance(inner, dict) else None
 
 
 class _InOrder(BatchProcessor):
