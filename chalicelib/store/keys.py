@@ -66,6 +66,16 @@ def customer_phone_entry(tenant_id: str, customer_id: str) -> Key:
     return Key(f"{_t(tenant_id)}#CUST#{customer_id}", "CUST#PHONE")
 
 
+def pricebook_item(tenant_id: str, item_id: str) -> Key:
+    return Key(f"{_t(tenant_id)}#ITEM#{item_id}", "ITEM")
+
+
+def pricebook_category_entry(tenant_id: str, item_id: str) -> Key:
+    """A second item per price-book item so a category's items are listed by name (and by
+    kind within it) from an index of their own, without filtering the whole book."""
+    return Key(f"{_t(tenant_id)}#ITEM#{item_id}", "ITEM#CATEGORY")
+
+
 def job_partition(tenant_id: str, job_id: str) -> str:
     return f"{_t(tenant_id)}#JOB#{job_id}"
 
@@ -264,6 +274,23 @@ def customer_phone_sort(phone_prefix: str, customer_id: str = "") -> str:
 
 def phone_lookup(tenant_id: str, phone: str) -> str:
     return f"{_t(tenant_id)}#PHONE#{phone}"
+
+
+def pricebook_index(tenant_id: str, kind: str | None = None, category: str | None = None) -> str:
+    """The price book by name: all of it (GSI1 of items), one kind (GSI2 of items), one
+    category (GSI1 of category entries), or one kind in one category (GSI2 of those)."""
+    index = f"{_t(tenant_id)}#PRICEBOOK"
+    if kind:
+        index += f"#KIND#{kind}"
+    if category is not None:
+        index += f"#CAT#{category}"
+    return index
+
+
+def pricebook_name_sort(archived: bool, name: str = "", item_id: str = "") -> str:
+    """Active items before archived ones, each by lower-cased name: a name prefix is a range."""
+    state = "ARCHIVED" if archived else "ACTIVE"
+    return f"{state}#{name}#{item_id}" if item_id else f"{state}#{name}"
 
 
 def jobs_index(tenant_id: str) -> str:
