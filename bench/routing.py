@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from bench import check, ortools_baseline
 from bench.solomon import BestKnown, Instance, all_instance_paths, best_known, load, resolve
@@ -68,6 +70,8 @@ class Attempt:
     routes: list[list[int]] | None  # None: the solver found no solution
     seconds: float  # wall clock
     cpu_seconds: float  # this process's CPU time: shows whether the machine was busy
+    iterations: int | None = None  # ours: PyVRP's iterations, summed over seeds
+    peak_mb: float | None = None  # peak resident memory of the bench and its seed processes
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class Score:
     cpu_seconds: float
     violations: list[str]
     routes: list[list[int]]
+    iterations: int | None = None
+    peak_mb: float | None = None
 
 
 def timed(solver: Callable[[], list[list[int]] | None]) -> Attempt:
@@ -88,16 +94,29 @@ def timed(solver: Callable[[], list[list[int]] | None]) -> Attempt:
     return Attempt(routes, time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def run_ours(instance: Instance, seconds: float, seed: int) -> Attempt:
+def peak_memory_mb() -> float:
+    """The largest resident set so far of this process or any seed process it waited for
+    (ru_maxrss, KiB on Linux): what the function running the solve must hold."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def run_ours(
+    instance: Instance, seconds: float, seed: int, search: routing_pyvrp.SearchSettings | None
+) -> Attempt:
     problem = fieldline_problem(instance)
+    reports = []
 
     def solve() -> list[list[int]]:
-        proposal = routing_pyvrp.solve(
-            problem, EuclideanTravel(), seed=seed, time_limit_seconds=seconds
+        proposal, report = routing_pyvrp.solve_with_report(
+            problem, EuclideanTravel(), seed=seed, time_limit_seconds=seconds, search=search
         )
+        reports.append(report)
         return [[int(vid) for vid in route.visit_ids] for route in proposal.routes]
 
-    return timed(solve)
+    attempt = timed(solve)
+    return replace(attempt, iterations=reports[0].iterations, peak_mb=peak_memory_mb())
 
 
 def run_ortools(instance: Instance, seconds: float, allow_drops: bool) -> Attempt:
@@ -110,6 +129,7 @@ class Options:
     seed: int = 0
     solvers: tuple[str, ...] = ("ours", "ortools")
     ortools_drops: bool = False
+    search: routing_pyvrp.SearchSettings | None = None  # None: the adapter's own choice
 
 
 @dataclass(frozen=True)
@@ -132,7 +152,8 @@ def benchmark(name: str, options: Options) -> Row:
     best = best_known(path, instance.name)
     ours = ortools = None
     if "ours" in options.solvers:
-        ours = score(instance, run_ours(instance, options.seconds, options.seed), best)
+        attempt = run_ours(instance, options.seconds, options.seed, options.search)
+        ours = score(instance, attempt, best)
     if "ortools" in options.solvers:
         attempt = run_ortools(instance, options.seconds, options.ortools_drops)
         ortools = score(instance, attempt, best)
@@ -141,16 +162,19 @@ def benchmark(name: str, options: Options) -> Row:
 
 def score(instance: Instance, attempt: Attempt, best: BestKnown) -> Score:
     times = (attempt.seconds, attempt.cpu_seconds)
+    search = {"iterations": attempt.iterations, "peak_mb": attempt.peak_mb}
     if attempt.routes is None:
-        return Score(0, 0, None, False, *times, ["no solution found"], [])
+        return Score(0, 0, None, False, *times, ["no solution found"], [], **search)
     routes = [route for route in attempt.routes if route]
     distance = check.total_distance(instance, routes)
     gap = 100 * (distance - best.distance) / best.distance
     found = check.violations(instance, routes)
-    return Score(len(routes), distance, gap, not found, *times, found, routes)
+    return Score(len(routes), distance, gap, not found, *times, found, routes, **search)
 
 
-SCORE_HEADER = f"{'veh':>4} {'dist':>6} {'gap%':>6} {'feas':>4} {'s':>5} {'cpu':>5}"
+SCORE_HEADER = (
+    f"{'veh':>4} {'dist':>6} {'gap%':>6} {'feas':>4} {'s':>5} {'cpu':>5} {'iters':>6} {'MB':>5}"
+)
 
 
 def header(options: Options) -> str:
@@ -171,7 +195,12 @@ def _format_score(s: Score) -> str:
     feasible = "yes" if s.feasible else "no"
     gap = "-" if s.gap_percent is None else f"{s.gap_percent:.2f}"
     times = f"{s.seconds:>5.1f} {s.cpu_seconds:>5.1f}"
-    return f"{s.vehicles:>4} {s.distance:>6} {gap:>6} {feasible:>4} {times}"
+    iterations = "-" if s.iterations is None else str(s.iterations)
+    memory = "-" if s.peak_mb is None else f"{s.peak_mb:.0f}"
+    return (
+        f"{s.vehicles:>4} {s.distance:>6} {gap:>6} {feasible:>4} {times} {iterations:>6}"
+        f" {memory:>5}"
+    )
 
 
 def summary(rows: list[Row]) -> dict:
@@ -226,6 +255,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print JSON, with routes")
     parser.add_argument("--solvers", default="ours,ortools", help="comma-separated: ours, ortools")
+    parser.add_argument("--neighbours", type=int, help="ours: granular neighbourhood size")
+    parser.add_argument("--perturbations", type=int, help="ours: most clients per perturbation")
+    parser.add_argument("--workers", type=int, help="ours: seeds searched at once, a process each")
     parser.add_argument(
         "--ortools-drops",
         action="store_true",
@@ -234,11 +266,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def search_settings(args: argparse.Namespace) -> routing_pyvrp.SearchSettings | None:
+    """The adapter's settings with what the command line overrides; None: all the adapter's."""
+    given = {
+        "num_neighbours": args.neighbours,
+        "max_perturbations": args.perturbations,
+        "workers": args.workers,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    if not given:
+        return None
+    large = routing_pyvrp.SearchSettings.for_visits(routing_pyvrp.LARGE_DAY_VISITS)
+    return replace(large, **given)
+
+
+def machine_load() -> str:
+    """The machine's state: solves stop on wall-clock time, so a busy machine searches less."""
+    one, five, _ = os.getloadavg()
+    cores = routing_pyvrp.available_cores()
+    return f"{cores} cores, load average {one:.1f} (1 min) {five:.1f} (5 min)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     solvers = tuple(name.strip() for name in args.solvers.split(",") if name.strip())
-    options = Options(args.seconds, args.seed, solvers, args.ortools_drops)
+    options = Options(args.seconds, args.seed, solvers, args.ortools_drops, search_settings(args))
     if not args.json:
+        print(f"# {options.search or 'adapter defaults'}; {machine_load()}", flush=True)
         print(header(options), flush=True)
     rows = []
     for name in instance_names(args.instances):

@@ -14,11 +14,18 @@ Mapping:
   then starts at the last pinned visit when it is done, so the pins stay first and in order;
 - travel time is both the distance and the duration, at unit cost with no fixed vehicle cost,
   so the objective is total travel time (minus prizes of optional visits served).
+
+Search settings (`SearchSettings`) grow with the day: PyVRP's defaults suit the 100-visit days
+they were tuned on; a 1,000-visit day searches a smaller granular neighbourhood (fewer, faster
+local-search moves per iteration) and can search several seeds at once, one process per core
+the function has, keeping the best plan (docs/ROUTING_BENCH.md has the measurements).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import os
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.routing import (
@@ -44,6 +51,48 @@ if TYPE_CHECKING:
 # time limit. Large ones (100 visits) run about 1,000 iterations a second, so the time
 # limit is what stops them.
 NO_IMPROVEMENT_ITERATIONS = 20_000
+# From this many visits on, a day is searched with the large-day settings.
+LARGE_DAY_VISITS = 400
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """What PyVRP's iterated local search is tuned with (SolveParams), and how many seeds."""
+
+    num_neighbours: int = 50  # granular neighbourhood per client (PyVRP's default)
+    max_perturbations: int = 25  # clients moved per perturbation (PyVRP's default)
+    workers: int = 1  # seeds searched at once, one process each; the best plan is kept
+
+    @classmethod
+    def for_visits(cls, visits: int, cores: int | None = None) -> SearchSettings:
+        if visits < LARGE_DAY_VISITS:
+            return cls()
+        return cls(num_neighbours=LARGE_NEIGHBOURS, workers=max(1, cores or available_cores()))
+
+    def solve_params(self) -> Any:
+        from pyvrp import SolveParams
+        from pyvrp.search import NeighbourhoodParams, PerturbationParams
+
+        return SolveParams(
+            neighbourhood=NeighbourhoodParams(num_neighbours=self.num_neighbours),
+            perturbation=PerturbationParams(max_perturbations=self.max_perturbations),
+        )
+
+
+LARGE_NEIGHBOURS = 40
+
+
+def available_cores() -> int:
+    """The cores this process may run on: a Lambda function gets one vCPU per 1,769 MB."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class SolveReport:
+    """How the search went: iterations summed over seeds, the seeds searched."""
+
+    iterations: int
+    seeds: int
 
 
 def solve(
@@ -53,6 +102,7 @@ def solve(
     seed: int = 0,
     time_limit_seconds: float = 10,
     max_iterations: int | None = None,
+    search: SearchSettings | None = None,
 ) -> Proposal:
     """Plan the day: an ordered route per technician and the visits that could not be placed.
 
@@ -62,16 +112,37 @@ def solve(
     serves as many of them as it can, so the worst case takes twice the time limit.
     Raises `RoutingProblemError` for a malformed problem.
     """
+    return solve_with_report(
+        problem,
+        travel,
+        seed=seed,
+        time_limit_seconds=time_limit_seconds,
+        max_iterations=max_iterations,
+        search=search,
+    )[0]
+
+
+def solve_with_report(
+    problem: RoutingProblem,
+    travel: TravelTimeProvider | TravelTable,
+    *,
+    seed: int = 0,
+    time_limit_seconds: float = 10,
+    max_iterations: int | None = None,
+    search: SearchSettings | None = None,
+) -> tuple[Proposal, SolveReport]:
+    """`solve`, also saying how the search went; `travel` may be a table already built."""
     validate_problem(problem)
-    table = TravelTable.for_problem(problem, travel)
+    table = travel if isinstance(travel, TravelTable) else TravelTable.for_problem(problem, travel)
     impossible = impossible_visits(problem, table)
     model = _FleetModel.build(problem, table, excluded={item.visit_id for item in impossible})
     stop = _StopRule(time_limit_seconds, max_iterations)
-    sequences = model.solve(stop, seed) if model.has_work else {}
-    proposal = _proposal(problem, table, sequences, impossible)
+    settings = search or SearchSettings.for_visits(len(model.visits))
+    found = model.solve(stop, seed, settings) if model.has_work else _NOTHING
+    proposal = _proposal(problem, table, model.sequences(found), impossible)
     if violations := find_violations(problem, proposal, table):
         raise RuntimeError(f"solver returned an infeasible plan: {violations}")
-    return proposal
+    return proposal, SolveReport(found.iterations, found.seeds)
 
 
 @dataclass(frozen=True)
@@ -120,23 +191,24 @@ class _FleetModel:
     def has_work(self) -> bool:
         return bool(self.fleets and self.visits)
 
-    def solve(self, stop: _StopRule, seed: int) -> dict[str, list[str]]:
-        """Visit ids per technician. Falls back to optional priority visits if all won't fit."""
-        solution = self._run(stop, seed, priority_required=True)
-        if not solution.is_feasible():
+    def solve(self, stop: _StopRule, seed: int, settings: SearchSettings) -> _Found:
+        """The best plan found. Falls back to optional priority visits if all won't fit."""
+        found = self._search(stop, seed, settings, priority_required=True)
+        if not found.feasible:
             # Some priority visits cannot all be served together; rather than fail, serve as
             # many as possible, each worth more than every optional visit and all travel.
-            solution = self._run(stop, seed, priority_required=False)
-        return self._sequences(solution)
+            first = found.iterations
+            found = self._search(stop, seed, settings, priority_required=False)
+            found = replace(found, iterations=first + found.iterations)
+        return found
 
-    def _run(self, stop: _StopRule, seed: int, *, priority_required: bool) -> Any:
-        import pyvrp
-
+    def _search(
+        self, stop: _StopRule, seed: int, settings: SearchSettings, *, priority_required: bool
+    ) -> _Found:
         data = self._problem_data(priority_required)
-        result = pyvrp.solve(
-            data, stop=stop.criterion(), seed=seed, collect_stats=False, display=False
-        )
-        return result.best
+        if settings.workers <= 1:
+            return _search_once(data, stop, seed, settings)
+        return _search_in_parallel(data, stop, seed, settings)
 
     def _problem_data(self, priority_required: bool) -> Any:
         import numpy as np
@@ -204,16 +276,84 @@ class _FleetModel:
         shifts = sum((f.shift_end - f.start_time) * len(f.technicians) for f in self.fleets)
         return optional + shifts + 1
 
-    def _sequences(self, solution: Any) -> dict[str, list[str]]:
-        if not solution.is_feasible():
+    def sequences(self, found: _Found) -> dict[str, list[str]]:
+        """Visit ids per technician."""
+        if not found.feasible:
             return {}  # nothing trustworthy to propose; every visit is reported unassigned
         unused = [list(fleet.technicians) for fleet in self.fleets]
         sequences: dict[str, list[str]] = {}
-        for route in solution.routes():
-            tech = unused[route.vehicle_type()].pop(0)
-            visits = [self.visits[a.idx].id for a in route.schedule() if a.is_client()]
-            sequences[tech.id] = visits
+        for vehicle_type, clients in found.routes:
+            tech = unused[vehicle_type].pop(0)
+            sequences[tech.id] = [self.visits[index].id for index in clients]
         return sequences
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A search's best solution, as plain data a seed's process can send back."""
+
+    feasible: bool
+    cost: float
+    routes: list[tuple[int, list[int]]]  # (vehicle type, client indices in visiting order)
+    iterations: int
+    seeds: int = 1
+
+
+_NOTHING = _Found(feasible=True, cost=0, routes=[], iterations=0, seeds=0)
+
+
+def _search_once(data: Any, stop: _StopRule, seed: int, settings: SearchSettings) -> _Found:
+    import pyvrp
+
+    result = pyvrp.solve(
+        data,
+        stop=stop.criterion(),
+        seed=seed,
+        collect_stats=False,
+        display=False,
+        params=settings.solve_params(),
+    )
+    best = result.best
+    routes = [
+        (route.vehicle_type(), [a.idx for a in route.schedule() if a.is_client()])
+        for route in best.routes()
+    ]
+    return _Found(best.is_feasible(), result.cost(), routes, result.num_iterations)
+
+
+def _search_in_parallel(data: Any, stop: _StopRule, seed: int, settings: SearchSettings) -> _Found:
+    """Seeds seed, seed+1, ... searched at once, one process each; the cheapest plan wins.
+
+    Processes are forked and answer through a pipe: Lambda has no /dev/shm, so
+    multiprocessing's Pool and Queue (which need it for semaphores) fail there; Pipe works.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    children = []
+    for offset in range(1, settings.workers):
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_search_and_send, args=(data, stop, seed + offset, settings, sender)
+        )
+        process.start()
+        sender.close()
+        children.append((receiver, process))
+    found = [_search_once(data, stop, seed, settings)]
+    for receiver, process in children:
+        # A seed whose process died (out of memory, killed) sends nothing: the others stand.
+        with contextlib.suppress(EOFError):
+            found.append(receiver.recv())
+        process.join()
+    best = min(found, key=lambda f: (not f.feasible, f.cost))
+    return replace(best, iterations=sum(f.iterations for f in found), seeds=len(found))
+
+
+def _search_and_send(
+    data: Any, stop: _StopRule, seed: int, settings: SearchSettings, sender: Any
+) -> None:
+    sender.send(_search_once(data, stop, seed, settings))
+    sender.close()
 
 
 def _fleets(problem: RoutingProblem, table: TravelTable) -> list[_Fleet]:

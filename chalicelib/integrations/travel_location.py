@@ -78,6 +78,22 @@ class AmazonLocationTravel:
                 seconds[i][j] = estimate[i][j]
         return seconds
 
+    def routes(
+        self, departures: Sequence[Location], destinations: Sequence[Location]
+    ) -> list[list[int | None]]:
+        """Seconds from each departure to each destination, None where there is no route
+        (services.travel_matrix's `LegSource`): billed departures x destinations."""
+        step = self._block_size()
+        rows: list[list[int | None]] = [[] for _ in departures]
+        for first in range(0, len(departures), step):
+            chunk = departures[first : first + step]
+            for start in range(0, len(destinations), step):
+                targets = destinations[start : start + step]
+                answer = self._call(_positions(chunk), _positions(targets))
+                for r, row in enumerate(answer["RouteMatrix"]):
+                    rows[first + r] += [_seconds(entry) for entry in row]
+        return rows
+
     def _block_size(self) -> int:
         if self.block_size is None:
             if self.calculator_name not in _block_sizes:
@@ -114,6 +130,16 @@ class AmazonLocationTravel:
 
             self.client = client("location")
         return self.client
+
+
+def _positions(locations: Sequence[Location]) -> list[list[float]]:
+    return [[location.lng, location.lat] for location in locations]
+
+
+def _seconds(entry: dict) -> int | None:
+    if entry.get("Error") or entry.get("DurationSeconds") is None:
+        return None
+    return math.ceil(entry["DurationSeconds"])
 
 
 def _unavailable(exc: Exception) -> Unavailable:

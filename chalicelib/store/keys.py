@@ -377,3 +377,9 @@ TWILIO_MESSAGE_SORT = "MSG"
 
 def tenant_owns(tenant_id: str, key_value: str) -> bool:
     return key_value == _t(tenant_id) or key_value.startswith(_t(tenant_id) + "#")
+
+
+def travel_leg(tenant_id: str, origin: str, destination: str) -> Key:
+    """A road travel time from one place to another (cached, ttl); places as rounded
+    `lat,lng` (services.travel_matrix.place_key)."""
+    return Key(f"{_t(tenant_id)}#LEG#{origin}", f"TO#{destination}")
