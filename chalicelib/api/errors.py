@@ -31,6 +31,8 @@ CODES: dict[str, str] = {
     "already_invoiced": "409: the job already has a final invoice, or the deposit its invoice",
     "number_taken": "409: another business holds that texting number",
     "stripe_account_taken": "409: another business holds that Stripe account",
+    "slug_taken": "409: another business's booking page has that slug",
+    "slot_taken": "409: the booking's time is no longer free (`details.next_slots` offers others)",
     "payment_processing": "409: a card or bank payment is on its way for this invoice",
     "proposal_running": "409: the dispatch proposal is still being computed",
     "proposal_failed": "409: the dispatch proposal failed (see its `reason`)",
@@ -61,6 +63,7 @@ CODES: dict[str, str] = {
     "invalid_recurrence": "422: a recurrence rule Fieldline does not take",
     "invalid_template": "422: a text template that cannot be used",
     "unknown_placeholder": "422: a template placeholder that does not exist",
+    "outside_service_area": "422: the business does not take online bookings at that address",
     "invalid_timezone": "422: not an IANA time zone",
     "invalid_locale": "422: not a CLDR locale Fieldline writes in",
     "unsupported_currency": "422: a currency Fieldline does not bill in",
@@ -76,6 +79,8 @@ CODES: dict[str, str] = {
     "stripe_refused": "422: Stripe refused the operation (its reason in `message`)",
     # 429, 5xx: try again later (`Retry-After` says when)
     "too_many_requests": "429: over the stage's request rate: wait `Retry-After` seconds",
+    "rate_limited": "429: too many online bookings from this address or phone: wait "
+    "`Retry-After` seconds",
     "internal_error": "500: a bug on our side",
     "gateway_timeout": "504: the request took longer than the gateway waits (29 s); it may "
     "have taken effect: retry with the same `Idempotency-Key`",

@@ -50,12 +50,15 @@ class Route:
     # The kind of customer link in the `{token}` path parameter of a public route: its tenant
     # scopes the route's Idempotency-Key, as a token's tenant scopes a staff route's.
     link: str | None = None
+    # A public route whose path names its tenant otherwise (an online booking page's slug):
+    # the tenant it names (None: none), which scopes the route's Idempotency-Key.
+    tenant_of: Callable[[dict[str, str]], str | None] | None = None
 
     @property
     def takes_idempotency_key(self) -> bool:
         """Every POST a client makes (webhooks and form posts have their own dedupe); the local
         stage's /dev helpers belong to no tenant and take none."""
-        scoped = self.roles is not None or self.link is not None
+        scoped = self.roles is not None or self.link is not None or self.tenant_of is not None
         return self.method == "POST" and not self.raw and scoped
 
 
@@ -69,7 +72,8 @@ RETRY_AFTER_SECONDS = 5
 def error_response(error: FieldlineError, headers: dict[str, str] | None = None) -> Response:
     body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
     if error.status in (429, 503):
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
+        wait = getattr(error, "retry_after", None) or RETRY_AFTER_SECONDS
+        headers = {"Retry-After": str(wait), **(headers or {})}
     return Response(body=body, status_code=error.status, headers=headers or {})
 
 
@@ -103,6 +107,7 @@ class Api:
         raw: bool = False,
         location: str | None = None,
         link: str | None = None,
+        tenant_of: Callable[[dict[str, str]], str | None] | None = None,
     ) -> Callable:
         def register(handler: Callable) -> Callable:
             spec = Route(
@@ -122,6 +127,7 @@ class Api:
                 if_match="if_match" in inspect.signature(handler).parameters,
                 location=location,
                 link=link,
+                tenant_of=tenant_of,
             )
             ROUTES.append(spec)
             self.handlers[(method, path)] = (spec, handler)
@@ -215,6 +221,8 @@ def _idempotency_scope(spec: Route, path_params: dict[str, str]) -> str | None:
     who = current_caller.get()
     if who is not None:
         return who.tenant_id
+    if spec.tenant_of is not None:
+        return spec.tenant_of(path_params)
     if spec.link and path_params.get("token"):
         from chalicelib.config import get_settings
         from chalicelib.domain import clock, links
@@ -224,6 +232,14 @@ def _idempotency_scope(spec: Route, path_params: dict[str, str]) -> str | None:
         )
         return claims.tenant_id if claims is not None else None
     return None
+
+
+def source_ip() -> str | None:
+    """The current request's client address, as API Gateway saw it (a client cannot set it,
+    unlike X-Forwarded-For's first entry)."""
+    request = current_request.get()
+    identity = (getattr(request, "context", None) or {}).get("identity") or {}
+    return identity.get("sourceIp")
 
 
 MAX_IDEMPOTENCY_KEY = 255

@@ -47,6 +47,16 @@ class Invalid(FieldlineError):
     status, code = 422, "validation_error"
 
 
+class TooManyRequests(FieldlineError):
+    """Over a limit (429); `retry_after` seconds until it lets the caller in again."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, code: str | None = None):
+        super().__init__(message, details=[{"retry_after_seconds": retry_after}], code=code)
+        self.retry_after = retry_after
+
+
 class Unavailable(FieldlineError):
     """An upstream (DynamoDB, Stripe, Twilio) is unavailable; safe to retry."""
 

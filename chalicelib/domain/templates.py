@@ -29,6 +29,8 @@ DEFAULTS = {
     "dunning": "Hi {first_name}, a friendly reminder from {business_name}: {amount_due} is due "
     "{due_date}. Pay here: {link}",
     "visit_confirmed": "Thanks {first_name}, you're confirmed for {visit_window}.",
+    "booking_confirmed": "Hi {first_name}, {business_name} booked you for {visit_window}. "
+    "Details or changes: {link}",
     "help": "{business_name}: call us at {business_phone}. Reply STOP to opt out.",
 }
 

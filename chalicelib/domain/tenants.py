@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
 
+from chalicelib.domain.booking import BookingSettings
 from chalicelib.domain.currencies import DEFAULT_LOCALE, require_currency
 from chalicelib.domain.errors import Invalid
 
@@ -102,6 +103,10 @@ class Tenant(BaseModel):
     stripe_status: StripeStatus = Field(default_factory=StripeStatus)
     # Texts the tenant rewrote (chalicelib/domain/templates.py holds the defaults).
     templates: dict[str, str] = Field(default_factory=dict)
+    # Service plans: days after a failed autopay billing date to charge again; then paused.
+    plan_retry_days: list[int] = Field(default_factory=lambda: [1, 3, 7])
+    # Online booking (PUT /settings/booking): its page's slug is claimed like a texting number.
+    booking: BookingSettings | None = None
     created_at: datetime
     version: int | None = None
 
@@ -116,6 +121,10 @@ class Tenant(BaseModel):
     @classmethod
     def _locale(cls, value: object) -> str:
         return require_locale(value)
+
+    @property
+    def booking_slug(self) -> str | None:
+        return self.booking.slug if self.booking else None
 
     @property
     def takes_cards(self) -> bool:

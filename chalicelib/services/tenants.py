@@ -94,6 +94,7 @@ def update_settings(caller: Caller, changes: dict[str, Any], if_match: int | Non
 OWNED = (
     ("twilio_from_number", store.SMS_NUMBER, "number_taken", "that number"),
     ("stripe_account_id", store.STRIPE_ACCOUNT, "stripe_account_taken", "that Stripe account"),
+    ("booking_slug", store.BOOKING_SLUG, "slug_taken", "that booking address"),
 )
 
 

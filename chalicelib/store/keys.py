@@ -196,6 +196,12 @@ def webhook_dedupe(provider: str, event_id: str) -> Key:
     return Key(f"HOOK#{provider}#{event_id}", "HOOK")
 
 
+def rate_window(tenant_id: str, subject: str, window: int) -> Key:
+    """Requests one subject (`IP#…`, `PHONE#+1…`) made in one window (epoch seconds / length):
+    an online booking's rate limit, expired by ttl."""
+    return Key(f"{_t(tenant_id)}#RATE#{subject}", f"W#{window}")
+
+
 def idempotency_partition(tenant_id: str) -> str:
     return f"{_t(tenant_id)}#IDEMPOTENCY"
 

@@ -9,7 +9,7 @@ from chalicelib.store.db import Transaction
 from chalicelib.store.models import Item
 from chalicelib.store.records import Page, entity, get, page, record
 
-SMS_NUMBER, STRIPE_ACCOUNT = "SMS", "STRIPE"
+SMS_NUMBER, STRIPE_ACCOUNT, BOOKING_SLUG = "SMS", "STRIPE", "BOOKING"
 
 
 def tenant_item(tenant: Tenant) -> Item:
