@@ -42,6 +42,9 @@ class Settings:
     jwt_issuer: str = "fieldline-local"
     jwt_audience: str = "fieldline"
     jwks_url: str | None = None
+    # Deployed stages: the Cognito user pool an accepted invitation creates its user in (unset:
+    # the local stage, which issues its own tokens).
+    user_pool_id: str | None = None
     local_dir: Path = Path(".local")
     stripe_api_base: str | None = None
     # The customer's pay page loads Stripe.js from here with this publishable key (not a
@@ -185,6 +188,7 @@ def _from_environment() -> Settings:
         "stripe_api_base": "FIELDLINE_STRIPE_API_BASE",
         "stripe_js_url": "FIELDLINE_STRIPE_JS_URL",
         "stripe_publishable_key": "FIELDLINE_STRIPE_PUBLISHABLE_KEY",
+        "user_pool_id": "FIELDLINE_USER_POOL_ID",
         "application_fee_bps": "FIELDLINE_APPLICATION_FEE_BPS",
         "sms_provider": "FIELDLINE_SMS_PROVIDER",
         "email_from": "FIELDLINE_EMAIL_FROM",

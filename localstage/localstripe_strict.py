@@ -129,6 +129,71 @@ def _charges_enabled_or_refuse():
 resources.PaymentIntent.__init__ = _strict_intent
 
 
+# --- SetupIntents (cards on file) ---------------------------------------------------------------
+# localstripe's SetupIntent takes only card, sepa_debit and ideal, never attaches the method to
+# the intent's Customer, sends no `setup_intent.succeeded`, and detaches a method attached to
+# no one. Stripe takes `us_bank_account` (the method needs a mandate, which Stripe.js records
+# when it confirms), attaches the method to the Customer on success and says so in an event, and
+# refuses to detach a method attached to no Customer.
+
+SETUP_TYPES = ("card", "us_bank_account")
+_create_setup = resources.SetupIntent.__init__
+_confirm_setup = resources.SetupIntent._api_confirm.__func__
+_detach_method = resources.PaymentMethod._api_detach.__func__
+
+
+def _strict_setup(self, payment_method_types=None, **kw):
+    types = payment_method_types or ["card"]
+    if not isinstance(types, list) or any(t not in SETUP_TYPES for t in types):
+        raise UserError(400, f"The payment method type {types!r} is invalid.")
+    _create_setup(self, payment_method_types=["card"], **kw)
+    self.payment_method_types = types
+    self.mandate = None
+    self.created = int(time.time())
+
+
+def _confirm_and_attach(cls, id, mandate_data=None, **kw):
+    setup = _confirm_setup(cls, id, **kw)
+    if setup.status == "succeeded":
+        if setup.customer and setup.payment_method:
+            method = resources.PaymentMethod._api_retrieve(setup.payment_method)
+            method.customer = setup.customer
+        webhooks.schedule_webhook(_event("setup_intent.succeeded", setup, setup._account))
+    return setup
+
+
+def _detach_attached(cls, id, **kw):
+    method = resources.PaymentMethod._api_retrieve(id)
+    if method.customer is None:
+        raise UserError(
+            400,
+            "The payment method you provided is not attached to a customer so detachment is "
+            "impossible.",
+        )
+    return _detach_method(cls, id, **kw)
+
+
+resources.SetupIntent.__init__ = _strict_setup
+# localstripe's routes hold its own confirm and detach; the middleware below answers these two.
+STRICTER_ROUTES = {
+    ("POST", "/v1/setup_intents/{id}/confirm"): lambda **kw: _confirm_and_attach(
+        resources.SetupIntent, **kw
+    ),
+    ("POST", "/v1/payment_methods/{id}/detach"): lambda **kw: _detach_attached(
+        resources.PaymentMethod, **kw
+    ),
+}
+
+
+@web.middleware
+async def stricter_routes(request, handler):
+    url = request.match_info.route.resource
+    key = (request.method, url.canonical if url is not None else "")
+    if key in STRICTER_ROUTES:
+        return await server.api_extra(STRICTER_ROUTES[key], key[1])(request)
+    return await handler(request)
+
+
 # --- connected accounts -------------------------------------------------------------------------
 
 
@@ -389,6 +454,7 @@ async def _send_webhook(event):
 webhooks._send_webhook = _send_webhook
 
 server.app.middlewares.append(stripe_account_header)
+server.app.middlewares.append(stricter_routes)  # inside: it acts in the named account
 for method, path, view in (
     ("POST", "/v1/accounts", create_account),
     ("GET", "/v1/accounts/{id}", server.api_retrieve(Account, "/v1/accounts/{id}")),
@@ -399,6 +465,90 @@ for method, path, view in (
     ("POST", "/_config/connect_webhooks/{id}", config_connect_webhook),
 ):
     server.app.router.add_route(method, path, view)
+
+# --- off-session charges (service plans' autopay) -----------------------------------------------
+# localstripe answers a confirmed off-session intent whose card wants authentication with
+# `requires_action` (200), a decline with a bare 402, knows Stripe's test ids only as
+# `pm_card_visa*`, and ignores Idempotency-Key. Stripe answers both with a 402 CardError
+# (`authentication_required` or `card_declined`) carrying `decline_code` and the intent, left
+# `requires_payment_method`; takes the `pm_card_*` test ids below; and returns the first answer
+# to a request repeated with its idempotency key (24 hours).
+
+TEST_METHODS = {
+    "pm_card_chargeDeclined": "4000000000000002",
+    "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
+    "pm_card_authenticationRequired": "4000002760003184",
+}
+_test_article = resources.PaymentMethod._try_get_canonical_test_article.__func__
+_create_intent_api = resources.PaymentIntent._api_create.__func__
+_OFF_SESSION_ANSWERS: dict[tuple[str | None, str], tuple[int, dict]] = {}
+
+
+def _more_test_methods(cls, id):
+    number = TEST_METHODS.get(id)
+    if number is None:
+        return _test_article(cls, id)
+    card = {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"}
+    return resources.PaymentMethod(type="card", card=card)
+
+
+def _card_error(message: str, code: str, decline_code: str, intent) -> UserError:
+    error = UserError(402, message, {"code": code, "decline_code": decline_code})
+    error.body["error"].update(type="card_error", payment_intent=intent._export())
+    return error
+
+
+def _off_session_intent(cls, off_session=None, **data):
+    if resources.try_convert_to_bool(off_session) is not True:
+        return _create_intent_api(cls, off_session=off_session, **data)
+    try:
+        intent = _create_intent_api(cls, off_session=True, **data)
+    except UserError as declined:
+        charge_id = declined.body.get("error", {}).get("charge")
+        if declined.code != 402 or not charge_id:
+            raise
+        charge = resources.Charge._api_retrieve(charge_id)
+        intent = resources.PaymentIntent._api_retrieve(charge.payment_intent)
+        error = _card_error("Your card was declined.", "card_declined", "generic_decline", intent)
+        raise error from None
+    if intent.status == "requires_action":  # the customer is not there to authenticate
+        intent.next_action, intent.payment_method = None, None
+        webhooks.schedule_webhook(
+            _event("payment_intent.payment_failed", intent, getattr(intent, "_account", None))
+        )
+        raise _card_error(
+            "Your card was declined. This transaction requires authentication.",
+            "authentication_required",
+            "authentication_required",
+            intent,
+        )
+    return intent
+
+
+@web.middleware
+async def off_session_idempotency(request, handler):
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or request.path != "/v1/payment_intents" or not key:
+        return await handler(request)
+    data = await server.get_post_data(request) or {}
+    if resources.try_convert_to_bool(data.get("off_session")) is not True:
+        return await handler(request)
+    remembered = (ACTING.get(), key)
+    if remembered in _OFF_SESSION_ANSWERS:
+        status, body = _OFF_SESSION_ANSWERS[remembered]
+        return server.json_response(body, status=status)
+    try:
+        answer = await handler(request)
+    except UserError as refused:
+        _OFF_SESSION_ANSWERS[remembered] = (refused.code, refused.body)
+        raise
+    _OFF_SESSION_ANSWERS[remembered] = (answer.status, json.loads(answer.body))
+    return answer
+
+
+resources.PaymentMethod._try_get_canonical_test_article = classmethod(_more_test_methods)
+resources.PaymentIntent._api_create = classmethod(_off_session_intent)
+server.app.middlewares.append(off_session_idempotency)
 
 if __name__ == "__main__":
     server.start()

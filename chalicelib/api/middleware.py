@@ -20,6 +20,7 @@ from chalicelib.domain.errors import FieldlineError, PayloadTooLarge, Unauthoriz
 from chalicelib.domain.tenants import ROLES
 from chalicelib.integrations import tokens
 from chalicelib.logs import logger
+from chalicelib.services import team
 
 
 def http_middleware(event, get_response):
@@ -66,7 +67,11 @@ def authenticate(header: str | None) -> Caller:
     role = claims.get("role") or claims.get("custom:role")
     if not tenant_id or role not in ROLES:
         raise Unauthorized("the token does not name a tenant and a role")
-    return Caller(tenant_id=tenant_id, user_id=claims["sub"], role=role)
+    # An invited technician's Cognito user names the technician it logs in as.
+    user_id = claims.get("custom:user_id") or claims["sub"]
+    if not team.token_allowed(tenant_id, user_id, claims["iat"]):
+        raise Unauthorized("the user was deactivated or their access changed: sign in again")
+    return Caller(tenant_id=tenant_id, user_id=user_id, role=role)
 
 
 def normalize_error(response: Response) -> Response:

@@ -24,6 +24,7 @@ MODULES = (
     "templates",
     "technicians",
     "customers",
+    "cards",
     "pricebook",
     "jobs",
     "quotes",

@@ -38,6 +38,7 @@ class PointIn(Strict):
 
 
 Skill = Field(min_length=1, max_length=50)
+CostRate = Field(None, ge=0, le=100_000_000, description="What an hour of theirs costs (cents)")
 
 
 class TechnicianIn(Strict):
@@ -51,6 +52,7 @@ class TechnicianIn(Strict):
         )
     )
     home: PointIn | None = None
+    cost_rate_cents: int | None = CostRate
 
 
 class TechnicianPatch(Patch):
@@ -63,6 +65,7 @@ class TechnicianPatch(Patch):
     shift: ShiftIn = None
     home: PointIn | None = None
     active: bool = None
+    cost_rate_cents: int | None = CostRate
 
 
 class TechnicianOut(Out):
@@ -74,6 +77,7 @@ class TechnicianOut(Out):
     shift: Shift | None
     home: Point | None
     active: bool
+    cost_rate_cents: int | None
     created_at: datetime
     version: int
 

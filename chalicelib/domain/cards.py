@@ -20,6 +20,7 @@ MethodType = Literal["card", "us_bank_account"]
 LINK_LIFETIME = timedelta(days=30)
 LINK_KIND = "card"
 SAVED_EVENT = "PaymentMethodSaved"
+SETUP_TEXT = "card_setup"  # the text template of the link (domain/templates.py)
 LISTED = {"id", "type", "brand", "last4", "exp_month", "exp_year", "default"}
 
 

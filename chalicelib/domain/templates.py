@@ -31,6 +31,8 @@ DEFAULTS = {
     "visit_confirmed": "Thanks {first_name}, you're confirmed for {visit_window}.",
     "booking_confirmed": "Hi {first_name}, {business_name} booked you for {visit_window}. "
     "Details or changes: {link}",
+    "card_setup": "Hi {first_name}, {business_name} asks you to keep a card on file for "
+    "future payments. Add it here: {link}",
     "help": "{business_name}: call us at {business_phone}. Reply STOP to opt out.",
 }
 

@@ -30,5 +30,11 @@ class User(BaseModel):
     shift: Shift | None = None
     home: Point | None = None
     active: bool = True
+    # A technician's cost to the business per hour (job costing), in the tenant's currency.
+    cost_rate_cents: int | None = None
+    # The user's Cognito username (deployed stages), set when they accepted an invitation.
+    login: str | None = None
+    # Epoch seconds: tokens issued before are refused (deactivation, a role change).
+    tokens_valid_after: float | None = None
     created_at: datetime
     version: int | None = None

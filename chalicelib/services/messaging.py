@@ -206,3 +206,20 @@ def email_customer(
         message.status, message.error = "failed", str(exc)
     record_message(tenant.tenant_id, message, actor)
     return message
+
+
+def text_person(tenant: Tenant, to: str, kind: str, body: str) -> str:
+    """Text someone who is not a customer (a team member's invitation): the same opt-out check
+    and retries, recorded on no job. Returns the message's status."""
+    message = Message(
+        message_id=new_id(),
+        kind=kind,
+        to=to,
+        from_=tenant.twilio_from_number or get_settings().twilio_default_from,
+        body=body,
+        created_at=clock.now(),
+    )
+    if customers.opted_out_of(message.from_, to):
+        return "suppressed"
+    send(message)
+    return message.status

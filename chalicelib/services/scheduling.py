@@ -30,6 +30,7 @@ from chalicelib.domain.users import Point, User
 from chalicelib.domain.visits import Tally, TechDay, Visit
 from chalicelib.logs import logger
 from chalicelib.services import customers, jobs, messaging, tenants
+from chalicelib.services import time as timekeeping
 from chalicelib.services.common import check_version, retrying
 from chalicelib.store import jobs as job_store
 from chalicelib.store import series as series_store
@@ -177,7 +178,10 @@ def report_status(
             stage = job_rules.advance(job, "completed", caller.user_id)
         return [happened, stage]
 
-    visit = _change(caller, tenant, job_id, visit_id, reported, if_match=if_match)
+    def time_spent(tx: Transaction, visit: Visit) -> None:
+        timekeeping.queue_visit_time(tx, caller.tenant_id, visit)
+
+    visit = _change(caller, tenant, job_id, visit_id, reported, if_match=if_match, also=time_spent)
     if status == "en_route":
         _text_on_my_way(caller, tenant, customer_of_job[0], visit, location)
     return visit
@@ -245,10 +249,12 @@ def _change(
     new: Visit | None = None,
     if_match: int | None = None,
     closing: bool = False,
+    also: Callable[[Transaction, Visit], None] | None = None,
 ) -> Visit:
     """Load, change, check the technicians' days and save together; retry a lost race.
 
-    `closing` lets a change through on a closed job (cancelling its visits frees the time).
+    `closing` lets a change through on a closed job (cancelling its visits frees the time);
+    `also` adds writes that belong to the change (the time a status change ends).
     """
 
     def attempt() -> Visit:
@@ -268,6 +274,8 @@ def _change(
         tx = Transaction()
         queue_visits(tx, caller, tenant, [(before, visit)], collection)
         _save_job_if_changed(tx, caller, job, stage, events)
+        if also is not None:
+            also(tx, visit)
         tx.commit()
         return visit
 

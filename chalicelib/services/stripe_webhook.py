@@ -13,7 +13,7 @@ from chalicelib.domain.invoices import Invoice, Payment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.integrations import payments_stripe as stripe
 from chalicelib.logs import logger
-from chalicelib.services import invoicing, tenants
+from chalicelib.services import cards, invoicing, tenants
 from chalicelib.services.common import retrying
 from chalicelib.store import invoices as invoice_store
 from chalicelib.store.db import ConditionFailed, Transaction
@@ -54,6 +54,8 @@ def handle_stripe_event(
     if owner is None:
         logger.warning("stripe event of an account no tenant owns", extra={"account": account})
         return {**IGNORED}
+    if stripe_event.get("type") in cards.SETUP_EVENTS:  # a card saved on file
+        return cards.apply_setup_event(owner, account, stripe_event)
     if stripe_event.get("type") in ACCOUNT_EVENTS:
         outcome = tenants.apply_account_event(owner, account, stripe_event)
         return {"received": True, "outcome": outcome}
