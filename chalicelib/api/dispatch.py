@@ -43,6 +43,9 @@ class JobSummaryOut(Out):
     title: str
     stage: JobStage
     priority: Priority
+    source: str | None = Field(
+        description="Where the job came from: `online_booking` for a customer's own booking"
+    )
 
 
 class CustomerSummaryOut(Out):
@@ -67,6 +70,9 @@ class BoardVisitOut(Out):
     required_skills: list[str]
     location: Point | None
     checklist: list[ChecklistItemOut]
+    flags: list[str] = Field(
+        description="What dispatch should know: `plan_paused` (its service plan went unpaid)"
+    )
     job: JobSummaryOut | None
     customer: CustomerSummaryOut | None
     address: Address | None

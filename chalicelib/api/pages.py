@@ -15,7 +15,7 @@ from chalice import Response
 from chalicelib.api.http import Api
 from chalicelib.domain.errors import FieldlineError, NotFound
 from chalicelib.logs import logger
-from chalicelib.pages import invoice, quote, render, visit
+from chalicelib.pages import booking, invoice, quote, render, visit
 
 api = Api(__name__, "customer pages")
 
@@ -113,6 +113,21 @@ def confirm_visit_form(request, token: str):
 def reschedule_visit_form(request, token: str):
     """Form post (note): RescheduleRequested and a message for the office, then 303 back."""
     return visit.reschedule(token, request.raw_body)
+
+
+@api.route("/p/book/{slug}", "GET", roles=None, raw=True)
+@_always_html("../")
+def booking_page(request, slug: str):
+    """The business's booking page: service, day, time, details, confirmation (?done=)."""
+    return booking.show(slug, dict(request.query_params or {}))
+
+
+@api.route("/p/book/{slug}", "POST", roles=None, raw=True, content_types=FORM)
+@_always_html("../")
+def book_form(request, slug: str):
+    """Form post (service_id, start, name, phone, email?, address): book, then 303 to the
+    confirmation; a slot taken meanwhile 303s back to that day's times."""
+    return booking.book(slug, request.raw_body, _source_ip(request))
 
 
 @api.route("/p/static/{filename}", "GET", roles=None, raw=True)

@@ -37,6 +37,7 @@ MODULES = (
     "messages",
     "dunning",
     "reports",
+    "booking",
     "pages",
 )
 # The local stage's helpers (/dev/...) exist in no other stage.

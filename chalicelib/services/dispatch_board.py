@@ -173,8 +173,15 @@ def _visit_view(read: Day, visit: Visit) -> dict[str, Any]:
         "required_skills": visit.required_skills,
         "location": visit.location,
         "checklist": visit.checklist,
+        "flags": visit.flags,
         "job": (
-            {"id": job.job_id, "title": job.title, "stage": job.stage, "priority": job.priority}
+            {
+                "id": job.job_id,
+                "title": job.title,
+                "stage": job.stage,
+                "priority": job.priority,
+                "source": job.source,
+            }
             if job
             else None
         ),

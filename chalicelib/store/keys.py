@@ -417,31 +417,3 @@ def travel_leg(tenant_id: str, origin: str, destination: str) -> Key:
     """A road travel time from one place to another (cached, ttl); places as rounded
     `lat,lng` (services.travel_matrix.place_key)."""
     return Key(f"{_t(tenant_id)}#LEG#{origin}", f"TO#{destination}")
-# --- the team and its time ------------------------------------------------------------------
-
-
-def invitation(tenant_id: str, invitation_id: str) -> Key:
-    """An invitation to join the business (accepted once; its link expires)."""
-    return Key(f"{_t(tenant_id)}#INVITE#{invitation_id}", "INVITE")
-
-
-def time_entry(tenant_id: str, entry_id: str) -> Key:
-    """A technician's time entry: a clocked shift, travel or on-site time of a visit."""
-    return Key(f"{_t(tenant_id)}#TIME#{entry_id}", "TIME")
-
-
-def open_clock(tenant_id: str, user_id: str) -> Key:
-    """The technician's open shift, if any: one item, so two clock-ins cannot both succeed."""
-    return Key(f"{_t(tenant_id)}#TECH#{user_id}", "CLOCK")
-
-
-def tenant_time_index(tenant_id: str) -> str:
-    """Every time entry of the tenant (GSI2), by start: a week's timesheets or a period's
-    job costing is one Query, whatever the number of technicians."""
-    return f"{_t(tenant_id)}#TIME"
-
-
-def time_sort(start_iso: str, entry_id: str = "") -> str:
-    return f"{start_iso}#{entry_id}" if entry_id else start_iso
-
-
