@@ -37,6 +37,8 @@ MODULES = (
     "messages",
     "dunning",
     "reports",
+    "team",
+    "time",
     "booking",
     "pages",
 )
