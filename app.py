@@ -32,6 +32,7 @@ if get_settings().is_local:
 STREAM, CONSUMER = "chalicelib.handlers.stream", "chalicelib.handlers.consumer"
 SCHEDULE, TASKS = "chalicelib.handlers.schedule", "chalicelib.handlers.tasks"
 OPTIMIZER = "chalicelib.handlers.optimizer"
+DELIVERIES = "chalicelib.handlers.deliveries"  # outbound webhooks: fan-out, then ordered lanes
 # 07:00 UTC: after midnight across the US, before anyone opens the report.
 NIGHTLY = "cron(0 7 * * ? *)"
 
@@ -40,6 +41,12 @@ forward_timeline = app.on_dynamodb_record(
 )(deferred(STREAM, "forward_timeline"))
 workflow_events = app.on_sqs_message(queue=get_settings().workflow_queue_name, batch_size=10)(
     deferred(CONSUMER, "workflow_events")
+)
+outbound_events = app.on_sqs_message(
+    queue=get_settings().outbound_events_queue_name, batch_size=10
+)(deferred(DELIVERIES, "outbound_events"))
+outbound_deliveries = app.on_sqs_message(queue=get_settings().deliveries_queue_name, batch_size=10)(
+    deferred(DELIVERIES, "outbound_deliveries")
 )
 nightly_reconciliation = app.schedule(NIGHTLY, name="nightly_reconciliation")(
     deferred(SCHEDULE, "nightly_reconciliation")

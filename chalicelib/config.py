@@ -84,6 +84,10 @@ class Settings:
     schedule_group: str | None = None
     scheduler_role_arn: str | None = None
     scheduler_dead_letter_arn: str | None = None
+    # Outbound webhooks: the bus's events reach the fan-out through a standard queue, which
+    # puts one message per subscription and job on the FIFO queue the deliveries drain.
+    outbound_events_queue_name: str = "fieldline-outbound-events"
+    deliveries_queue_name: str = "fieldline-deliveries.fifo"
     # Local stage only: the queue the clock polls for the consumer, and where it parks stream
     # records that failed every try (AWS: the event source mapping's on-failure destination).
     workflow_queue_url: str | None = None
@@ -204,6 +208,8 @@ def _from_environment() -> Settings:
         "scheduler_role_arn": "FIELDLINE_SCHEDULER_ROLE_ARN",
         "scheduler_dead_letter_arn": "FIELDLINE_SCHEDULER_DLQ_ARN",
         "workflow_queue_url": "FIELDLINE_WORKFLOW_QUEUE_URL",
+        "outbound_events_queue_name": "FIELDLINE_OUTBOUND_EVENTS_QUEUE",
+        "deliveries_queue_name": "FIELDLINE_DELIVERIES_QUEUE",
         "stream_dlq_url": "FIELDLINE_STREAM_DLQ_URL",
         "time_scale": "FIELDLINE_TIME_SCALE",
         "photo_bucket": "FIELDLINE_PHOTOS_BUCKET",

@@ -1,5 +1,5 @@
 """Lambda SnapStart's runtime hooks, for the API function (the stack enables SnapStart on it
-alone; infra/fieldline_stack.py).
+alone; infra/parts/api.py).
 
 With SnapStart, Lambda initializes the function when a version is published, snapshots the
 initialized environment, and restores new environments from that snapshot instead of running

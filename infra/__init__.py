@@ -1,1 +1,2 @@
-"""Deployment: the CDK app (fieldline_stack.py, synth.py), its state machines and admin scripts."""
+"""Deployment: the CDK app (fieldline_stack.py composing parts/, synth.py), its state machines
+and admin scripts."""

@@ -89,6 +89,8 @@ CODES: dict[str, str] = {
     "too_many_requests": "429: over the stage's request rate: wait `Retry-After` seconds",
     "rate_limited": "429: too many online bookings from this address or phone: wait "
     "`Retry-After` seconds",
+    "unsafe_webhook_url": "422: a webhook receiver that is not https on a public address "
+    "(private, loopback, link-local and metadata addresses are refused)",
     "internal_error": "500: a bug on our side",
     "gateway_timeout": "504: the request took longer than the gateway waits (29 s); it may "
     "have taken effect: retry with the same `Idempotency-Key`",

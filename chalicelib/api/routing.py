@@ -34,6 +34,7 @@ MODULES = (
     "invoices",
     "webhooks",
     "twilio_webhooks",
+    "subscriptions",
     "messages",
     "dunning",
     "reports",

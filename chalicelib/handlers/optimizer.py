@@ -1,6 +1,6 @@
 """The dispatch optimizer's function: `POST /dispatch/optimize` invokes it asynchronously
 (`InvocationType=Event`) with `{tenant_id, proposal_id}`; it solves the day in its own
-invocation, whose timeout and memory the stack sets for the solve (infra/fieldline_stack.py),
+invocation, whose timeout and memory the stack sets for the solve (infra/parts/api.py),
 far from API Gateway's 29 seconds.
 """
 

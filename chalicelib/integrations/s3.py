@@ -18,7 +18,7 @@ from chalicelib.integrations.aws import client
 
 MISSING = ("404", "NoSuchKey", "NotFound")
 # Uploads land under this prefix and are copied to their own key once confirmed; the bucket's
-# lifecycle rule (infra/fieldline_stack.py) expires whatever stays here, unconfirmed.
+# lifecycle rule (infra/parts/data.py) expires whatever stays here, unconfirmed.
 UPLOAD_PREFIX = "pending/"
 
 

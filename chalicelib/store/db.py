@@ -183,8 +183,14 @@ def _fingerprint(scope: str) -> str:
     return hashlib.sha256(scope.encode()).hexdigest()[:24]
 
 
-@lru_cache(maxsize=4)
-def _cursor_cipher(secrets: tuple[str, ...]):
+def sealing_cipher(info: bytes):
+    """The same cipher for another purpose (`info` keeps the keys apart): what must be read
+    back but never stored in the clear (outbound webhooks' signing secrets)."""
+    return _cursor_cipher(get_settings().link_secrets, info)
+
+
+@lru_cache(maxsize=8)
+def _cursor_cipher(secrets: tuple[str, ...], info: bytes = CURSOR_INFO):
     """Fernet (AES-128-CBC and HMAC-SHA256) under a key derived from each link secret, newest
     first: new cursors use the newest, and one made before a rotation still opens."""
     from cryptography.fernet import Fernet, MultiFernet
@@ -192,9 +198,7 @@ def _cursor_cipher(secrets: tuple[str, ...]):
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     def key(secret: str) -> bytes:
-        derived = HKDF(hashes.SHA256(), length=32, salt=None, info=CURSOR_INFO).derive(
-            secret.encode()
-        )
+        derived = HKDF(hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode())
         return base64.urlsafe_b64encode(derived)
 
     return MultiFernet([Fernet(key(secret)) for secret in secrets])

@@ -264,6 +264,36 @@ def users_index(tenant_id: str) -> str:
 
 def users_sort(role: str, name: str, user_id: str) -> str:
     return f"{role}#{name.lower()}#{user_id}"
+# --- outbound webhooks: subscriptions, their deliveries, one ordered lane per job ------------
+
+
+def subscriptions_partition(tenant_id: str) -> str:
+    """A tenant's few webhook subscriptions, in one partition (listed by one Query)."""
+    return f"{_t(tenant_id)}#SUBSCRIPTIONS"
+
+
+def subscription(tenant_id: str, subscription_id: str) -> Key:
+    return Key(subscriptions_partition(tenant_id), f"SUB#{subscription_id}")
+
+
+def delivery(tenant_id: str, delivery_id: str) -> Key:
+    """One event's delivery to one subscription (or its replay): status, attempts (ttl)."""
+    return Key(f"{_t(tenant_id)}#DELIVERY#{delivery_id}", "DELIVERY")
+
+
+def subscription_deliveries_index(tenant_id: str, subscription_id: str) -> str:
+    return f"{_t(tenant_id)}#SUB#{subscription_id}#DELIVERIES"
+
+
+def delivery_sort(created_iso: str, delivery_id: str) -> str:
+    return f"{created_iso}#{delivery_id}"
+
+
+def delivery_lane(tenant_id: str, subscription_id: str, job_id: str) -> Key:
+    """How far one subscription has been sent one job's timeline: its events go out in order."""
+    return Key(f"{_t(tenant_id)}#LANE#{subscription_id}#{job_id}", "LANE")
+
+
 
 
 def customers_index(tenant_id: str) -> str:

@@ -54,7 +54,7 @@ def test_what_the_gateway_answers_itself_is_in_the_error_body(synthesized):
 )
 def test_a_browser_on_the_stages_origins_can_read_the_gateways_errors(origins, allowed):
     require_tooling()
-    from infra.fieldline_stack import gateway_responses
+    from infra.parts.api import gateway_responses
 
     throttled = gateway_responses({"FIELDLINE_CORS_ORIGINS": origins})["THROTTLED"]
     headers = throttled["responseParameters"]

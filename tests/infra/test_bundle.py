@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import pytest
 
-from infra.fieldline_stack import NOT_DEPLOYED
+from infra.parts.packaging import NOT_DEPLOYED
 from tests.infra.conftest import ROOT, Synthesized, synthesize
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]

@@ -318,7 +318,7 @@ def test_functions_run_as_the_stacks_role_and_may_not_scan(synthesized):
         for statement in policy["PolicyDocument"]["Statement"]
         for action in _as_list(statement["Action"])
     }
-    assert "dynamodb:Scan" not in actions  # DESIGN §3: no request reads the whole table
+    assert "dynamodb:Scan" not in actions  # ARCHITECTURE.md: no request reads the whole table
     assert {"events:PutEvents", "states:StartExecution", "secretsmanager:GetSecretValue"} <= actions
 
 

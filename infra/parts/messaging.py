@@ -1,0 +1,108 @@
+"""The event bus the timeline publishes to, its rules, and the workflow consumer's queue."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.parts.base import Names, Part, dead_letter_queue, event_pattern
+
+
+class Messaging(Part):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: Names,
+        alerts: sns.Topic,
+        function_timeout_seconds: int,
+    ):
+        super().__init__(scope, construct_id)
+        self.names = names
+        self.alerts = alerts
+        self.function_timeout_seconds = function_timeout_seconds
+        self.bus = self._bus()
+        self.workflow_queue = self._workflow_queue()
+
+    def _bus(self) -> events.EventBus:
+        bus = events.EventBus(self, "Bus", event_bus_name=self.names.bus)
+        # Every event the timeline sent, replayable for a month (a consumer that was down).
+        bus.archive(
+            "Archive",
+            event_pattern=events.EventPattern(source=["fieldline"]),
+            retention=Duration.days(30),
+        )
+        # Reconciliation mismatches need a person: they go where the alarms go.
+        events.Rule(
+            self,
+            "MismatchRule",
+            event_bus=bus,
+            description="Reconciliation mismatches to the alerts topic",
+            event_pattern=events.EventPattern(
+                source=["fieldline"], detail_type=["ReconciliationMismatch"]
+            ),
+            targets=[
+                targets.SnsTopic(
+                    self.alerts,
+                    dead_letter_queue=dead_letter_queue(self, "MismatchRuleDeadLetters"),
+                    retry_attempts=10,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
+        # A workflow task that failed past its retries (services/workflow_failures.py): a
+        # reminder or dunning text that did not go out, an account left unreconciled.
+        events.Rule(
+            self,
+            "WorkflowFailedRule",
+            event_bus=bus,
+            description="Workflow failures to the alerts topic",
+            event_pattern=events.EventPattern(source=["fieldline"], detail_type=["WorkflowFailed"]),
+            targets=[
+                targets.SnsTopic(
+                    self.alerts,
+                    dead_letter_queue=dead_letter_queue(self, "WorkflowFailedRuleDeadLetters"),
+                    retry_attempts=10,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
+        return bus
+
+    def _workflow_queue(self) -> sqs.Queue:
+        """Bus → queue → the workflow consumer; the event pattern is the consumer's own."""
+        from chalicelib.handlers.consumer import EVENT_PATTERN
+
+        consumer_dlq = dead_letter_queue(self, "WorkflowDeadLetters")
+        queue = sqs.Queue(
+            self,
+            "WorkflowQueue",
+            queue_name=self.names.workflow_queue,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # Lambda needs the visibility timeout at least as long as the function's (6x: AWS).
+            visibility_timeout=Duration.seconds(6 * self.function_timeout_seconds),
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=consumer_dlq),
+        )
+        events.Rule(
+            self,
+            "WorkflowRule",
+            event_bus=self.bus,
+            description="Timeline events that start or stop workflows, to the consumer's queue",
+            event_pattern=event_pattern(EVENT_PATTERN),
+            targets=[
+                targets.SqsQueue(
+                    queue,
+                    dead_letter_queue=dead_letter_queue(self, "WorkflowRuleDeadLetters"),
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
+        return queue
