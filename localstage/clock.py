@@ -192,7 +192,37 @@ def provision(endpoint: str, prefix: str = "fieldline-local", visibility: int = 
         EventBusName=bus,
         Targets=[{"Id": "workflow-queue", "Arn": _queue_arn(sqs, queue)}],
     )
+    env.update(provision_outbound(events, sqs, bus, prefix))
     return env
+
+
+def provision_outbound(events, sqs, bus: str, prefix: str) -> dict[str, str]:
+    """Outbound webhooks: the bus's rule → a standard queue (the fan-out) → the deliveries'
+    FIFO queue (handlers/deliveries.py); returns the stage's environment for them, and sets it."""
+    from chalicelib.handlers.deliveries import EVENT_PATTERN
+
+    names = {
+        "FIELDLINE_OUTBOUND_EVENTS_QUEUE": f"{prefix}-outbound-events",
+        "FIELDLINE_DELIVERIES_QUEUE": f"{prefix}-deliveries.fifo",
+    }
+    fan_out = sqs.create_queue(QueueName=names["FIELDLINE_OUTBOUND_EVENTS_QUEUE"])["QueueUrl"]
+    sqs.create_queue(
+        QueueName=names["FIELDLINE_DELIVERIES_QUEUE"],
+        Attributes={"FifoQueue": "true", "VisibilityTimeout": "60"},
+    )
+    events.put_rule(
+        Name=f"{prefix}-outbound", EventBusName=bus, EventPattern=json.dumps(EVENT_PATTERN)
+    )
+    events.put_targets(
+        Rule=f"{prefix}-outbound",
+        EventBusName=bus,
+        Targets=[{"Id": "outbound-events", "Arn": _queue_arn(sqs, fan_out)}],
+    )
+    os.environ.update(names)
+    from chalicelib.config import get_settings
+
+    get_settings.cache_clear()
+    return names
 
 
 def _task_functions(iam, lambdas, prefix: str, names: list[str]) -> dict[str, str]:
@@ -639,7 +669,10 @@ class QueuePoller:
         handled = 0
         while True:
             messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],  # a FIFO message's group, as Lambda hands it over
             ).get("Messages", [])
             if not messages:
                 return handled
@@ -677,6 +710,23 @@ class QueuePoller:
         }
 
 
+def outbound_pollers(endpoint: str, chalice_app) -> list[QueuePoller]:
+    """The fan-out's queue, then the deliveries' FIFO queue (outbound webhooks)."""
+    import boto3
+
+    from chalicelib.config import get_settings
+
+    settings = get_settings()
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
+    return [
+        QueuePoller(endpoint, sqs.get_queue_url(QueueName=name)["QueueUrl"], handler)
+        for name, handler in (
+            (settings.outbound_events_queue_name, chalice_app.outbound_events),
+            (settings.deliveries_queue_name, chalice_app.outbound_deliveries),
+        )
+    ]
+
+
 def scheduled_event(rule: str) -> dict:
     """The event an EventBridge schedule hands its target."""
     return {
@@ -712,9 +762,11 @@ class Clock(threading.Thread):
             endpoint, table, chalice_app.forward_timeline, settings.stream_dlq_url
         )
         self.queue = QueuePoller(endpoint, settings.workflow_queue_url, chalice_app.workflow_events)
+        self.outbound = outbound_pollers(endpoint, chalice_app)
         self.nightly = {
             "nightly_reconciliation": chalice_app.nightly_reconciliation,
             "nightly_series": chalice_app.nightly_series,
+            "daily_plans": chalice_app.daily_plans,
         }
         self.scale, self.waits = scale, waits
         group = settings.schedule_group
@@ -734,6 +786,7 @@ class Clock(threading.Thread):
         steps = (
             ("stream", self.stream.poll),
             ("queue", self.queue.poll),
+            *(("outbound", poller.poll) for poller in self.outbound),
             ("schedules", self.fire_schedules),
         )
         for name, step in steps:
