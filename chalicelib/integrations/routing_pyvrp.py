@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -62,12 +63,19 @@ class SearchSettings:
     num_neighbours: int = 50  # granular neighbourhood per client (PyVRP's default)
     max_perturbations: int = 25  # clients moved per perturbation (PyVRP's default)
     workers: int = 1  # seeds searched at once, one process each; the best plan is kept
+    # Stop early after this many iterations without a better plan (None: only the time
+    # limit). Small days converge fast; a large day still improves after 20,000.
+    no_improvement: int | None = NO_IMPROVEMENT_ITERATIONS
 
     @classmethod
     def for_visits(cls, visits: int, cores: int | None = None) -> SearchSettings:
         if visits < LARGE_DAY_VISITS:
             return cls()
-        return cls(num_neighbours=LARGE_NEIGHBOURS, workers=max(1, cores or available_cores()))
+        return cls(
+            num_neighbours=LARGE_NEIGHBOURS,
+            workers=max(1, cores or available_cores()),
+            no_improvement=None,
+        )
 
     def solve_params(self) -> Any:
         from pyvrp import SolveParams
@@ -130,13 +138,15 @@ def solve_with_report(
     time_limit_seconds: float = 10,
     max_iterations: int | None = None,
     search: SearchSettings | None = None,
+    cpu_time_limit: bool = False,
 ) -> tuple[Proposal, SolveReport]:
-    """`solve`, also saying how the search went; `travel` may be a table already built."""
+    """`solve`, also saying how the search went; `travel` may be a table already built.
+    With `cpu_time_limit`, the limit counts each search process's CPU time (benchmarks)."""
     validate_problem(problem)
     table = travel if isinstance(travel, TravelTable) else TravelTable.for_problem(problem, travel)
     impossible = impossible_visits(problem, table)
     model = _FleetModel.build(problem, table, excluded={item.visit_id for item in impossible})
-    stop = _StopRule(time_limit_seconds, max_iterations)
+    stop = _StopRule(time_limit_seconds, max_iterations, cpu_time_limit)
     settings = search or SearchSettings.for_visits(len(model.visits))
     found = model.solve(stop, seed, settings) if model.has_work else _NOTHING
     proposal = _proposal(problem, table, model.sequences(found), impossible)
@@ -149,14 +159,33 @@ def solve_with_report(
 class _StopRule:
     time_limit_seconds: float
     max_iterations: int | None
+    cpu_time: bool = False  # the limit counts this process's CPU time, not the wall clock
 
-    def criterion(self) -> Any:
+    def criterion(self, no_improvement: int | None) -> Any:
         from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
 
-        criteria = [MaxRuntime(self.time_limit_seconds), NoImprovement(NO_IMPROVEMENT_ITERATIONS)]
+        limit = self.time_limit_seconds
+        criteria = [_MaxCpuTime(limit) if self.cpu_time else MaxRuntime(limit)]
+        if no_improvement is not None:
+            criteria.append(NoImprovement(no_improvement))
         if self.max_iterations is not None:
             criteria.append(MaxIterations(self.max_iterations))
         return MultipleCriteria(criteria)
+
+
+class _MaxCpuTime:
+    """PyVRP stopping criterion on the process's CPU seconds: on a shared machine it gives each
+    solve the same search as a dedicated core would (benchmarks; a function's vCPU is its own)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.started: float | None = None
+
+    def __call__(self, best_cost: float) -> bool:
+        now = time.process_time()
+        if self.started is None:
+            self.started = now
+        return now - self.started >= self.seconds
 
 
 @dataclass(frozen=True)
@@ -170,6 +199,7 @@ class _Fleet:
     shift_end: int
     skills: frozenset[str]
     free_capacity: int | None
+    keeps: str | None  # re-planning: the technician whose current visits cost nothing to keep
 
 
 @dataclass(frozen=True)
@@ -221,7 +251,47 @@ class _FleetModel:
         vehicle_types = [self._vehicle_type(fleet, depot_index) for fleet in self.fleets]
         clients = [self._client(visit, priority_required) for visit in self.visits]
         matrix = np.asarray(self.table.matrix, dtype=np.int64)
-        return pyvrp.ProblemData(locations, clients, depots, vehicle_types, [matrix], [matrix])
+        distances = self._distance_profiles(matrix)
+        durations = [matrix] * len(distances)
+        return pyvrp.ProblemData(locations, clients, depots, vehicle_types, distances, durations)
+
+    def _distance_profiles(self, matrix: Any) -> list[Any]:
+        """The travel matrix, and when re-planning one per technician who has visits now,
+        where arriving at another one's visit costs the move penalty on top of the travel.
+
+        PyVRP's objective is the distance (travel seconds here) of each vehicle type's
+        profile, and the durations stay the true travel times, so the penalty changes which
+        plan is cheapest, never which plan is feasible. A place is penalised for a technician
+        when none of the visits there is theirs or anybody's yet.
+        """
+        import numpy as np
+
+        keepers = self._keepers()
+        if not keepers:
+            return [matrix]
+        owners: dict[int, set[str | None]] = {}
+        for visit in self.visits:
+            owners.setdefault(self.table.index(visit.location), set()).add(
+                visit.current_technician_id
+            )
+        profiles = []
+        for keeper in keepers:
+            moved = [place for place, who in owners.items() if not who & {keeper, None}]
+            profile = matrix.copy()
+            profile[:, moved] += self.problem.move_penalty
+            np.fill_diagonal(profile, 0)  # staying put is no move (PyVRP requires it)
+            profiles.append(profile)
+        return profiles
+
+    def _profile(self, fleet: _Fleet) -> int:
+        keepers = self._keepers()
+        return keepers.index(fleet.keeps) if keepers else 0
+
+    def _keepers(self) -> list[str | None]:
+        """Each fleet's profile key, in profile order (none without a move penalty)."""
+        if not any(fleet.keeps for fleet in self.fleets):
+            return []
+        return list(dict.fromkeys(fleet.keeps for fleet in self.fleets))
 
     def _homes(self) -> list[Location]:
         return [fleet.home for fleet in self.fleets]
@@ -244,6 +314,7 @@ class _FleetModel:
             tw_late=fleet.shift_end,
             unit_distance_cost=1,
             unit_duration_cost=0,
+            profile=self._profile(fleet),
             name=",".join(tech.id for tech in fleet.technicians),
         )
 
@@ -307,7 +378,7 @@ def _search_once(data: Any, stop: _StopRule, seed: int, settings: SearchSettings
 
     result = pyvrp.solve(
         data,
-        stop=stop.criterion(),
+        stop=stop.criterion(settings.no_improvement),
         seed=seed,
         collect_stats=False,
         display=False,
@@ -359,14 +430,23 @@ def _search_and_send(
 def _fleets(problem: RoutingProblem, table: TravelTable) -> list[_Fleet]:
     """Group technicians who can still take work into interchangeable fleets."""
     groups: dict[tuple, list[Technician]] = {}
+    keepers = _current_technicians(problem)
     for tech in problem.technicians:
         free = departure_after_pins(problem, tech, table)
         if free.time + table.seconds(free.location, tech.home) > tech.shift_end:
             continue  # the pinned visits already fill this technician's day
         capacity = None if problem.capacity is None else max(0, problem.capacity - free.load)
-        key = (free.location, tech.home, free.time, tech.shift_end, tech.skills, capacity)
+        keeps = tech.id if tech.id in keepers else None
+        key = (free.location, tech.home, free.time, tech.shift_end, tech.skills, capacity, keeps)
         groups.setdefault(key, []).append(tech)
     return [_Fleet(techs, *key) for key, techs in groups.items()]
+
+
+def _current_technicians(problem: RoutingProblem) -> set[str]:
+    """Technicians whose current visits are cheaper to keep (re-planning with a penalty)."""
+    if problem.move_penalty <= 0:
+        return set()
+    return {v.current_technician_id for v in problem.visits if v.current_technician_id}
 
 
 def _unique(locations: list[Location]) -> list[Location]:

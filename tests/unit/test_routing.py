@@ -277,3 +277,24 @@ def test_importing_the_adapter_does_not_load_the_solver():
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_replan_moves_a_visit_to_another_technician_only_when_that_is_worth_the_penalty():
+    # Given Ann's two visits, both nearer Bo's home than hers
+    technicians = [tech("ann", home=at(0)), tech("bo", home=at(10))]
+    visits = [
+        visit("v1", at(9), current_technician_id="ann"),
+        visit("v2", at(8), current_technician_id="ann"),
+        visit("new", at(11)),  # nobody's yet: no penalty whoever takes it
+    ]
+
+    def routes(penalty: int) -> dict[str, list[str]]:
+        problem = RoutingProblem(tuple(technicians), tuple(visits), move_penalty=penalty)
+        proposal = solve(problem, GridTravel(), **FAST)
+        assert find_violations(problem, proposal, GridTravel()) == []
+        return {r.technician_id: sorted(r.visit_ids) for r in proposal.routes}
+
+    # Without a penalty Bo takes everything (16 minutes less driving); with a penalty of half
+    # an hour per moved visit Ann keeps hers, and the new visit goes where it is cheapest
+    assert routes(0) == {"ann": [], "bo": ["new", "v1", "v2"]}
+    assert routes(1800) == {"ann": ["v1", "v2"], "bo": ["new"]}
