@@ -66,6 +66,9 @@ class Visit:
     priority: bool = False
     load: int = 0
     prize: int = DEFAULT_OPTIONAL_PRIZE
+    # Re-planning: who has the visit now. Giving it to someone else costs the problem's
+    # move_penalty (in seconds of travel), so a plan moves only what it must.
+    current_technician_id: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "required_skills", frozenset(self.required_skills))
@@ -76,6 +79,7 @@ class RoutingProblem:
     technicians: tuple[Technician, ...]
     visits: tuple[Visit, ...]
     capacity: int | None = None  # None: loads are not limited
+    move_penalty: int = 0  # seconds of travel a visit's change of technician is worth
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "technicians", tuple(self.technicians))
