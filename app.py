@@ -52,6 +52,7 @@ nightly_reconciliation = app.schedule(NIGHTLY, name="nightly_reconciliation")(
     deferred(SCHEDULE, "nightly_reconciliation")
 )
 nightly_series = app.schedule(NIGHTLY, name="nightly_series")(deferred(SCHEDULE, "nightly_series"))
+daily_plans = app.schedule(NIGHTLY, name="daily_plans")(deferred(SCHEDULE, "daily_plans"))
 plan_reminder = app.lambda_function(name="plan_reminder")(deferred(TASKS, "plan_reminder"))
 send_reminder = app.lambda_function(name="send_reminder")(deferred(TASKS, "send_reminder"))
 plan_dunning = app.lambda_function(name="plan_dunning")(deferred(TASKS, "plan_dunning"))

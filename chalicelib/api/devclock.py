@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import datetime
+
+from pydantic import BaseModel, Field
 
 from chalicelib.api.http import Api
+from chalicelib.api.schemas import Strict
 from chalicelib.services import reconciliation
 
 api = Api(__name__, "local stage")
@@ -12,6 +15,25 @@ api = Api(__name__, "local stage")
 
 class RunOut(BaseModel):
     execution_arn: str
+
+
+class PlansRunIn(Strict):
+    as_of: datetime | None = Field(
+        None, description="Decide what is due as if it were then (a later day). Default: now."
+    )
+
+
+class PlansRunOut(BaseModel):
+    outcomes: dict[str, int]
+
+
+@api.route("/dev/plans/run", "POST", roles=None, body=PlansRunIn, response=PlansRunOut)
+def run_plans_now(body: PlansRunIn):
+    """Run the service plans' daily billing now (local stage only), as of `as_of`."""
+    from chalicelib.domain import clock
+    from chalicelib.services import plan_billing
+
+    return PlansRunOut(outcomes=plan_billing.run_due(body.as_of or clock.now()))
 
 
 @api.route("/dev/reconcile", "POST", roles=None, response=RunOut, status=202)

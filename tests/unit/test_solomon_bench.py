@@ -107,3 +107,18 @@ def test_bench_problem_is_fieldline_domain_objects_with_solomon_travel():
     assert all(visit.priority for visit in problem.visits)
     assert [visit.id for visit in problem.visits] == ["2", "3", "4"]
     assert matrix == instance.distance_matrix()
+
+
+def test_every_solomon_instance_ships_with_its_best_known_solution():
+    from bench.solomon import all_instance_paths, best_known
+
+    paths = all_instance_paths()
+    # Solomon's six sets: C1 9, C2 8, R1 12, R2 11, RC1 8, RC2 8 instances.
+    sets = {"C1": 9, "C2": 8, "R1": 12, "R2": 11, "RC1": 8, "RC2": 8}
+    names = [path.stem for path in paths]
+    assert names == sorted(f"{s}{i:02d}" for s, n in sets.items() for i in range(1, n + 1))
+    for path in paths:
+        instance = load(path)
+        assert len(instance.customers) == 100
+        # The fleet is the best-known solution's, as `python -m bench.routing` compares them.
+        assert instance.vehicles == best_known(path, path.stem).vehicles
