@@ -61,6 +61,8 @@ CODES: dict[str, str] = {
     "invoice_not_payable": "422: the invoice takes no payment in its status",
     "invalid_invoice": "422: an invoice's lines, quantities or prices break a rule",
     "invalid_method": "422: not a payment method that can be recorded by hand",
+    "no_saved_method": "422: autopay needs a payment method the customer saved (the card link: "
+    "POST /customers/{id}/payment-methods/setup), or the one named is not theirs",
     "nothing_to_bill": "422: the invoice would bill nothing (or less than nothing)",
     "invalid_quote": "422: a quote's options, deposit or expiry break a rule",
     "unknown_option": "422: the quote has no such option",

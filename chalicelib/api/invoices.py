@@ -12,6 +12,7 @@ from chalicelib.api.enums import (
     InvoiceStatus,
     LineKind,
     ManualMethod,
+    OfficeInvoiceKind,
     PaymentMethod,
     PaymentStatus,
 )
@@ -38,7 +39,7 @@ class LineItemIn(Strict):
 
 
 class InvoiceIn(Strict):
-    kind: InvoiceKind
+    kind: OfficeInvoiceKind
     line_items: list[LineItemIn] | None = Field(None, max_length=rules.MAX_LINE_ITEMS)
     due_days: StrictInt | None = Field(None, ge=0, le=rules.MAX_DUE_DAYS)
 

@@ -24,6 +24,7 @@ MODULES = (
     "templates",
     "technicians",
     "customers",
+    "plans",
     "cards",
     "pricebook",
     "jobs",

@@ -82,6 +82,10 @@ class VisitOut(Out):
     cancel_reason: str | None
     series_id: str | None = None
     checklist: list[ChecklistItem] = Field(default_factory=list)
+    flags: list[str] = Field(
+        default_factory=list,
+        description="What dispatch should know: `plan_paused` (its service plan went unpaid)",
+    )
     created_at: datetime
     updated_at: datetime
     version: int

@@ -30,7 +30,10 @@ from chalicelib.domain.jobs import Job
 from chalicelib.domain.money import LineItem, tax_cents
 from chalicelib.domain.timeline import TimelineEvent, event
 
-KINDS = ("deposit", "progress", "final")
+# What the office writes; a service plan's invoices (`plan`) are written by its billing run
+# (chalicelib/services/plan_billing.py): standalone, never an advance a final credits.
+OFFICE_KINDS = ("deposit", "progress", "final")
+KINDS = (*OFFICE_KINDS, "plan")
 STATUSES = ("draft", "sent", "partially_paid", "paid", "void", "uncollectible")
 # Statuses in which money is still owed and may be collected.
 COLLECTABLE = ("sent", "partially_paid", "uncollectible")

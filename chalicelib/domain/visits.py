@@ -83,6 +83,8 @@ class Visit(BaseModel):
     cancel_reason: str | None = None
     # Visits of one recurring series share it; each is still booked, moved and cancelled alone.
     series_id: str | None = None
+    # What dispatch should know before sending anyone (`plan_paused`: its plan went unpaid).
+    flags: list[str] = Field(default_factory=list)
     checklist: list[ChecklistItem] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime

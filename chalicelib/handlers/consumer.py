@@ -33,6 +33,15 @@ def _visit(detail: dict[str, Any]) -> str:
     return reminders.on_visit_changed(detail["tenant_id"], detail["job_id"], visit_id)
 
 
+def _card_saved(detail: dict[str, Any]) -> str:
+    """A customer saved a card: their plans being collected are charged again at once."""
+    from chalicelib.services import plan_billing
+
+    data = detail["data"]
+    charged = plan_billing.card_saved(detail["tenant_id"], data["customer_id"], data["method_id"])
+    return f"plans charged: {len(charged)}"
+
+
 def _invoice(detail: dict[str, Any]) -> str:
     invoice_id = detail["data"]["invoice_id"]
     return dunning.ensure_running(detail["tenant_id"], detail["job_id"], invoice_id)
@@ -46,6 +55,7 @@ TRIGGERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "VisitCancelled": _visit,
     "InvoiceSent": _invoice,
     "DunningResumed": _invoice,
+    "PaymentMethodSaved": _card_saved,
 }
 EVENT_PATTERN = {"source": ["fieldline"], "detail-type": sorted(TRIGGERS)}
 

@@ -19,6 +19,15 @@ def nightly_reconciliation(event: Any = None) -> dict[str, Any]:
     return {"execution_arn": started.execution_arn, "already_existed": started.already_existed}
 
 
+def daily_plans(event: Any = None) -> dict[str, Any]:
+    """Service plans: bill, charge, retry, announce renewals due by now (plan_billing)."""
+    from chalicelib.services import plan_billing
+
+    done = plan_billing.run_due(clock.now())
+    logger.info("service plans billed", extra=done)
+    return done
+
+
 def nightly_series(event: Any = None) -> dict[str, Any]:
     written = series.extend_due(clock.now())
     logger.info("series extended", extra={"visits_written": written})

@@ -91,6 +91,75 @@ def create_intent(
     return _intent(intent)
 
 
+@dataclass(frozen=True)
+class OffSessionCharge:
+    """What came of charging a saved method: `succeeded` (or `processing`: a bank debit),
+    else `failed` with Stripe's error code as `failure` (`card_declined`,
+    `authentication_required`, …) and, for a decline, the issuer's `decline_code`."""
+
+    status: str
+    intent_id: str | None = None
+    failure: str | None = None
+    decline_code: str | None = None
+    message: str | None = None
+
+
+def charge_saved_method(
+    amount_cents: int,
+    currency: str,
+    metadata: dict[str, str],
+    account: str | None,
+    idempotency_key: str,
+    *,
+    customer: str,
+    payment_method: str,
+    method_type: str = "card",
+) -> OffSessionCharge:
+    """Charge a saved method with the customer away (`off_session`, confirmed at once). Stripe
+    answers a decline, or a bank's demand for authentication the customer can't give now, with
+    a 402 CardError whose PaymentIntent is left `requires_payment_method`: a failure to act on,
+    never a 5xx. An intent answered `requires_action` is the same failure."""
+    import stripe
+
+    params: dict[str, Any] = {
+        "amount": amount_cents,
+        "currency": currency.lower(),
+        "customer": customer,
+        "payment_method": payment_method,
+        "payment_method_types": [method_type],
+        "off_session": True,
+        "confirm": True,
+        "metadata": metadata,
+    }
+    fee = application_fee_cents(amount_cents, get_settings().application_fee_bps) if account else 0
+    if fee:
+        params["application_fee_amount"] = fee
+        idempotency_key = f"{idempotency_key}-fee{fee}"
+    try:
+        with _calling("payment"):
+            intent = _client().v1.payment_intents.create(
+                params=params, options=_options(account, idempotency_key)
+            )
+    except Invalid as refused:
+        card_error = refused.__cause__
+        if not isinstance(card_error, stripe.CardError):
+            raise
+        error = card_error.error
+        intent = getattr(error, "payment_intent", None) if error is not None else None
+        return OffSessionCharge(
+            status="failed",
+            intent_id=getattr(intent, "id", None) if intent is not None else None,
+            failure=card_error.code or "card_declined",
+            decline_code=getattr(error, "decline_code", None) if error is not None else None,
+            message=card_error.user_message or str(card_error),
+        )
+    status = _field(intent, "status", str, "payment")
+    intent_id = _field(intent, "id", str, "payment")
+    if status in ("succeeded", "processing"):
+        return OffSessionCharge(status=status, intent_id=intent_id)
+    return OffSessionCharge(status="failed", intent_id=intent_id, failure="authentication_required")
+
+
 def retrieve_intent(intent_id: str, account: str | None) -> Intent:
     with _calling("payment"):
         return _intent(_client().v1.payment_intents.retrieve(intent_id, options=_options(account)))

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.config import get_settings
 from chalicelib.domain import invoices as rules
 from chalicelib.domain.callers import SYSTEM, Caller
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import FieldlineError, NotFound
 from chalicelib.domain.invoices import Invoice, Payment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.integrations import payments_stripe as stripe
@@ -76,6 +76,8 @@ def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
         logger.info("stripe event acknowledged", extra={"type": type_})
         return {"received": True, "outcome": "ignored"}
 
+    applied: list[Target] = []
+
     def attempt() -> dict[str, Any]:
         target = _locate(stripe_event)
         if target is None:
@@ -95,9 +97,24 @@ def apply_stripe_event(stripe_event: dict[str, Any]) -> dict[str, Any]:
             if DEDUPE_LABEL in failed.labels:
                 return {"received": True, "outcome": "duplicate"}
             raise  # the job changed under us: read again, apply again
+        applied[:] = [target] if changed else []
         return {"received": True, "outcome": "applied" if changed else "unchanged"}
 
-    return retrying(attempt, busy="the job is busy; Stripe will deliver again")
+    outcome = retrying(attempt, busy="the job is busy; Stripe will deliver again")
+    for target in applied:
+        _after_plan_invoice(target, type_)
+    return outcome
+
+
+def _after_plan_invoice(target: Target, type_: str) -> None:
+    """A service plan's invoice moved: its enrolment follows (services/plan_billing.py). The
+    event is applied already, so a failure here is logged, not answered to Stripe."""
+    from chalicelib.services import plan_billing
+
+    try:
+        plan_billing.after_stripe_event(target.tenant.tenant_id, target.invoice, type_)
+    except FieldlineError:
+        logger.exception("plan enrolment not updated", extra={"type": type_})
 
 
 def _payments(target: Target) -> tuple[Payment, ...]:

@@ -123,6 +123,33 @@ def series_extend_sort(written_until_iso: str, tenant_id: str = "", series_id: s
     return f"{written_until_iso}#{tenant_id}#{series_id}" if series_id else written_until_iso
 
 
+def service_plan(tenant_id: str, plan_id: str) -> Key:
+    """A service plan (the offer); a tenant's plans share one partition, listed by a Query."""
+    return Key(f"{_t(tenant_id)}#PLANS", f"{SERVICE_PLAN_PREFIX}{plan_id}")
+
+
+SERVICE_PLAN_PREFIX = "PLAN#"
+
+
+def plan_enrolment(tenant_id: str, customer_id: str, enrolment_id: str) -> Key:
+    """A customer's enrolment in a plan, in the customer's partition (listed by its prefix)."""
+    return Key(f"{_t(tenant_id)}#CUST#{customer_id}", f"{ENROLMENT_PREFIX}{enrolment_id}")
+
+
+ENROLMENT_PREFIX = "ENROL#"
+# Enrolments with something to do on a date (bill, retry, announce a renewal), across tenants:
+# the daily billing run reads the ones due by one Query.
+PLANS_DUE = "PLANS#DUE"
+
+
+def plan_due_sort(
+    due_at_iso: str, tenant_id: str = "", customer_id: str = "", enrolment_id: str = ""
+) -> str:
+    if not enrolment_id:
+        return due_at_iso
+    return f"{due_at_iso}#{tenant_id}#{customer_id}#{enrolment_id}"
+
+
 def job_tally(tenant_id: str, job_id: str) -> Key:
     """The job's visit counts (open, live, per technician): kept so no write reads every visit."""
     return Key(job_partition(tenant_id, job_id), "TALLY")

@@ -33,6 +33,7 @@ def test_local_stage_routes_exist_only_in_the_local_stage(tmp_path):
     )
     assert _run_in_fresh_interpreter(code, tmp_path, "local") == [
         "/dev/outbox",
+        "/dev/plans/run",
         "/dev/reconcile",
         "/dev/stripe/confirm-card",
         "/dev/tenants",

@@ -275,6 +275,148 @@ export interface paths {
         patch: operations["patch_customer"];
         trace?: never;
     };
+    "/service-plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's plans, archived ones included.
+         * @description Roles: owner, office
+         */
+        get: operations["list_plans"];
+        put?: never;
+        /**
+         * A plan customers can be enrolled in (422 `invalid_recurrence` for a rule that can't be
+         * @description Roles: owner, office
+         */
+        post: operations["create_plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/service-plans/{plan_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * No new enrolments (409 `illegal_transition`); existing ones go on as agreed.
+         * @description Roles: owner, office
+         */
+        post: operations["archive_plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/customers/{customer_id}/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The customer's enrolments, oldest first.
+         * @description Roles: owner, office
+         */
+        get: operations["list_enrolments"];
+        put?: never;
+        /**
+         * Enrol the customer: a job (`source: plan`) with the plan's visits, billed from the start
+         * @description Roles: owner, office
+         */
+        post: operations["enrol"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/customers/{customer_id}/plans/{enrolment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One enrolment: its status, next billing date, and what autopay is collecting.
+         * @description Roles: owner, office
+         */
+        get: operations["get_enrolment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/customers/{customer_id}/plans/{enrolment_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Nothing more is billed and the plan's job is cancelled with its open visits; invoices
+         * @description Roles: owner, office
+         */
+        post: operations["cancel_enrolment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/public/plans/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The plan behind the link in a customer's plan texts (404 for an altered link). */
+        get: operations["public_plan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/public/plans/{token}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The customer cancels their plan; cancelling again answers the same. */
+        post: operations["cancel_public_plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/customers/{customer_id}/payment-methods/setup": {
         parameters: {
             query?: never;
@@ -434,6 +576,46 @@ export interface paths {
          * @description Roles: owner, office
          */
         post: operations["archive_item"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pricebook/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole price book as CSV (archived items too), ready to edit and import back.
+         * @description Roles: owner, office
+         */
+        get: operations["export_items"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pricebook/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create or update items from a CSV file (the export's columns): a row with an `id`
+         * @description Roles: owner, office
+         */
+        post: operations["import_items"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1230,6 +1412,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The business's subscriptions (without their secrets).
+         * @description Roles: owner
+         */
+        get: operations["list_subscriptions"];
+        put?: never;
+        /**
+         * Subscribe a receiver to timeline events; the response holds its signing secret.
+         * @description Roles: owner
+         */
+        post: operations["create_subscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Stop sending to a receiver.
+         * @description Roles: owner
+         */
+        delete: operations["delete_subscription"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/subscriptions/{subscription_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new signing secret; the previous one keeps signing beside it for 24 hours.
+         * @description Roles: owner
+         */
+        post: operations["rotate_subscription_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/subscriptions/{subscription_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A subscription's deliveries, newest first: status, attempts, the last answer.
+         * @description Roles: owner
+         */
+        get: operations["list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery's payload again (a new delivery, retried like any other).
+         * @description Roles: owner
+         */
+        post: operations["replay_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/twilio/sms": {
         parameters: {
             query?: never;
@@ -1344,6 +1630,299 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/team/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invite someone; texted (phone) and/or emailed (email) a link that expires in 7 days.
+         * @description Roles: owner
+         */
+        post: operations["invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/public/invitations/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The invitation a link names (404 not one; 422 `invitation_expired`). */
+        get: operations["read_invitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/public/invitations/{token}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept: makes the login. 409 `invitation_accepted` the second time; 422 */
+        post: operations["accept_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everyone who logs in: owners, office staff, technicians (by role, then name).
+         * @description Roles: owner, office
+         */
+        get: operations["list_team"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/team/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change someone's role; their tokens stop at once (they sign in again).
+         * @description Roles: owner
+         */
+        patch: operations["change_role"];
+        trace?: never;
+    };
+    "/team/{user_id}/deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivate someone: their next request is refused (401), whatever token they hold.
+         * @description Roles: owner
+         */
+        post: operations["deactivate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/time/clock-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The technician starts their shift now (409 `already_clocked_in`).
+         * @description Roles: technician
+         */
+        post: operations["clock_in"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/time/clock-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The technician ends their shift now (409 `not_clocked_in`).
+         * @description Roles: technician
+         */
+        post: operations["clock_out"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/time/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The office records time by hand, with the reason.
+         * @description Roles: owner, office
+         */
+        post: operations["add_entry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/time/entries/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * The office corrects an entry; its history keeps who, when, why and what changed.
+         * @description Roles: owner, office
+         */
+        patch: operations["correct_entry"];
+        trace?: never;
+    };
+    "/reports/timesheets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Each technician's week in the tenant's time zone: worked, travel, on site, overtime.
+         * @description Roles: owner, office
+         */
+        get: operations["timesheets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reports/job-costing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per job worked on in the period (the tenant's days): labour + materials against what
+         * @description Roles: owner, office
+         */
+        get: operations["job_costing"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/settings/booking": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The business's online booking settings (404 until they are set).
+         * @description Roles: owner, office
+         */
+        get: operations["get_booking_settings"];
+        /**
+         * Online booking on or off, its page's slug (409 slug_taken), lead time, horizon and
+         * @description Roles: owner
+         */
+        put: operations["put_booking_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/public/booking/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A business's booking page: its name, time zone and the services customers may book. */
+        get: operations["booking_page"];
+        put?: never;
+        /** Book a slot: 201 with the visit; 409 slot_taken (with the next free slots), 422 */
+        post: operations["book"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/public/booking/{slug}/availability": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The free start times of a service on one local day. */
+        get: operations["booking_availability"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/p/quotes/{token}": {
         parameters: {
             query?: never;
@@ -1412,6 +1991,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/p/cards/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer saves a card on file (Stripe.js, a SetupIntent on the business's account). */
+        get: operations["cards_page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/p/visits/{token}": {
         parameters: {
             query?: never;
@@ -1457,6 +2053,24 @@ export interface paths {
         put?: never;
         /** Form post (note): RescheduleRequested and a message for the office, then 303 back. */
         post: operations["reschedule_visit_form"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/p/book/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The business's booking page: service, day, time, details, confirmation (?done=). */
+        get: operations["booking_page"];
+        put?: never;
+        /** Form post (service_id, start, name, phone, email?, address): book, then 303 to the */
+        post: operations["book_form"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1531,6 +2145,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dev/plans/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run the service plans' daily billing now (local stage only), as of `as_of`. */
+        post: operations["run_plans_now"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dev/reconcile": {
         parameters: {
             query?: never;
@@ -1569,6 +2200,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AcceptedOut */
+        AcceptedOut: {
+            /** Tenant Id */
+            tenant_id: string;
+            user: components["schemas"]["MemberOut"];
+            /**
+             * Token
+             * @description Local stage: a token for the new user. Deployed stages: null; Cognito sends a temporary password to the email or phone, and the user signs in
+             */
+            token: string | null;
+            /**
+             * Login
+             * @description Deployed stages: the Cognito username
+             */
+            login: string | null;
+        };
         /** Address */
         Address: {
             /** Line1 */
@@ -1679,6 +2326,11 @@ export interface components {
             /** Start */
             start?: string | null;
         };
+        /** AvailabilityOut */
+        AvailabilityOut: {
+            /** Slots */
+            slots: components["schemas"]["SlotOut"][];
+        };
         /** BoardOut */
         BoardOut: {
             /**
@@ -1750,16 +2402,108 @@ export interface components {
             location: components["schemas"]["Point"] | null;
             /** Checklist */
             checklist: components["schemas"]["ChecklistItemOut"][];
+            /**
+             * Flags
+             * @description What dispatch should know: `plan_paused` (its service plan went unpaid)
+             */
+            flags: string[];
             job: components["schemas"]["JobSummaryOut"] | null;
             customer: components["schemas"]["CustomerSummaryOut"] | null;
             address: components["schemas"]["Address"] | null;
             /** Version */
             version: number | null;
         };
-        /** CancelIn */
-        CancelIn: {
-            /** Reason */
-            reason?: string | null;
+        /** BookedOut */
+        BookedOut: {
+            /** Job Id */
+            job_id: string;
+            /** Visit Id */
+            visit_id: string;
+            /** Customer Id */
+            customer_id: string;
+            /**
+             * Start
+             * @description RFC 3339 with the business's offset, e.g. 2030-03-10T09:00:00-05:00
+             */
+            start: string;
+            /**
+             * End
+             * @description RFC 3339 with the business's offset, e.g. 2030-03-10T09:00:00-05:00
+             */
+            end: string;
+            /** Timezone */
+            timezone: string;
+            /**
+             * Visit Url
+             * @description The customer's page for the visit (also texted)
+             */
+            visit_url: string;
+        };
+        /** BookingCustomerIn */
+        BookingCustomerIn: {
+            /** Name */
+            name: string;
+            /** Phone */
+            phone: string;
+            /** Email */
+            email?: string | null;
+            address: components["schemas"]["AddressIn"];
+        };
+        /** BookingIn */
+        BookingIn: {
+            /** Service Id */
+            service_id: string;
+            /**
+             * Start
+             * Format: date-time
+             * @description A slot's `start`, as availability gave it
+             */
+            start: string;
+            customer: components["schemas"]["BookingCustomerIn"];
+        };
+        /** BookingPageOut */
+        BookingPageOut: {
+            /** Business Name */
+            business_name: string;
+            /** Timezone */
+            timezone: string;
+            /** Currency */
+            currency: string;
+            /** Services */
+            services: components["schemas"]["ServiceOut"][];
+        };
+        /** BookingSettingsIn */
+        BookingSettingsIn: {
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Slug
+             * @description The page's address, /p/book/{slug}: 3-50 of a-z, 0-9 and -; unique
+             */
+            slug: string;
+            /**
+             * Lead Time Hours
+             * @description No slot starts sooner Default: `24`.
+             */
+            lead_time_hours?: number;
+            /**
+             * Horizon Days
+             * @description No slot starts later Default: `30`.
+             */
+            horizon_days?: number;
+            service_area: components["schemas"]["ServiceAreaIn"];
+        };
+        /** BookingSettingsOut */
+        BookingSettingsOut: {
+            /** Enabled */
+            enabled: boolean;
+            /** Slug */
+            slug: string;
+            /** Lead Time Hours */
+            lead_time_hours: number;
+            /** Horizon Days */
+            horizon_days: number;
+            service_area: components["schemas"]["ServiceAreaOut"];
         };
         /** CardIn */
         CardIn: {
@@ -1864,6 +2608,36 @@ export interface components {
             /** Last Payment Error */
             last_payment_error: string | null;
         };
+        /** CorrectionOut */
+        CorrectionOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** By */
+            by: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Changes
+             * @description field: [before, after]
+             */
+            changes: {
+                [key: string]: unknown[];
+            };
+        };
+        /** CostTotalsOut */
+        CostTotalsOut: {
+            /** Labour Cents */
+            labour_cents: number;
+            /** Materials Cents */
+            materials_cents: number;
+            /** Invoiced Cents */
+            invoiced_cents: number;
+            /** Margin Cents */
+            margin_cents: number;
+        };
         /**
          * CurrentVersion
          * @description The object's version now (409 `version_conflict`): reload it, then retry.
@@ -1943,6 +2717,61 @@ export interface components {
             /** Phone */
             phone: string;
         };
+        /** DayOut */
+        DayOut: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Worked Minutes */
+            worked_minutes: number;
+        };
+        /** DeliveryOut */
+        DeliveryOut: {
+            /** Id */
+            id: string;
+            /** Subscription Id */
+            subscription_id: string;
+            /** Event Id */
+            event_id: string;
+            /** Type */
+            type: string;
+            /** Job Id */
+            job_id: string | null;
+            /** Sequence */
+            sequence: number | null;
+            /**
+             * Status
+             * @description `pending` (being tried), `delivered` or `failed`
+             */
+            status: string;
+            /** Attempts */
+            attempts: number;
+            /** Last Status Code */
+            last_status_code: number | null;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /** Delivered At */
+            delivered_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Replay Of */
+            replay_of: string | null;
+        };
+        /** DeliveryPage */
+        DeliveryPage: {
+            /** Items */
+            items: components["schemas"]["DeliveryOut"][];
+            /**
+             * Next Cursor
+             * @description The next page's cursor; null on the last page
+             */
+            next_cursor: string | null;
+        };
         /** DunningStepIn */
         DunningStepIn: {
             /** Days From Due */
@@ -1967,6 +2796,107 @@ export interface components {
              */
             channel: "sms" | "email";
         };
+        /** EnrolIn */
+        EnrolIn: {
+            /** Plan Id */
+            plan_id: string;
+            /**
+             * Start Date
+             * Format: date
+             * @description First billing date and first visit (tenant's zone)
+             */
+            start_date: string;
+            /**
+             * Payment Method Id
+             * @description A saved method (`pm_…`) autopay charges. Default: the customer's default
+             */
+            payment_method_id?: string | null;
+            /**
+             * Window Start Time
+             * @description The visits' window opens (property's wall clock). Default: 08:00
+             */
+            window_start_time?: string | null;
+            /**
+             * Window End Time
+             * @description …and closes. Default: 12:00
+             */
+            window_end_time?: string | null;
+        };
+        /** EnrolmentList */
+        EnrolmentList: {
+            /** Items */
+            items: components["schemas"]["EnrolmentOut"][];
+        };
+        /** EnrolmentOut */
+        EnrolmentOut: {
+            /** Id */
+            id: string;
+            /** Customer Id */
+            customer_id: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Job Id */
+            job_id: string;
+            /** Series Id */
+            series_id: string | null;
+            /** Plan Name */
+            plan_name: string;
+            /** Price Cents */
+            price_cents: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Billing Interval
+             * @enum {string}
+             */
+            billing_interval: "month" | "year";
+            /** Autopay */
+            autopay: boolean;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "past_due" | "paused" | "cancelled";
+            /**
+             * Start Date
+             * Format: date
+             */
+            start_date: string;
+            /**
+             * Next Bill On
+             * Format: date
+             */
+            next_bill_on: string;
+            /** Payment Method Id */
+            payment_method_id: string | null;
+            /**
+             * Open Invoice Id
+             * @description The invoice autopay is collecting
+             */
+            open_invoice_id: string | null;
+            /** Failed Attempts */
+            failed_attempts: number;
+            /** Retry On */
+            retry_on: string | null;
+            /**
+             * Last Failure
+             * @description Stripe's code: `card_declined`, …
+             */
+            last_failure: string | null;
+            /** Paused Reason */
+            paused_reason: string | null;
+            /** Cancelled At */
+            cancelled_at: string | null;
+            /** Cancel Reason */
+            cancel_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Version */
+            version: number;
+        };
         /** ErrorDetail */
         ErrorDetail: {
             /**
@@ -1987,6 +2917,7 @@ export interface components {
              *     - `version_conflict`: 409: the object changed since it was read (a stale `If-Match`, or a write that lost a race): reload, then retry; `details` holds `current_version`
              *     - `illegal_transition`: 409: the object's status does not allow this (a paid job cancelled, a sent invoice edited, ...)
              *     - `double_booking`: 409: a technician is already booked then (`details` names the visit)
+             *     - `advance_unsent`: 409: a final invoice cannot go out while a deposit or progress invoice it credits is a draft (`details` names them): send or void those first
              *     - `already_invoiced`: 409: the job already has a final invoice, or the deposit its invoice
              *     - `number_taken`: 409: another business holds that texting number
              *     - `stripe_account_taken`: 409: another business holds that Stripe account
@@ -2002,6 +2933,10 @@ export interface components {
              *     - `quote_superseded`: 409: a newer quote replaced this one (the customer has a newer link)
              *     - `request_in_progress`: 409: a request with this `Idempotency-Key` is still running
              *     - `upload_missing`: 409: the photo has not been uploaded yet
+             *     - `invitation_accepted`: 409: the invitation was already accepted
+             *     - `login_exists`: 409: that email or phone already has a login
+             *     - `already_clocked_in`: 409: the technician is clocked in: clock out first
+             *     - `not_clocked_in`: 409: the technician is not clocked in
              *     - `payload_too_large`: 413: the body is larger than 256 KiB
              *     - `unsupported_media_type`: 415: the route does not take this `Content-Type`
              *     - `validation_error`: 422: a field is missing, unknown, of the wrong type or out of range (`details`: `{field, message}`)
@@ -2013,6 +2948,7 @@ export interface components {
              *     - `invoice_not_payable`: 422: the invoice takes no payment in its status
              *     - `invalid_invoice`: 422: an invoice's lines, quantities or prices break a rule
              *     - `invalid_method`: 422: not a payment method that can be recorded by hand
+             *     - `no_saved_method`: 422: autopay needs a payment method the customer saved (the card link: POST /customers/{id}/payment-methods/setup), or the one named is not theirs
              *     - `nothing_to_bill`: 422: the invoice would bill nothing (or less than nothing)
              *     - `invalid_quote`: 422: a quote's options, deposit or expiry break a rule
              *     - `unknown_option`: 422: the quote has no such option
@@ -2025,6 +2961,9 @@ export interface components {
              *     - `invalid_locale`: 422: not a CLDR locale Fieldline writes in
              *     - `unsupported_currency`: 422: a currency Fieldline does not bill in
              *     - `unknown_technician`: 422: no such technician
+             *     - `invitation_expired`: 422: the invitation's link expired: the owner sends a new one
+             *     - `own_account`: 422: an owner cannot deactivate themselves or change their own role
+             *     - `invalid_time_entry`: 422: a time entry that ends before it starts or lasts over 24 hours
              *     - `missing_skill`: 422: a technician lacks a skill the visit requires
              *     - `off_shift`: 422: the visit falls outside a technician's shift
              *     - `technician_unavailable`: 422: technicians lack skills and are off shift
@@ -2034,6 +2973,7 @@ export interface components {
              *     - `card_declined`: 422: the card was declined (local stage card form)
              *     - `invalid_card`: 422: the card's number, expiry or CVC is wrong (local stage card form)
              *     - `stripe_refused`: 422: Stripe refused the operation (its reason in `message`)
+             *     - `unsafe_webhook_url`: 422: a webhook receiver that is not https on a public address (private, loopback, link-local and metadata addresses are refused)
              *     - `too_many_requests`: 429: over the stage's request rate: wait `Retry-After` seconds
              *     - `rate_limited`: 429: too many online bookings from this address or phone: wait `Retry-After` seconds
              *     - `internal_error`: 500: a bug on our side
@@ -2050,7 +2990,7 @@ export interface components {
              *     - `no_workflow`: 503: the stage has no workflow for this configured
              * @enum {string}
              */
-            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "amount_too_large" | "invalid_amount" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "too_many_requests" | "rate_limited" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
+            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "advance_unsent" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "invitation_accepted" | "login_exists" | "already_clocked_in" | "not_clocked_in" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "amount_too_large" | "invalid_amount" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "no_saved_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "invitation_expired" | "own_account" | "invalid_time_entry" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "unsafe_webhook_url" | "too_many_requests" | "rate_limited" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
             /**
              * Message
              * @description For a person; may change
@@ -2107,6 +3047,131 @@ export interface components {
             /** Stage */
             stage: string;
         };
+        /** ImportOut */
+        ImportOut: {
+            /** Dry Run */
+            dry_run: boolean;
+            /** Rows */
+            rows: number;
+            /**
+             * Valid
+             * @description Rows without errors
+             */
+            valid: number;
+            /** Errors */
+            errors: components["schemas"]["RowProblem"][];
+            /** Created */
+            created: number;
+            /** Updated */
+            updated: number;
+            /** Unchanged */
+            unchanged: number;
+            /** Items */
+            items: components["schemas"]["ImportedRow"][];
+        };
+        /** ImportedRow */
+        ImportedRow: {
+            /** Row */
+            row: number;
+            /**
+             * Id
+             * @description The item's id (null for one a dry run would create)
+             */
+            id: string | null;
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "created" | "updated" | "unchanged";
+        };
+        /** InvitationCreated */
+        InvitationCreated: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Email */
+            email: string | null;
+            /** Phone */
+            phone: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "office" | "technician";
+            /** Technician Id */
+            technician_id: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "accepted";
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Accepted At */
+            accepted_at: string | null;
+            /** User Id */
+            user_id: string | null;
+            /**
+             * Accept Url
+             * @description The signed link the person was sent (expires)
+             */
+            accept_url: string;
+        };
+        /** InvitationIn */
+        InvitationIn: {
+            /** Name */
+            name: string;
+            /** Email */
+            email?: string | null;
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "office" | "technician";
+            /**
+             * Technician Id
+             * @description The technician this person is (role technician)
+             */
+            technician_id?: string | null;
+        };
+        /** InvitationOut */
+        InvitationOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Email */
+            email: string | null;
+            /** Phone */
+            phone: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "office" | "technician";
+            /** Technician Id */
+            technician_id: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "accepted";
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Accepted At */
+            accepted_at: string | null;
+            /** User Id */
+            user_id: string | null;
+        };
         /** InvoiceIn */
         InvoiceIn: {
             /**
@@ -2144,6 +3209,16 @@ export interface components {
              * @description The invoice a credit line takes off
              */
             credits_invoice_id: string | null;
+            /**
+             * Item Id
+             * @description The price-book item the line was copied from
+             */
+            item_id: string | null;
+            /**
+             * Unit Cost Cents
+             * @description The item's cost when the line was added; owner and office only (null for a technician, and when unknown)
+             */
+            unit_cost_cents: number | null;
         };
         /** InvoiceOut */
         InvoiceOut: {
@@ -2157,7 +3232,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "deposit" | "progress" | "final";
+            kind: "deposit" | "progress" | "final" | "plan";
             /**
              * Status
              * @enum {string}
@@ -2357,6 +3432,57 @@ export interface components {
             /** Archived */
             archived?: boolean;
         };
+        /** JobCostOut */
+        JobCostOut: {
+            /** Job Id */
+            job_id: string;
+            /** Title */
+            title: string;
+            /** Labour Minutes */
+            labour_minutes: number;
+            /**
+             * Labour Cents
+             * @description Time in the period x each technician's cost rate
+             */
+            labour_cents: number;
+            /**
+             * Materials Cents
+             * @description Billed lines' unit_cost_cents x quantity; lines without a cost count 0
+             */
+            materials_cents: number;
+            /**
+             * Invoiced Cents
+             * @description Non-void invoices of the job, tax excluded
+             */
+            invoiced_cents: number;
+            /** Margin Cents */
+            margin_cents: number;
+        };
+        /** JobCostingOut */
+        JobCostingOut: {
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+            /** Currency */
+            currency: string;
+            /** Timezone */
+            timezone: string;
+            /** Jobs */
+            jobs: components["schemas"]["JobCostOut"][];
+            totals: components["schemas"]["CostTotalsOut"];
+            /**
+             * Unrated Technicians
+             * @description Technicians with no cost rate (0)
+             */
+            unrated_technicians: string[];
+        };
         /** JobDetailOut */
         JobDetailOut: {
             /** Id */
@@ -2445,7 +3571,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "deposit" | "progress" | "final";
+            kind: "deposit" | "progress" | "final" | "plan";
             /**
              * Status
              * @enum {string}
@@ -2674,6 +3800,11 @@ export interface components {
              * @enum {string}
              */
             priority: "low" | "normal" | "high" | "emergency";
+            /**
+             * Source
+             * @description Where the job came from: `online_booking` for a customer's own booking
+             */
+            source: string | null;
         };
         /** JobVisitOut */
         JobVisitOut: {
@@ -2757,20 +3888,25 @@ export interface components {
         };
         /** LineItemIn */
         LineItemIn: {
+            /**
+             * Item Id
+             * @description A price-book item to copy the line from
+             */
+            item_id?: string | null;
             /** Description */
-            description: string;
+            description?: string | null;
+            /**
+             * Taxable
+             * @description A typed line's; default true
+             */
+            taxable?: boolean | null;
             /**
              * Quantity
              * @description Default: `1`.
              */
             quantity?: number;
             /** Unit Price Cents */
-            unit_price_cents: number;
-            /**
-             * Taxable
-             * @description Default: `True`.
-             */
-            taxable?: boolean;
+            unit_price_cents?: number | null;
         };
         /** MeOut */
         MeOut: {
@@ -2778,6 +3914,41 @@ export interface components {
             id: string;
             /** Name */
             name: string | null;
+        };
+        /** MemberOut */
+        MemberOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "office" | "technician";
+            /** Email */
+            email: string | null;
+            /** Phone */
+            phone: string | null;
+            /** Active */
+            active: boolean;
+            /**
+             * Technician Id
+             * @description Set for technicians: their own id
+             */
+            technician_id: string | null;
+            /** Version */
+            version: number;
+        };
+        /** MemberPage */
+        MemberPage: {
+            /** Items */
+            items: components["schemas"]["MemberOut"][];
+            /**
+             * Next Cursor
+             * @description The next page's cursor; null on the last page
+             */
+            next_cursor: string | null;
         };
         /** MessageOut */
         MessageOut: {
@@ -2945,6 +4116,31 @@ export interface components {
              * @description The next page's cursor; null on the last page
              */
             next_cursor: string | null;
+        };
+        /** OfficeQuoteLineOut */
+        OfficeQuoteLineOut: {
+            /** Description */
+            description: string;
+            /** Quantity */
+            quantity: number;
+            /** Unit Price Cents */
+            unit_price_cents: number;
+            /** Taxable */
+            taxable: boolean;
+            /** Amount Cents */
+            amount_cents: number;
+            /** Tax Cents */
+            tax_cents: number;
+            /**
+             * Item Id
+             * @description The price-book item the line was copied from
+             */
+            item_id: string | null;
+            /**
+             * Unit Cost Cents
+             * @description The item's cost when the line was added (null: unknown)
+             */
+            unit_cost_cents: number | null;
         };
         /** OnboardingIn */
         OnboardingIn: {
@@ -3268,6 +4464,93 @@ export interface components {
             /** Max Bytes */
             max_bytes: number;
         };
+        /** PlanIn */
+        PlanIn: {
+            /** Name */
+            name: string;
+            /**
+             * Visit Rule
+             * @description RFC 5545 RRULE of the plan's visits, e.g. `RRULE:FREQ=MONTHLY;INTERVAL=6`
+             */
+            visit_rule: string;
+            /** Visit Duration Minutes */
+            visit_duration_minutes: number;
+            /**
+             * Price Cents
+             * @description Per period
+             */
+            price_cents: number;
+            /**
+             * Billing Interval
+             * @enum {string}
+             */
+            billing_interval: "month" | "year";
+            /** Autopay */
+            autopay: boolean;
+            /**
+             * Checklist
+             * @description What each visit covers. Default: none.
+             */
+            checklist?: string[];
+        };
+        /** PlanOut */
+        PlanOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Visit Rule */
+            visit_rule: string;
+            /** Visit Duration Minutes */
+            visit_duration_minutes: number;
+            /** Price Cents */
+            price_cents: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Billing Interval
+             * @enum {string}
+             */
+            billing_interval: "month" | "year";
+            /** Autopay */
+            autopay: boolean;
+            /** Checklist */
+            checklist: string[];
+            /** Archived */
+            archived: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Version */
+            version: number;
+        };
+        /** PlanPage */
+        PlanPage: {
+            /** Items */
+            items: components["schemas"]["PlanOut"][];
+            /**
+             * Next Cursor
+             * @description The next page's cursor; null on the last page
+             */
+            next_cursor: string | null;
+        };
+        /** PlansRunIn */
+        PlansRunIn: {
+            /**
+             * As Of
+             * @description Decide what is due as if it were then (a later day). Default: now.
+             */
+            as_of?: string | null;
+        };
+        /** PlansRunOut */
+        PlansRunOut: {
+            /** Outcomes */
+            outcomes: {
+                [key: string]: number;
+            };
+        };
         /** Point */
         Point: {
             /** Lat */
@@ -3277,6 +4560,13 @@ export interface components {
         };
         /** PointIn */
         PointIn: {
+            /** Lat */
+            lat: number;
+            /** Lng */
+            lng: number;
+        };
+        /** PointOut */
+        PointOut: {
             /** Lat */
             lat: number;
             /** Lng */
@@ -3409,7 +4699,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "deposit" | "progress" | "final";
+            kind: "deposit" | "progress" | "final" | "plan";
             /**
              * Status
              * @enum {string}
@@ -3489,6 +4779,32 @@ export interface components {
              * Format: date-time
              */
             paid_at: string;
+        };
+        /** PublicPlanOut */
+        PublicPlanOut: {
+            /** Business Name */
+            business_name: string;
+            /** Plan Name */
+            plan_name: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "past_due" | "paused" | "cancelled";
+            /** Price Cents */
+            price_cents: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Billing Interval
+             * @enum {string}
+             */
+            billing_interval: "month" | "year";
+            /**
+             * Next Bill On
+             * Format: date
+             */
+            next_bill_on: string;
         };
         /** PublicQuoteOptionOut */
         PublicQuoteOptionOut: {
@@ -3619,20 +4935,25 @@ export interface components {
         };
         /** QuoteLineIn */
         QuoteLineIn: {
+            /**
+             * Item Id
+             * @description A price-book item to copy the line from
+             */
+            item_id?: string | null;
             /** Description */
-            description: string;
+            description?: string | null;
+            /**
+             * Taxable
+             * @description A typed line's; default true
+             */
+            taxable?: boolean | null;
             /**
              * Quantity
              * @description Default: `1`.
              */
             quantity?: number;
             /** Unit Price Cents */
-            unit_price_cents: number;
-            /**
-             * Taxable
-             * @description Default: `True`.
-             */
-            taxable?: boolean;
+            unit_price_cents?: number | null;
         };
         /** QuoteLineOut */
         QuoteLineOut: {
@@ -3668,7 +4989,7 @@ export interface components {
              */
             status: "pending" | "approved" | "declined";
             /** Line Items */
-            line_items: components["schemas"]["QuoteLineOut"][];
+            line_items: components["schemas"]["OfficeQuoteLineOut"][];
             /** Subtotal Cents */
             subtotal_cents: number;
             /** Tax Cents */
@@ -3677,6 +4998,11 @@ export interface components {
             total_cents: number;
             /** Deposit Cents */
             deposit_cents: number | null;
+            /**
+             * Margin Cents
+             * @description Price less cost over the lines whose cost is known; null when none is
+             */
+            margin_cents: number | null;
         };
         /** QuoteOut */
         QuoteOut: {
@@ -3857,10 +5183,63 @@ export interface components {
             /** Resumed By */
             resumed_by: string;
         };
+        /** RoleIn */
+        RoleIn: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "owner" | "office" | "technician";
+        };
+        /** RowProblem */
+        RowProblem: {
+            /**
+             * Row
+             * @description The spreadsheet's row: the header is row 1, the first item 2
+             */
+            row: number;
+            /**
+             * Field
+             * @description The column; empty for the row as a whole
+             */
+            field: string;
+            /** Message */
+            message: string;
+        };
         /** RunOut */
         RunOut: {
             /** Execution Arn */
             execution_arn: string;
+        };
+        /**
+         * ServiceAreaIn
+         * @description Either `postal_codes`, or `center` and `radius_km`.
+         */
+        ServiceAreaIn: {
+            /** Postal Codes */
+            postal_codes?: string[] | null;
+            center?: components["schemas"]["PointIn"] | null;
+            /** Radius Km */
+            radius_km?: number | null;
+        };
+        /** ServiceAreaOut */
+        ServiceAreaOut: {
+            /** Postal Codes */
+            postal_codes: string[] | null;
+            center: components["schemas"]["PointOut"] | null;
+            /** Radius Km */
+            radius_km: number | null;
+        };
+        /** ServiceOut */
+        ServiceOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Duration Minutes */
+            duration_minutes: number;
+            /** Price Cents */
+            price_cents: number;
         };
         /** SettingsOut */
         SettingsOut: {
@@ -4003,6 +5382,19 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /** SlotOut */
+        SlotOut: {
+            /**
+             * Start
+             * @description RFC 3339 with the business's offset, e.g. 2030-03-10T09:00:00-05:00
+             */
+            start: string;
+            /**
+             * End
+             * @description RFC 3339 with the business's offset, e.g. 2030-03-10T09:00:00-05:00
+             */
+            end: string;
+        };
         /** StatusChangeOut */
         StatusChangeOut: {
             /**
@@ -4082,6 +5474,72 @@ export interface components {
              */
             application_fee_bps: number;
         };
+        /** SubscriptionIn */
+        SubscriptionIn: {
+            /**
+             * Url
+             * @description https://… (a public address)
+             */
+            url: string;
+            /**
+             * Events
+             * @description `["*"]` for every event, or types such as `invoice.paid`, `visit.scheduled`
+             */
+            events: string[];
+            /** Description */
+            description?: string | null;
+        };
+        /** SubscriptionList */
+        SubscriptionList: {
+            /** Items */
+            items: components["schemas"]["SubscriptionOut"][];
+            /**
+             * Next Cursor
+             * @description The next page's cursor; null on the last page
+             */
+            next_cursor: string | null;
+        };
+        /** SubscriptionOut */
+        SubscriptionOut: {
+            /** Id */
+            id: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: string[];
+            /** Description */
+            description: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Previous Secret Expires At */
+            previous_secret_expires_at: string | null;
+        };
+        /** SubscriptionWithSecretOut */
+        SubscriptionWithSecretOut: {
+            /** Id */
+            id: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: string[];
+            /** Description */
+            description: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Previous Secret Expires At */
+            previous_secret_expires_at: string | null;
+            /**
+             * Secret
+             * @description Signs every delivery; shown only in this response
+             */
+            secret: string;
+        };
         /** TechnicianIn */
         TechnicianIn: {
             /** Name */
@@ -4094,6 +5552,11 @@ export interface components {
             skills?: string[];
             shift?: components["schemas"]["ShiftIn"];
             home?: components["schemas"]["PointIn"] | null;
+            /**
+             * Cost Rate Cents
+             * @description What an hour of theirs costs (cents)
+             */
+            cost_rate_cents?: number | null;
         };
         /** TechnicianOut */
         TechnicianOut: {
@@ -4111,6 +5574,8 @@ export interface components {
             home: components["schemas"]["Point"] | null;
             /** Active */
             active: boolean;
+            /** Cost Rate Cents */
+            cost_rate_cents: number | null;
             /**
              * Created At
              * Format: date-time
@@ -4146,6 +5611,11 @@ export interface components {
             home?: components["schemas"]["PointIn"] | null;
             /** Active */
             active?: boolean;
+            /**
+             * Cost Rate Cents
+             * @description What an hour of theirs costs (cents)
+             */
+            cost_rate_cents?: number | null;
         };
         /** TemplateEntry */
         TemplateEntry: {
@@ -4209,6 +5679,95 @@ export interface components {
              */
             stripe?: "enabled" | "none";
         };
+        /** TimeEntryIn */
+        TimeEntryIn: {
+            /** Technician Id */
+            technician_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "shift" | "travel" | "on_site";
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Job Id */
+            job_id?: string | null;
+            /**
+             * Reason
+             * @description Why: kept on the entry's history
+             */
+            reason: string;
+        };
+        /** TimeEntryOut */
+        TimeEntryOut: {
+            /** Id */
+            id: string;
+            /** Technician Id */
+            technician_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "shift" | "travel" | "on_site";
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * End
+             * @description null while clocked in
+             */
+            end: string | null;
+            /** Job Id */
+            job_id: string | null;
+            /** Visit Id */
+            visit_id: string | null;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "clock" | "visit" | "office";
+            /** Created By */
+            created_by: string;
+            /** History */
+            history: components["schemas"]["CorrectionOut"][];
+            /** Version */
+            version: number;
+        };
+        /** TimeEntryPatch */
+        TimeEntryPatch: {
+            /**
+             * Start
+             * Format: date-time
+             */
+            start?: string;
+            /**
+             * End
+             * Format: date-time
+             */
+            end?: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind?: "shift" | "travel" | "on_site";
+            /** Job Id */
+            job_id?: string | null;
+            /**
+             * Reason
+             * @description Why: kept on the entry's history
+             */
+            reason: string;
+        };
         /** TimelinePage */
         TimelinePage: {
             /** Items */
@@ -4218,6 +5777,50 @@ export interface components {
              * @description The next page's cursor; null on the last page
              */
             next_cursor: string | null;
+        };
+        /** TimesheetOut */
+        TimesheetOut: {
+            /** Technician Id */
+            technician_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Worked Minutes
+             * @description Clocked shifts and visit time, overlaps once
+             */
+            worked_minutes: number;
+            /** Travel Minutes */
+            travel_minutes: number;
+            /** On Site Minutes */
+            on_site_minutes: number;
+            /**
+             * Overtime Minutes
+             * @description Worked minutes past 40 hours in the week
+             */
+            overtime_minutes: number;
+            /** Days */
+            days: components["schemas"]["DayOut"][];
+            /** Entries */
+            entries: components["schemas"]["TimeEntryOut"][];
+        };
+        /** TimesheetsOut */
+        TimesheetsOut: {
+            /** Week */
+            week: string;
+            /** Timezone */
+            timezone: string;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Technicians */
+            technicians: components["schemas"]["TimesheetOut"][];
         };
         /** TokenIn */
         TokenIn: {
@@ -4316,6 +5919,11 @@ export interface components {
             /** Checklist */
             checklist: components["schemas"]["ChecklistItem"][];
             /**
+             * Flags
+             * @description What dispatch should know: `plan_paused` (its service plan went unpaid)
+             */
+            flags: string[];
+            /**
              * Created At
              * Format: date-time
              */
@@ -4402,6 +6010,11 @@ export interface components {
             /** Checklist */
             checklist: components["schemas"]["ChecklistItem"][];
             /**
+             * Flags
+             * @description What dispatch should know: `plan_paused` (its service plan went unpaid)
+             */
+            flags: string[];
+            /**
              * Created At
              * Format: date-time
              */
@@ -4428,6 +6041,16 @@ export interface components {
         VoidIn: {
             /** Reason */
             reason: string;
+        };
+        /** CancelIn */
+        chalicelib__api__plans__CancelIn: {
+            /** Reason */
+            reason: string;
+        };
+        /** CancelIn */
+        chalicelib__api__visits__CancelIn: {
+            /** Reason */
+            reason?: string | null;
         };
     };
     responses: {
@@ -5154,6 +6777,333 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    list_plans: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The previous page's `next_cursor`, with the same filters */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanPage"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    create_plan: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    archive_plan: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The object's ETag (`"3"`, or `W/"3"`) or bare version (`3`): the change is refused with 409 `version_conflict` if the object changed since. `*` checks nothing. */
+                "If-Match"?: string;
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    list_enrolments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolmentList"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    enrol: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnrolIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolmentOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    get_enrolment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_id: string;
+                enrolment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolmentOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    cancel_enrolment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The object's ETag (`"3"`, or `W/"3"`) or bare version (`3`): the change is refused with 409 `version_conflict` if the object changed since. `*` checks nothing. */
+                "If-Match"?: string;
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                customer_id: string;
+                enrolment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["chalicelib__api__plans__CancelIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolmentOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    public_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicPlanOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    cancel_public_plan: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicPlanOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
     setup_payment_method: {
         parameters: {
             query?: never;
@@ -5501,6 +7451,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ItemOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    export_items: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The price book, one item a row (the import's columns) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    import_items: {
+        parameters: {
+            query?: {
+                /** @description Check every row and say what would change; write nothing */
+                dry_run?: boolean;
+            };
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
                 };
             };
             400: components["responses"]["400"];
@@ -6338,7 +8355,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CancelIn"];
+                "application/json": components["schemas"]["chalicelib__api__visits__CancelIn"];
             };
         };
         responses: {
@@ -7240,6 +9257,212 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    list_subscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionList"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    create_subscription: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionWithSecretOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    delete_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    rotate_subscription_secret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionWithSecretOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    list_deliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The previous page's `next_cursor`, with the same filters */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    replay_delivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
     inbound_sms: {
         parameters: {
             query?: never;
@@ -7432,6 +9655,602 @@ export interface operations {
             400: components["responses"]["400"];
             401: components["responses"]["401"];
             403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    invite: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationCreated"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    read_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    accept_invitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptedOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    list_team: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The previous page's `next_cursor`, with the same filters */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberPage"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    change_role: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The object's ETag (`"3"`, or `W/"3"`) or bare version (`3`): the change is refused with 409 `version_conflict` if the object changed since. `*` checks nothing. */
+                "If-Match"?: string;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    deactivate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The object's ETag (`"3"`, or `W/"3"`) or bare version (`3`): the change is refused with 409 `version_conflict` if the object changed since. `*` checks nothing. */
+                "If-Match"?: string;
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    clock_in: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeEntryOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    clock_out: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeEntryOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    add_entry: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TimeEntryIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeEntryOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    correct_entry: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The object's ETag (`"3"`, or `W/"3"`) or bare version (`3`): the change is refused with 409 `version_conflict` if the object changed since. `*` checks nothing. */
+                "If-Match"?: string;
+            };
+            path: {
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TimeEntryPatch"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeEntryOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    timesheets: {
+        parameters: {
+            query: {
+                /** @description An ISO week, e.g. 2026-W10 */
+                week: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimesheetsOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    job_costing: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobCostingOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    get_booking_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingSettingsOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    put_booking_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BookingSettingsIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingSettingsOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    booking_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingPageOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    book: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BookingIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookedOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    booking_availability: {
+        parameters: {
+            query: {
+                service_id: string;
+                /** @description The business's local day */
+                date: string;
+            };
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AvailabilityOut"];
+                };
+            };
+            400: components["responses"]["400"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
             413: components["responses"]["413"];
@@ -7637,6 +10456,58 @@ export interface operations {
             };
         };
     };
+    cards_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description An unknown, altered or expired link: a page saying so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A quote a newer one replaced: a page saying so */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            /** @description A page asking to try again in a minute */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
     visit_page: {
         parameters: {
             query?: never;
@@ -7741,6 +10612,104 @@ export interface operations {
             header?: never;
             path: {
                 token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description Done (or refused, said on the page): back to the page */
+            303: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unknown, altered or expired link: a page saying so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            /** @description A page asking to try again in a minute */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    booking_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description An unknown, altered or expired link: a page saying so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A quote a newer one replaced: a page saying so */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            /** @description A page asking to try again in a minute */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    book_form: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
             };
             cookie?: never;
         };
@@ -7903,6 +10872,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OutboxOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    run_plans_now: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlansRunIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlansRunOut"];
                 };
             };
             400: components["responses"]["400"];
