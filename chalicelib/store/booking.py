@@ -3,9 +3,11 @@
 The rate limit is a fixed-window counter per subject (an IP, a phone): one atomic UpdateItem
 ADD per request, whose answer says how many requests the window has seen, on an item DynamoDB
 expires once the window is over. Written here rather than taken from a library: the usual
-Python limiters (`limits`, `slowapi`) keep their counters in memory, Redis, Memcached or
-MongoDB; the one table is the only store every Lambda instance shares, and one ADD is the
-whole algorithm.
+Python limiter (`limits`, which slowapi and Flask-Limiter use) keeps its counters in memory,
+Redis, Memcached, MongoDB or etcd, none of which the stage runs; the one table is the store
+every Lambda instance shares, and one ADD is the whole algorithm. The window is in the key, so
+a counter DynamoDB has not deleted yet (TTL deletes within about two days) never counts in a
+later window.
 """
 
 from __future__ import annotations
