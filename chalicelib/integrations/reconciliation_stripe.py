@@ -1,4 +1,5 @@
-"""Reading a Stripe account's balance history for reconciliation (read-only, no writes).
+"""What reconciliation reads from Stripe (read-only): an account's balance history, the charges,
+PaymentIntents, refunds and payouts behind it, and the connected accounts to go through.
 
 Balance transactions come newest first, so "everything since the cursor" is paged until a
 transaction older than the cursor shows up. (Stripe also takes `created[gte]`; localstripe

@@ -34,7 +34,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoices import SETTLED, Payment
 from chalicelib.domain.reconciliation import Cursor, Entry, Mismatch
 from chalicelib.domain.tenants import Tenant
-from chalicelib.integrations import eventbus, stripe_balance, workflows
+from chalicelib.integrations import eventbus, reconciliation_stripe, workflows
 from chalicelib.logs import logger
 from chalicelib.services import stripe_webhook
 from chalicelib.services.common import retrying
@@ -47,7 +47,7 @@ from chalicelib.store.records import entity, get, partition, record
 # With no cursor yet (the first run), read this far back.
 FIRST_LOOKBACK = timedelta(days=3)
 # A task takes no new transaction (nor page) after this long, and hands the rest to the next
-# task: with each Stripe call bounded (stripe_balance.TIMEOUT_SECONDS) it returns well inside
+# task: with each Stripe call bounded (reconciliation_stripe.TIMEOUT_SECONDS) it returns well inside
 # the function's 30 s even when a transaction needs a call or two of its own.
 TASK_BUDGET_SECONDS = 10.0
 CHARGES = ("charge", "payment")
@@ -76,7 +76,7 @@ def start_now() -> workflows.Started:
 
 def plan(task: dict[str, Any]) -> dict[str, Any]:
     """PlanReconciliation: the accounts to read, the platform's first."""
-    accounts: list[str | None] = [None, *stripe_balance.connected_accounts()]
+    accounts: list[str | None] = [None, *reconciliation_stripe.connected_accounts()]
     return {
         "run_id": task.get("run_id") or f"manual-{new_id()}",
         "accounts": [{"account": account} for account in accounts],
@@ -97,7 +97,7 @@ def read_page(task: dict[str, Any]) -> dict[str, Any]:
     run = _Run(task["run_id"], account)
     has_more = True
     while has_more and (run.taken == 0 or time.monotonic() < deadline):
-        page = stripe_balance.balance_page(account, last_id)
+        page = reconciliation_stripe.balance_page(account, last_id)
         has_more = page.has_more and bool(page.transactions)
         for txn in page.transactions:
             # `created` has one-second resolution: the cursor's own second is read again
@@ -151,7 +151,7 @@ class _Run:
     # -- charges --
 
     def _charge(self, txn: dict[str, Any]) -> tuple[str | None, Entry]:
-        charge = self._source(txn, stripe_balance.charge)
+        charge = self._source(txn, reconciliation_stripe.charge)
         intent_id = _id_of(charge.get("payment_intent"))
         found = invoice_store.payment_by_intent(intent_id) if intent_id else None
         entry = self._entry(txn, status=rules.MATCHED, charge_id=charge.get("id"))
@@ -198,7 +198,7 @@ class _Run:
         self, tenant_id: str, charge: dict[str, Any], intent_id: str, entry: Entry
     ) -> Payment | None:
         """Apply the succeeded payment exactly as its webhook would have."""
-        intent = stripe_balance.intent(intent_id, self.account)
+        intent = reconciliation_stripe.intent(intent_id, self.account)
         outcome = stripe_webhook.apply_stripe_event(
             {
                 "id": f"reconciliation_{charge['id']}",
@@ -227,7 +227,7 @@ class _Run:
     # -- refunds --
 
     def _refund(self, txn: dict[str, Any]) -> tuple[str | None, Entry]:
-        refund = self._source(txn, stripe_balance.refund)
+        refund = self._source(txn, reconciliation_stripe.refund)
         charge_id = _id_of(refund.get("charge"))
         # The refund names its PaymentIntent; its charge is read only when it is needed (a
         # refund to repair or to place), not for every refund on the page.
@@ -256,7 +256,7 @@ class _Run:
         charge = refund.get("charge")
         if isinstance(charge, dict):  # expanded by Stripe
             return charge
-        return stripe_balance.charge(charge_id, self.account) if charge_id else {}
+        return reconciliation_stripe.charge(charge_id, self.account) if charge_id else {}
 
     def _repair_refund(
         self, charge: dict[str, Any], refund: dict[str, Any], entry: Entry
@@ -289,12 +289,12 @@ class _Run:
 
     def _payout(self, txn: dict[str, Any]) -> list[tuple[str | None, Entry]]:
         payout_id = _id_of(txn.get("source"))
-        paid_out = stripe_balance.payout_transactions(payout_id, self.account) or []
+        paid_out = reconciliation_stripe.payout_transactions(payout_id, self.account) or []
         by_tenant: dict[str | None, list[str]] = {}
         for inner in paid_out:
             if inner.get("type") not in CHARGES:
                 continue
-            charge = self._source(inner, stripe_balance.charge)
+            charge = self._source(inner, reconciliation_stripe.charge)
             intent_id = _id_of(charge.get("payment_intent"))
             found = invoice_store.payment_by_intent(intent_id) if intent_id else None
             if found is not None:
@@ -352,7 +352,8 @@ class _Run:
         believed only when it came through that tenant's own Stripe account."""
         metadata = dict(charge.get("metadata") or {})
         if not metadata.get("tenant_id") and intent_id:
-            metadata = dict(stripe_balance.intent(intent_id, self.account).get("metadata") or {})
+            intent = reconciliation_stripe.intent(intent_id, self.account)
+            metadata = dict(intent.get("metadata") or {})
         tenant = self._tenant(metadata.get("tenant_id"))
         if tenant is None or tenant.stripe_account_id != self.account:
             return None

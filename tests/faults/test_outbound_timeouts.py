@@ -112,7 +112,7 @@ def test_boto3_clients_have_timeouts_and_standard_retries(service, connect, read
 
 
 def test_stripe_clients_bound_each_call_and_their_retries():
-    from chalicelib.integrations import payments_stripe, stripe_balance
+    from chalicelib.integrations import payments_stripe, reconciliation_stripe
 
     # Payments (on requests): worst case (1 + retries) x (connect + read) within 29 s
     requestor = payments_stripe._client_for("sk_live_example", None)._requestor
@@ -121,6 +121,6 @@ def test_stripe_clients_bound_each_call_and_their_retries():
     connect, read = payments_stripe.TIMEOUT_SECONDS
     assert (1 + payments_stripe.NETWORK_RETRIES) * (connect + read) + 1 < 29
     # Reconciliation (in a task): no SDK retries, the state machine retries the task
-    requestor = stripe_balance._client_for("sk_live_example", None)._requestor
-    assert requestor._client._timeout == stripe_balance.TIMEOUT_SECONDS
+    requestor = reconciliation_stripe._client_for("sk_live_example", None)._requestor
+    assert requestor._client._timeout == reconciliation_stripe.TIMEOUT_SECONDS
     assert requestor._options.max_network_retries == 0

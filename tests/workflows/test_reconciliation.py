@@ -47,10 +47,10 @@ def _history_read_until_now() -> None:
 def _only_this_tests_account(owner, monkeypatch) -> None:
     """The connected accounts Stripe lists are the platform's and this test's business's (the
     session's other businesses, each with its own account, are not this test's business)."""
-    from chalicelib.integrations import stripe_balance
+    from chalicelib.integrations import reconciliation_stripe
 
     account = owner.get("/settings").data["stripe_account_id"]
-    monkeypatch.setattr(stripe_balance, "connected_accounts", lambda: [account])
+    monkeypatch.setattr(reconciliation_stripe, "connected_accounts", lambda: [account])
 
 
 def _paid_without_webhook(owner, job_id: str, cents: int, charged_cents: int | None = None):
@@ -93,17 +93,17 @@ def _accounts(monkeypatch, connected: list[str], unreadable: set[str | None]) ->
     balance history of the `unreadable` ones (a revoked connection answers 403)."""
     import stripe
 
-    from chalicelib.integrations import stripe_balance
+    from chalicelib.integrations import reconciliation_stripe
 
-    real_page = stripe_balance.balance_page
+    real_page = reconciliation_stripe.balance_page
 
     def balance_page(account, starting_after):
         if account in unreadable:
             raise stripe.PermissionError(f"no access to the account {account}", http_status=403)
         return real_page(account, starting_after)
 
-    monkeypatch.setattr(stripe_balance, "connected_accounts", lambda: list(connected))
-    monkeypatch.setattr(stripe_balance, "balance_page", balance_page)
+    monkeypatch.setattr(reconciliation_stripe, "connected_accounts", lambda: list(connected))
+    monkeypatch.setattr(reconciliation_stripe, "balance_page", balance_page)
 
 
 def test_reconciliation_repairs_a_lost_webhook_and_reports_what_disagrees(stage, owner):
@@ -204,7 +204,7 @@ def test_a_refund_made_in_stripe_that_we_never_recorded_is_repaired_once(stage, 
 
 def test_a_payout_is_recorded_with_the_payments_it_paid_out(stage, owner, monkeypatch):
     from chalicelib.domain.invoices import Payment
-    from chalicelib.integrations import stripe_balance
+    from chalicelib.integrations import reconciliation_stripe
     from chalicelib.services import reconciliation
     from chalicelib.store import invoices as invoice_store
     from chalicelib.store.db import Transaction
@@ -246,9 +246,9 @@ def test_a_payout_is_recorded_with_the_payments_it_paid_out(stage, owner, monkey
         "created": created - 60,
         "source": {"id": "ch_1", "payment_intent": payment.stripe_payment_intent_id},
     }
-    page = stripe_balance.BalancePage([payout], has_more=False)
-    monkeypatch.setattr(stripe_balance, "balance_page", lambda account, after: page)
-    monkeypatch.setattr(stripe_balance, "payout_transactions", lambda po, account: [inside])
+    page = reconciliation_stripe.BalancePage([payout], has_more=False)
+    monkeypatch.setattr(reconciliation_stripe, "balance_page", lambda account, after: page)
+    monkeypatch.setattr(reconciliation_stripe, "payout_transactions", lambda po, account: [inside])
     # When reconciliation reads that page
     read = reconciliation.read_page({"run_id": "payout-test", "account": None, "cursor": created})
     assert read["has_more"] is False
@@ -268,7 +268,7 @@ def test_a_payout_is_recorded_with_the_payments_it_paid_out(stage, owner, monkey
 
 
 def test_a_page_comes_with_its_charges_so_no_charge_is_read_on_its_own(stage, owner, monkeypatch):
-    from chalicelib.integrations import stripe_balance
+    from chalicelib.integrations import reconciliation_stripe
 
     _history_read_until_now()
     job = new_job(owner)
@@ -278,13 +278,13 @@ def test_a_page_comes_with_its_charges_so_no_charge_is_read_on_its_own(stage, ow
     # And a count of every charge or refund read apart from its page
     read_alone = []
     for name in ("charge", "refund"):
-        real = getattr(stripe_balance, name)
+        real = getattr(reconciliation_stripe, name)
 
         def counted(obj_id, account, real=real):
             read_alone.append(obj_id)
             return real(obj_id, account)
 
-        monkeypatch.setattr(stripe_balance, name, counted)
+        monkeypatch.setattr(reconciliation_stripe, name, counted)
     # When reconciliation runs
     _run(stage)
     # Then both payments were repaired from the page's expanded charges alone
