@@ -65,7 +65,7 @@ class TechnicianPatch(Patch):
     shift: ShiftIn = None
     home: PointIn | None = None
     active: bool = None
-    cost_rate_cents: int | None = CostRate
+    cost_rate_cents: int = CostRate
 
 
 class TechnicianOut(Out):

@@ -64,6 +64,16 @@ SAMPLE_BODIES = {
     "PhotoIn": {"filename": "meter.jpg", "content_type": "image/jpeg"},
     "QuoteApprovalIn": {"option_id": "opt", "signed_by": "Dana"},
     "QuoteDeclineIn": {"reason": "too dear"},
+    "InvitationIn": {"name": "Olive", "email": "olive@example.com", "role": "office"},
+    "RoleIn": {"role": "office"},
+    "TimeEntryIn": {
+        "technician_id": "{technician_id}",
+        "kind": "shift",
+        "start": SOON.isoformat(),
+        "end": (SOON + timedelta(hours=2)).isoformat(),
+        "reason": "forgot to clock in",
+    },
+    "TimeEntryPatch": {"end": (SOON + timedelta(hours=1)).isoformat(), "reason": "left early"},
 }
 
 
