@@ -117,7 +117,7 @@ def reschedule_visit_form(request, token: str):
 
 @api.route("/p/book/{slug}", "GET", roles=None, raw=True)
 @_always_html("../")
-def booking_page(request, slug: str):
+def book_page(request, slug: str):
     """The business's booking page: service, day, time, details, confirmation (?done=)."""
     return booking.show(slug, dict(request.query_params or {}))
 

@@ -2067,7 +2067,7 @@ export interface paths {
             cookie?: never;
         };
         /** The business's booking page: service, day, time, details, confirmation (?done=). */
-        get: operations["booking_page"];
+        get: operations["book_page"];
         put?: never;
         /** Form post (service_id, start, name, phone, email?, address): book, then 303 to the */
         post: operations["book_form"];
@@ -2922,7 +2922,7 @@ export interface components {
              *     - `number_taken`: 409: another business holds that texting number
              *     - `stripe_account_taken`: 409: another business holds that Stripe account
              *     - `slug_taken`: 409: another business's booking page has that slug
-             *     - `slot_taken`: 409: the booking's time is no longer free (`details.next_slots` offers others)
+             *     - `slot_taken`: 409: the time is no longer free (`details[0].next_slots`: later free slots)
              *     - `cards_not_accepted`: 409: the business's Stripe account takes no cards yet (card on file)
              *     - `payment_processing`: 409: a card or bank payment is on its way for this invoice
              *     - `proposal_running`: 409: the dispatch proposal is still being computed
@@ -10652,7 +10652,7 @@ export interface operations {
             };
         };
     };
-    booking_page: {
+    book_page: {
         parameters: {
             query?: never;
             header?: never;
