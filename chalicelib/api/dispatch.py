@@ -120,6 +120,32 @@ class OptimizeIn(Strict):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
+class ReplanIn(Strict):
+    date: dt.date
+    reason: str | None = Field(None, min_length=1, max_length=500)
+    unavailable_technician_ids: list[TechnicianId] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Technicians gone for the rest of the day: their visits not begun move",
+    )
+    time_limit_seconds: float = Field(
+        dispatch.DEFAULT_TIME_LIMIT_SECONDS, gt=0, le=dispatch.MAX_TIME_LIMIT_SECONDS
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class ChangeOut(Out):
+    """A visit the re-plan moves: from whom and when, to whom and when (null: nobody)."""
+
+    visit_id: str
+    job_id: str
+    from_technician_id: str | None
+    from_start: dt.datetime | None
+    to_technician_id: str | None
+    to_start: dt.datetime | None
+    to_end: dt.datetime | None
+
+
 class ProposedStopOut(Out):
     visit_id: str
     job_id: str
@@ -158,6 +184,9 @@ class ProposalOut(Out):
     id: str = Field(validation_alias="proposal_id")
     status: Literal["running", "done", "failed"]
     reason: str | None  # why it failed
+    kind: Literal["optimize", "replan"] = "optimize"
+    replan_reason: str | None = None
+    unavailable_technician_ids: list[str] = Field(default_factory=list)
     date: dt.date
     timezone: str
     seed: int
@@ -167,6 +196,7 @@ class ProposalOut(Out):
     unassigned: list[LeftOutOut] | None
     skipped_technicians: list[SkippedTechnicianOut] | None
     total_travel_seconds: int | None
+    changes: list[ChangeOut] | None = None  # a re-plan's moves (empty for a plain optimize)
     created_at: dt.datetime
     deadline: dt.datetime | None  # still running then, it is failed
     expires_at: dt.datetime
@@ -186,6 +216,10 @@ class AppliedOut(Out):
     applied_at: dt.datetime
     steps: list[AppliedStepOut]
     unchanged_visit_ids: list[str]
+    texted_visit_ids: list[str] = Field(
+        default_factory=list,
+        description="A re-plan's visits whose customer was texted the new time",
+    )
 
 
 class ChecklistItemIn(Strict):
@@ -237,6 +271,28 @@ def optimize(body: OptimizeIn):
     """Start planning a day's routes (PyVRP) in the background: GET the proposal until done."""
     return dispatch.optimize(
         caller(), body.date, body.technician_ids, body.time_limit_seconds, body.seed
+    )
+
+
+@api.route(
+    "/dispatch/replan",
+    "POST",
+    roles=STAFF,
+    body=ReplanIn,
+    response=ProposalOut,
+    status=202,
+    location="/dispatch/optimize/{id}",
+)
+def replan(body: ReplanIn):
+    """Re-plan a day from where it stands (work under way stays pinned, moves are penalised):
+    a proposal with its `changes`, read and applied like an optimize one."""
+    return dispatch.replan(
+        caller(),
+        body.date,
+        body.reason,
+        body.unavailable_technician_ids,
+        body.time_limit_seconds,
+        body.seed,
     )
 
 

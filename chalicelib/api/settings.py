@@ -60,6 +60,9 @@ class SettingsPatch(Patch):
     logo_url: str | None = Field(None, max_length=500, pattern=r"^https://[^\s\"'<>]+$")
     tax_rate_bps: int = Field(None, ge=0, le=5000)
     travel_buffer_minutes: int = Field(None, ge=0, le=240)
+    replan_notice_minutes: int = Field(
+        None, ge=0, le=24 * 60, description="A re-plan texts customers moved by more than this"
+    )
     reminder_hours_before: int = Field(None, ge=1, le=168)
     quiet_hours: QuietHoursIn = None
     dunning_policy: list[DunningStepIn] = Field(None, max_length=12, description="[] for none")
@@ -77,6 +80,7 @@ class SettingsOut(Out):
     logo_url: str | None = None
     tax_rate_bps: int
     travel_buffer_minutes: int
+    replan_notice_minutes: int = 30
     reminder_hours_before: int
     quiet_hours: QuietHours
     dunning_policy: list[DunningStepOut]

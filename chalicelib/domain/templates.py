@@ -29,6 +29,8 @@ DEFAULTS = {
     "dunning": "Hi {first_name}, a friendly reminder from {business_name}: {amount_due} is due "
     "{due_date}. Pay here: {link}",
     "visit_confirmed": "Thanks {first_name}, you're confirmed for {visit_window}.",
+    "visit_moved": "Hi {first_name}, {business_name} has a new time for your visit: "
+    "{visit_window}.",
     "booking_confirmed": "Hi {first_name}, {business_name} booked you for {visit_window}. "
     "Details or changes: {link}",
     "card_setup": "Hi {first_name}, {business_name} asks you to keep a card on file for "

@@ -93,6 +93,8 @@ class Tenant(BaseModel):
     logo_url: str | None = None
     tax_rate_bps: int = 0
     travel_buffer_minutes: int = 15
+    # A re-plan texts the customers whose visit moves by more than this many minutes.
+    replan_notice_minutes: int = 30
     reminder_hours_before: int = 24
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     dunning_policy: list[DunningStep] = Field(default_factory=lambda: list(DEFAULT_DUNNING))

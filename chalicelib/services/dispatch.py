@@ -17,6 +17,7 @@ from chalicelib.services.proposals import (
     apply,
     get_proposal,
     optimize,
+    replan,
 )
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "get_proposal",
     "my_day",
     "optimize",
+    "replan",
     "run_optimization",
 ]

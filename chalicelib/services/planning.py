@@ -7,8 +7,9 @@ from chalicelib.domain import clock
 from chalicelib.domain import routing as plan
 from chalicelib.domain.callers import SYSTEM, Caller
 from chalicelib.domain.errors import FieldlineError, Invalid
+from chalicelib.domain.visits import Visit
 from chalicelib.logs import logger
-from chalicelib.services import proposals, tenants
+from chalicelib.services import proposals, tenants, travel_matrix
 from chalicelib.services.dispatch_board import all_technicians, chosen_technicians, read_day
 from chalicelib.services.proposals import (
     CRASHED_REASON,
@@ -16,14 +17,21 @@ from chalicelib.services.proposals import (
     FAILED,
     RUNNING,
     TIMED_OUT_REASON,
+    Change,
     Proposal,
+    ProposedRoute,
 )
-from chalicelib.services.routing_problem import ProblemBuilder, WholeMinutes
+from chalicelib.services.routing_problem import MINUTE, ProblemBuilder, Replan, WholeMinutes
 from chalicelib.store import proposals as proposal_store
 from chalicelib.store.db import ConditionFailed
 
-# A bigger day is planned in parts (per technician group).
-MAX_VISITS = 500
+# A bigger day is planned in parts (per technician group). 1,000 visits plan in a minute
+# (docs/ROUTING_BENCH.md) within the optimizer function's memory and timeout.
+MAX_VISITS = 1_000
+# After the plan is refined on road times, a plan that broke is solved again in this share of
+# the time limit: with the priority fallback the worst case stays within the proposal's
+# deadline (proposals.deadline_for) and the function's timeout.
+RESOLVE_SHARE = 0.25
 
 
 def run_optimization(tenant_id: str, proposal_id: str) -> str:
@@ -62,25 +70,23 @@ def run_optimization(tenant_id: str, proposal_id: str) -> str:
 def _solve(caller: Caller, proposal: Proposal) -> Proposal:
     """The proposal with its plan: per technician a route with arrival times, and what could
     not be placed."""
-    from chalicelib.integrations import routing_pyvrp
-
     tenant = tenants.get_settings(caller)
     technicians = chosen_technicians(all_technicians(caller), proposal.technician_ids)
     read = read_day(caller, proposal.date, technicians, consistent=True, tenant=tenant)
-    problem_day = ProblemBuilder(read, clock.now()).build()
+    replan = None
+    if proposal.kind == "replan":
+        replan = Replan(unavailable=frozenset(proposal.unavailable_technician_ids))
+    problem_day = ProblemBuilder(read, clock.now(), replan).build()
     if len(problem_day.problem.visits) > MAX_VISITS:
         raise Invalid(f"at most {MAX_VISITS} visits can be planned at once; choose technicians")
-    solved = routing_pyvrp.solve(
-        problem_day.problem,
-        WholeMinutes(travel_provider()),
-        seed=proposal.seed,
-        time_limit_seconds=proposal.time_limit_seconds,
-    )
+    solved = _route(caller.tenant_id, problem_day.problem, proposal)
+    routes = [problem_day.route(r) for r in solved.routes]
     return proposal.model_copy(
         update={
             "status": DONE,
             "timezone": tenant.timezone,
-            "routes": [problem_day.route(r) for r in solved.routes],
+            "routes": routes,
+            "changes": _changes(problem_day.free, routes) if replan else [],
             "unassigned": [problem_day.left_out(u.visit_id, u.reason) for u in solved.unassigned]
             + problem_day.not_planned,
             "skipped_technicians": problem_day.skipped,
@@ -94,6 +100,73 @@ def _solve(caller: Caller, proposal: Proposal) -> Proposal:
             },
         }
     )
+
+
+def _changes(free: list[Visit], routes: list[ProposedRoute]) -> list[Change]:
+    """Each movable visit whose technician or start the plan changes (to None: left out)."""
+    placed = {
+        stop.visit_id: (route.technician_id, stop)
+        for route in routes
+        for stop in route.stops
+        if not stop.pinned
+    }
+    changes = []
+    for visit in free:
+        had = visit.technician_ids[0] if len(visit.technician_ids) == 1 else None
+        was = visit.start if visit.technician_ids else None
+        tech, stop = placed.get(visit.visit_id, (None, None))
+        if (had, was) != (tech, stop.start if stop else None):
+            changes.append(
+                Change(
+                    visit_id=visit.visit_id,
+                    job_id=visit.job_id,
+                    from_technician_id=had,
+                    from_start=was,
+                    to_technician_id=tech,
+                    to_start=stop.start if stop else None,
+                    to_end=stop.end if stop else None,
+                )
+            )
+    return changes
+
+
+def _route(tenant_id: str, problem: plan.RoutingProblem, proposal: Proposal) -> plan.Proposal:
+    """Solve the day; on road times, on a sparse matrix refined where the plan drives."""
+    from chalicelib.integrations import routing_pyvrp
+
+    def solve(travel, share: float = 1.0) -> plan.Proposal:
+        limit = proposal.time_limit_seconds * share
+        return routing_pyvrp.solve(problem, travel, seed=proposal.seed, time_limit_seconds=limit)
+
+    sparse = sparse_travel(tenant_id)
+    if sparse is None:
+        return solve(WholeMinutes(travel_provider()))
+    refined = travel_matrix.solve_refined(
+        problem, sparse, solve, resolve=lambda table: solve(table, RESOLVE_SHARE)
+    )
+    logger.info(
+        "travel times",
+        extra={
+            "proposal_id": proposal.proposal_id,
+            "provider_calls": sparse.bill.calls,
+            "provider_routes": sparse.bill.routes,
+            "cached_legs": sparse.bill.cached,
+            "estimated_usd": round(sparse.bill.usd, 4),
+            "refined_legs": refined.refined_legs,
+            "resolved": refined.resolved,
+        },
+    )
+    return refined.proposal
+
+
+def sparse_travel(tenant_id: str) -> travel_matrix.SparseTravel | None:
+    """Road times where a route calculator is configured: asked for sparsely, cached per
+    tenant, in whole minutes (see WholeMinutes)."""
+    provider = travel_provider()
+    if not isinstance(provider, travel_matrix.LegSource):
+        return None
+    cache = travel_matrix.StoredLegCache(tenant_id)
+    return travel_matrix.SparseTravel(provider, cache, round_to_seconds=MINUTE)
 
 
 def travel_provider() -> plan.TravelTimeProvider:

@@ -26,6 +26,7 @@ from chalicelib.domain import clock
 from chalicelib.domain.callers import Caller
 from chalicelib.domain.errors import Conflict, FieldlineError, Invalid, NotFound, Unavailable
 from chalicelib.domain.ids import new_id
+from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.visits import Booking, TechDay, Visit, find_clash
 from chalicelib.services import scheduling, tenants
 from chalicelib.services.dispatch_board import MOVABLE, all_technicians, chosen_technicians
@@ -35,8 +36,11 @@ from chalicelib.store.db import Transaction
 
 PROPOSAL_TTL = timedelta(days=1)
 # The optimizer's function runs for up to 15 minutes (infra/fieldline_stack.py): two passes of
-# the longest limit and the overhead below fit in it.
+# the longest limit (the priority fallback), a shorter re-solve on refined road times
+# (planning.RESOLVE_SHARE of the limit, twice with the fallback) and the overhead below (reading
+# the day, asking for travel times) fit in it.
 DEFAULT_TIME_LIMIT_SECONDS, MAX_TIME_LIMIT_SECONDS = 10, 300
+SOLVE_PASSES = 2.5
 SOLVE_OVERHEAD = timedelta(minutes=2)
 RUNNING, DONE, FAILED = "running", "done", "failed"
 TIMED_OUT_REASON = "the optimizer did not finish in time; try again, or plan fewer technicians"
@@ -78,12 +82,29 @@ class SkippedTechnician(BaseModel):
     reason: str
 
 
+class Change(BaseModel):
+    """A re-plan's move of one visit: from whom and when, to whom and when (None: nobody)."""
+
+    visit_id: str
+    job_id: str
+    from_technician_id: str | None
+    from_start: datetime | None
+    to_technician_id: str | None
+    to_start: datetime | None
+    to_end: datetime | None
+
+
 class Proposal(BaseModel):
     """A request to plan a day and, once its invocation is done, the plan."""
 
     proposal_id: str
     # Proposals stored before optimizing ran in the background were made done.
     status: Literal["running", "done", "failed"] = DONE
+    # A re-plan starts from the day as it is (work under way pinned, moves penalised) and
+    # says what it changes; applying it texts the customers whose time moved.
+    kind: Literal["optimize", "replan"] = "optimize"
+    replan_reason: str | None = None
+    unavailable_technician_ids: list[str] = Field(default_factory=list)
     date: date
     timezone: str
     seed: int
@@ -96,6 +117,7 @@ class Proposal(BaseModel):
     unassigned: list[LeftOut] = Field(default_factory=list)
     skipped_technicians: list[SkippedTechnician] = Field(default_factory=list)
     total_travel_seconds: int = 0
+    changes: list[Change] = Field(default_factory=list)
     # What the plan was made from: applying refuses if any of it changed.
     visit_versions: dict[str, int] = Field(default_factory=dict)
     day_versions: dict[str, int | None] = Field(default_factory=dict)
@@ -128,26 +150,54 @@ def optimize(
     (the day's visits, travel times, the solve) is the invocation's, which records the plan or
     why it failed. Should the invocation not start, the proposal is failed and this is a 503.
     """
+    chosen_technicians(all_technicians(caller), technician_ids)
+    fields = {"technician_ids": technician_ids, "time_limit_seconds": time_limit_seconds}
+    return _start(caller, day, seed=seed, **fields)
+
+
+def replan(
+    caller: Caller,
+    day: date,
+    reason: str | None = None,
+    unavailable_technician_ids: list[str] | None = None,
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Start re-planning the day from where it stands, like `optimize`: visits under way stay
+    pinned, the unavailable technicians' visits not yet begun must move, and every other move
+    of a visit to another technician costs MOVE_PENALTY (routing_problem)."""
+    unavailable = list(dict.fromkeys(unavailable_technician_ids or []))
+    chosen_technicians(all_technicians(caller), unavailable or None)
+    return _start(
+        caller,
+        day,
+        seed=seed,
+        kind="replan",
+        replan_reason=reason,
+        unavailable_technician_ids=unavailable,
+        time_limit_seconds=time_limit_seconds,
+    )
+
+
+def _start(caller: Caller, day: date, **fields: Any) -> dict[str, Any]:
     tenant = tenants.get_settings(caller)
     if day < clock.now().astimezone(ZoneInfo(tenant.timezone)).date():
         raise Invalid(
             f"{day.isoformat()} is past; only today or a later day can be planned",
             details=[{"field": "date", "message": "must be today or later"}],
         )
-    chosen_technicians(all_technicians(caller), technician_ids)
     moment = clock.now()
+    limit = timedelta(seconds=fields["time_limit_seconds"])
     proposal = Proposal(
         proposal_id=new_id(),
         status=RUNNING,
         date=day,
         timezone=tenant.timezone,
-        seed=seed,
-        time_limit_seconds=time_limit_seconds,
-        technician_ids=technician_ids,
-        deadline=moment + 2 * timedelta(seconds=time_limit_seconds) + SOLVE_OVERHEAD,
+        deadline=moment + SOLVE_PASSES * limit + SOLVE_OVERHEAD,
         created_by=caller.user_id,
         created_at=moment,
         expires_at=moment + PROPOSAL_TTL,
+        **fields,
     )
     save(caller.tenant_id, proposal)
     from chalicelib.integrations import lambdas
@@ -168,12 +218,15 @@ def get_proposal(caller: Caller, proposal_id: str) -> dict[str, Any]:
     return proposal_view(load(caller.tenant_id, proposal_id))
 
 
+PLAN_FIELDS = ("routes", "unassigned", "skipped_technicians", "total_travel_seconds", "changes")
+
+
 def proposal_view(proposal: Proposal) -> dict[str, Any]:
     status, reason = proposal.current_status(clock.now())
     shown = proposal.model_dump(exclude={"visit_versions", "day_versions", "started_at"})
     shown |= {"status": status, "reason": reason}
     if status != DONE:  # no plan yet, or none to come
-        for name in ("routes", "unassigned", "skipped_technicians", "total_travel_seconds"):
+        for name in PLAN_FIELDS:
             shown[name] = None
     return shown
 
@@ -269,12 +322,55 @@ def apply(caller: Caller, proposal_id: str) -> dict[str, Any]:
             raise
         versions[step.visit_id] = done.version
         applied.append(_step_view(step))
+    told = _tell_moved_customers(caller, proposal, tenant) if proposal.kind == "replan" else []
     return {
         "proposal_id": proposal_id,
         "applied_at": proposal.applied_at,
         "steps": applied,
         "unchanged_visit_ids": sorted(set(proposal.visit_versions) - {s.visit_id for s in steps}),
+        "texted_visit_ids": told,
     }
+
+
+def _tell_moved_customers(caller: Caller, proposal: Proposal, tenant: Tenant) -> list[str]:
+    """Text each customer whose booked start moved by more than the tenant's notice threshold
+    (a visit that had a technician and still has one): the visits whose customer was texted.
+    A text that fails is recorded as failed on the job (messaging), never undoes the plan."""
+    from chalicelib.domain.timefmt import local_window
+    from chalicelib.services import messaging
+    from chalicelib.store import customers as customer_store
+
+    threshold = timedelta(minutes=tenant.replan_notice_minutes)
+    moved = [
+        change
+        for change in proposal.changes
+        if change.from_technician_id
+        and change.to_technician_id
+        and change.from_start
+        and change.to_start
+        and change.to_end
+        and abs(change.to_start - change.from_start) > threshold
+    ]
+    if not moved:
+        return []
+    t = caller.tenant_id
+    _, found_jobs = visit_store.visits_and_jobs(t, [], sorted({c.job_id for c in moved}), True)
+    jobs = {job.job_id: job for job in found_jobs}
+    customer_ids = sorted({job.customer_id for job in jobs.values()})
+    customers = {c.customer_id: c for c in customer_store.customers_by_id(t, customer_ids)}
+    told = []
+    for change in moved:
+        job = jobs.get(change.job_id)
+        customer = customers.get(job.customer_id) if job else None
+        if job is None or customer is None:
+            continue
+        window = local_window(change.to_start, change.to_end, tenant.timezone)
+        values = {"visit_window": window, "job_title": job.title}
+        messaging.text_from_template(
+            tenant, customer, job.job_id, "visit_moved", values, caller.user_id
+        )
+        told.append(change.visit_id)
+    return told
 
 
 def _current(caller: Caller, proposal: Proposal) -> tuple[dict[str, Visit], dict[str, TechDay]]:

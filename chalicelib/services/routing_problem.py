@@ -18,6 +18,18 @@ NO_TECHNICIAN_REASON = "no technician can be planned that day"
 NOT_ON_THIS_DAY_REASON = "window is not on this day"
 PIN = "@"  # a pinned stop's routing id: visit@technician (a shared visit is pinned to each)
 MINUTE = 60
+# A re-plan gives a visit to another technician only if that saves more than half an hour of
+# driving, or if it cannot be served otherwise.
+MOVE_PENALTY_SECONDS = 30 * MINUTE
+UNAVAILABLE_REASON = "unavailable for the rest of the day"
+
+
+@dataclass(frozen=True)
+class Replan:
+    """Re-planning a day from where it stands: who is gone, and what a moved visit costs."""
+
+    unavailable: frozenset[str] = frozenset()
+    move_penalty: int = MOVE_PENALTY_SECONDS
 
 
 @dataclass(frozen=True)
@@ -105,9 +117,10 @@ class ProblemBuilder:
       demands between visits: the plan can then be applied through that guard unchanged.
     """
 
-    def __init__(self, read: Day, now: datetime):
+    def __init__(self, read: Day, now: datetime, replan: Replan | None = None):
         self.read = read
         self.now = now
+        self.replan = replan
         self.zone = read.zone
         # Elapsed seconds, counted in UTC: on a DST day local arithmetic would be an hour off.
         self.midnight = datetime.combine(read.date, time(0), tzinfo=self.zone).astimezone(UTC)
@@ -119,6 +132,10 @@ class ProblemBuilder:
     def build(self) -> ProblemDay:
         technicians, visits, free, skipped, planned = [], [], [], [], []
         for tech in self.read.technicians:
+            if self.replan and tech.user_id in self.replan.unavailable:
+                skipped.append(self._skip(tech, UNAVAILABLE_REASON))
+                free += self._released(tech)
+                continue
             made = self._technician(tech)
             if isinstance(made, SkippedTechnician):
                 skipped.append(made)
@@ -143,7 +160,8 @@ class ProblemBuilder:
                 )
             else:
                 visits.append(routing_visit)
-        problem = plan.RoutingProblem(tuple(technicians), tuple(visits))
+        penalty = self.replan.move_penalty if self.replan else 0
+        problem = plan.RoutingProblem(tuple(technicians), tuple(visits), move_penalty=penalty)
         return ProblemDay(
             read=self.read,
             problem=problem,
@@ -155,9 +173,23 @@ class ProblemBuilder:
             not_planned=not_planned,
         )
 
+    def _skip(self, tech: User, reason: str) -> SkippedTechnician:
+        return SkippedTechnician(technician_id=tech.user_id, name=tech.name, reason=reason)
+
+    def _released(self, tech: User) -> list[Visit]:
+        """An unavailable technician's visits not begun (late ones too): they must move.
+        Those under way stay as they are, and so do visits shared with another technician."""
+        return [
+            visit
+            for visit in self.read.visits_of(tech.user_id)
+            if visit.status in MOVABLE
+            and visit.technician_ids == [tech.user_id]
+            and self._job_open(visit)
+        ]
+
     def _technician(self, tech: User):
         def skip(reason: str) -> SkippedTechnician:
-            return SkippedTechnician(technician_id=tech.user_id, name=tech.name, reason=reason)
+            return self._skip(tech, reason)
 
         if tech.home is None:
             return skip("no home location")
@@ -234,7 +266,15 @@ class ProblemBuilder:
             duration=duration + self.buffer,
             required_skills=frozenset(visit.required_skills),
             priority=job is not None and job.priority in PRIORITY_JOBS,
+            current_technician_id=self._keeper(visit),
         )
+
+    def _keeper(self, visit: Visit) -> str | None:
+        """Re-planning: the technician a visit stays with unless moving it is worth it."""
+        if self.replan is None or len(visit.technician_ids) != 1:
+            return None
+        tech = visit.technician_ids[0]
+        return None if tech in self.replan.unavailable else tech
 
     def _job_open(self, visit: Visit) -> bool:
         job = self.read.jobs.get(visit.job_id)

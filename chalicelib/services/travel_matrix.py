@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from chalicelib.domain import clock
 from chalicelib.domain.routing import (
@@ -45,6 +45,7 @@ CONCURRENT_CALLS = 8
 Pair = tuple[str, str]
 
 
+@runtime_checkable
 class LegSource(Protocol):
     def routes(
         self, departures: Sequence[Location], destinations: Sequence[Location]
@@ -257,10 +258,14 @@ class Refined:
 
 
 def solve_refined(
-    problem: RoutingProblem, travel: SparseTravel, solve: Callable[[TravelTable], Proposal]
+    problem: RoutingProblem,
+    travel: SparseTravel,
+    solve: Callable[[TravelTable], Proposal],
+    resolve: Callable[[TravelTable], Proposal] | None = None,
 ) -> Refined:
     """Solve on the sparse matrix, then ask for the estimated legs the plan drives; keep the
-    plan re-timed on them if it still holds, else solve once more on the refined matrix."""
+    plan re-timed on them if it still holds, else solve once more (`resolve`, by default
+    `solve`) on the refined matrix."""
     table = TravelTable.for_problem(problem, travel)
     proposal = solve(table)
     before = travel.bill.routes + travel.bill.cached
@@ -271,7 +276,7 @@ def solve_refined(
     retimed = retime(problem, proposal, refined)
     if not find_violations(problem, retimed, refined):
         return Refined(retimed, refined, asked, resolved=False)
-    return Refined(solve(refined), refined, asked, resolved=True)
+    return Refined((resolve or solve)(refined), refined, asked, resolved=True)
 
 
 def driven_legs(problem: RoutingProblem, proposal: Proposal) -> list[tuple[Location, Location]]:
