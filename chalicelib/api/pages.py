@@ -15,7 +15,7 @@ from chalice import Response
 from chalicelib.api.http import Api
 from chalicelib.domain.errors import FieldlineError, NotFound
 from chalicelib.logs import logger
-from chalicelib.pages import booking, invoice, quote, render, visit
+from chalicelib.pages import booking, cards, invoice, quote, render, visit
 
 api = Api(__name__, "customer pages")
 
@@ -92,6 +92,13 @@ def decline_quote_form(request, token: str):
 def invoice_page(request, token: str):
     """The customer's invoice: lines, payments, balance, and a card form while money is owed."""
     return invoice.show(token, (request.query_params or {}).get("waited"))
+
+
+@api.route("/p/cards/{token}", "GET", roles=None, raw=True)
+@_always_html("../")
+def cards_page(request, token: str):
+    """The customer saves a card on file (Stripe.js, a SetupIntent on the business's account)."""
+    return cards.show(token)
 
 
 @api.route("/p/visits/{token}", "GET", roles=None, raw=True)

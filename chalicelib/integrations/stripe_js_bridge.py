@@ -1,4 +1,5 @@
-"""Local stage only: what Stripe's servers do when Stripe.js confirms a card payment.
+"""Local stage only: what Stripe's servers do when Stripe.js confirms a card payment (or saves
+a card: a SetupIntent's secret, from the card-on-file page).
 
 localstripe's Stripe.js stand-in never sends the card typed into its Element, and localstripe
 attaches a card to a PaymentIntent only for a secret key (its confirm endpoint also refuses a
@@ -27,8 +28,11 @@ def confirm_card(client_secret: str, card: dict[str, str]) -> dict[str, Any]:
         max_network_retries=0,
     )
     intent_id = client_secret.partition("_secret_")[0]
+    # A SetupIntent's secret (seti_…) comes from the card-on-file page: the same steps, saving.
+    saving = intent_id.startswith("seti_")
+    intents = client.v1.setup_intents if saving else client.v1.payment_intents
     try:
-        intent = client.v1.payment_intents.retrieve(intent_id)
+        intent = intents.retrieve(intent_id)
         if intent.client_secret != client_secret:
             raise NotFound("payment not found")
         method = client.v1.payment_methods.create(
@@ -42,8 +46,11 @@ def confirm_card(client_secret: str, card: dict[str, str]) -> dict[str, Any]:
                 },
             }
         )
-        client.v1.payment_intents.update(intent_id, params={"payment_method": method.id})
-        intent = client.v1.payment_intents.confirm(intent_id)
+        if saving:  # localstripe's SetupIntent confirm takes the card itself
+            intent = intents.confirm(intent_id, params={"payment_method": method.id})
+        else:
+            intents.update(intent_id, params={"payment_method": method.id})
+            intent = intents.confirm(intent_id)
     except stripe.CardError as exc:
         raise Invalid(exc.user_message or "The card was declined.", code="card_declined") from exc
     except stripe.InvalidRequestError as exc:
@@ -53,7 +60,7 @@ def confirm_card(client_secret: str, card: dict[str, str]) -> dict[str, Any]:
     except stripe.StripeError as exc:
         raise Unavailable("the local Stripe emulator failed", code="stripe_unavailable") from exc
     shown = intent.to_dict()
-    error = shown.get("last_payment_error") or {}
+    error = shown.get("last_payment_error") or shown.get("last_setup_error") or {}
     return {
         "id": shown["id"],
         "status": shown["status"],

@@ -21,7 +21,7 @@ from chalicelib.services import tenants
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_FORM_FIELDS = 10
 
-KIND_NAMES = {"quote": "quote", "invoice": "invoice", "visit": "appointment"}
+KIND_NAMES = {"quote": "quote", "invoice": "invoice", "visit": "appointment", "card": "card"}
 
 
 def customer(tenant_id: str) -> Caller:

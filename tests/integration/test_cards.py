@@ -180,3 +180,22 @@ def test_the_link_is_texted_when_asked_unless_the_customer_opted_out(owner):
     assert sent.data["message_status"] in ("sent", "queued", "delivered"), sent.data
     texts = owner.get("/messages?status=" + sent.data["message_status"]).data["items"]
     assert any(sent.data["url"] in t["body"] for t in texts)
+
+
+def test_the_card_page_shows_the_authorization_and_the_cards_on_file(owner):
+    customer = owner.post("/customers", CUSTOMER).data["id"]
+    link = owner.post(f"/customers/{customer}/payment-methods/setup").data["url"]
+    path = "/p/cards/" + link.rsplit("/", 1)[1]
+    opened = owner.client.http.get(path)
+    assert opened.status_code == 200
+    html = opened.body.decode()
+    assert "I authorize Acme Plumbing to save this card" in html
+    assert 'id="saved"' not in html
+    policy = opened.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+    # After a card is saved, the page lists it
+    _save_card_through_the_page(owner, customer)
+    shown = owner.client.http.get(path).body.decode()
+    assert "ending in 4242" in shown and "Default" in shown
+    # A card link that is not genuine is the plain not-found page
+    assert owner.client.http.get(path[:-3] + "abc").status_code == 404

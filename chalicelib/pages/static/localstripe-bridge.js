@@ -23,45 +23,58 @@
     return value && value.card;
   }
 
+  // Posts the Element's card to the local stage, which attaches it and confirms the intent
+  // (`paymentIntent`) or SetupIntent (`setupIntent`, the card-on-file page); the stand-in's own
+  // method runs the 3-D Secure dialog when the card asks for it.
+  function confirmWithCard(clientSecret, data, authenticate, what) {
+    var card = cardOf(data);
+    if (!card || !card.number) {
+      return Promise.resolve({error: {message: 'Enter your card number.'}});
+    }
+    return fetch(confirmUrl, {
+      method: 'POST',
+      headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({
+        client_secret: clientSecret,
+        card: {
+          number: card.number,
+          exp_month: card.exp_month,
+          exp_year: card.exp_year,
+          cvc: card.cvc,
+        },
+      }),
+    })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          return {ok: response.ok, body: body};
+        });
+      })
+      .then(function (answer) {
+        var body = answer.body || {};
+        if (!answer.ok) {
+          return {error: {message: (body.error && body.error.message) || 'The card was refused.'}};
+        }
+        if (body.status === 'requires_action') {
+          return authenticate(clientSecret, data);
+        }
+        if (body.status === 'succeeded' || body.status === 'processing') {
+          var result = {};
+          result[what] = body;
+          return result;
+        }
+        return {error: {message: body.last_payment_error || 'The card was declined.'}};
+      });
+  }
+
   window.Stripe = function (key, options) {
     var stripe = standIn(key, options);
-    var authenticate = stripe.confirmCardPayment;
+    var authenticatePayment = stripe.confirmCardPayment;
+    var authenticateSetup = stripe.confirmCardSetup;
     stripe.confirmCardPayment = function (clientSecret, data) {
-      var card = cardOf(data);
-      if (!card || !card.number) {
-        return Promise.resolve({error: {message: 'Enter your card number.'}});
-      }
-      return fetch(confirmUrl, {
-        method: 'POST',
-        headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({
-          client_secret: clientSecret,
-          card: {
-            number: card.number,
-            exp_month: card.exp_month,
-            exp_year: card.exp_year,
-            cvc: card.cvc,
-          },
-        }),
-      })
-        .then(function (response) {
-          return response.json().then(function (body) {
-            return {ok: response.ok, body: body};
-          });
-        })
-        .then(function (answer) {
-          var body = answer.body || {};
-          if (!answer.ok) {
-            return {error: {message: (body.error && body.error.message) || 'The card was refused.'}};
-          }
-          if (body.status === 'requires_action') {
-            return authenticate(clientSecret, data);
-          }
-          if (body.status === 'succeeded' || body.status === 'processing') {
-            return {paymentIntent: body};
-          }
-          return {error: {message: body.last_payment_error || 'The card was declined.'}};
-        });
+      return confirmWithCard(clientSecret, data, authenticatePayment, 'paymentIntent');
+    };
+    stripe.confirmCardSetup = function (clientSecret, data) {
+      return confirmWithCard(clientSecret, data, authenticateSetup, 'setupIntent');
     };
     return stripe;
   };

@@ -582,46 +582,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/pricebook/export": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The whole price book as CSV (archived items too), ready to edit and import back.
-         * @description Roles: owner, office
-         */
-        get: operations["export_items"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/pricebook/import": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Create or update items from a CSV file (the export's columns): a row with an `id`
-         * @description Roles: owner, office
-         */
-        post: operations["import_items"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/leads": {
         parameters: {
             query?: never;
@@ -1069,6 +1029,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dispatch/replan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-plan a day from where it stands (work under way stays pinned, moves are penalised):
+         * @description Roles: owner, office
+         */
+        post: operations["replan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dispatch/optimize/{proposal_id}": {
         parameters: {
             query?: never;
@@ -1412,6 +1392,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/twilio/sms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An inbound text (Twilio messaging webhook); replies with TwiML. */
+        post: operations["inbound_sms"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A delivery status callback for a text we sent. */
+        post: operations["message_status"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/subscriptions": {
         parameters: {
             query?: never;
@@ -1510,40 +1524,6 @@ export interface paths {
          * @description Roles: owner
          */
         post: operations["replay_delivery"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/webhooks/twilio/sms": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** An inbound text (Twilio messaging webhook); replies with TwiML. */
-        post: operations["inbound_sms"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/webhooks/twilio/status": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** A delivery status callback for a text we sent. */
-        post: operations["message_status"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2302,6 +2282,11 @@ export interface components {
             steps: components["schemas"]["AppliedStepOut"][];
             /** Unchanged Visit Ids */
             unchanged_visit_ids: string[];
+            /**
+             * Texted Visit Ids
+             * @description A re-plan's visits whose customer was texted the new time
+             */
+            texted_visit_ids: string[];
         };
         /** AppliedStepOut */
         AppliedStepOut: {
@@ -2515,6 +2500,26 @@ export interface components {
             exp_year: string;
             /** Cvc */
             cvc: string;
+        };
+        /**
+         * ChangeOut
+         * @description A visit the re-plan moves: from whom and when, to whom and when (null: nobody).
+         */
+        ChangeOut: {
+            /** Visit Id */
+            visit_id: string;
+            /** Job Id */
+            job_id: string;
+            /** From Technician Id */
+            from_technician_id: string | null;
+            /** From Start */
+            from_start: string | null;
+            /** To Technician Id */
+            to_technician_id: string | null;
+            /** To Start */
+            to_start: string | null;
+            /** To End */
+            to_end: string | null;
         };
         /** ChecklistIn */
         ChecklistIn: {
@@ -2917,7 +2922,6 @@ export interface components {
              *     - `version_conflict`: 409: the object changed since it was read (a stale `If-Match`, or a write that lost a race): reload, then retry; `details` holds `current_version`
              *     - `illegal_transition`: 409: the object's status does not allow this (a paid job cancelled, a sent invoice edited, ...)
              *     - `double_booking`: 409: a technician is already booked then (`details` names the visit)
-             *     - `advance_unsent`: 409: a final invoice cannot go out while a deposit or progress invoice it credits is a draft (`details` names them): send or void those first
              *     - `already_invoiced`: 409: the job already has a final invoice, or the deposit its invoice
              *     - `number_taken`: 409: another business holds that texting number
              *     - `stripe_account_taken`: 409: another business holds that Stripe account
@@ -2973,9 +2977,9 @@ export interface components {
              *     - `card_declined`: 422: the card was declined (local stage card form)
              *     - `invalid_card`: 422: the card's number, expiry or CVC is wrong (local stage card form)
              *     - `stripe_refused`: 422: Stripe refused the operation (its reason in `message`)
-             *     - `unsafe_webhook_url`: 422: a webhook receiver that is not https on a public address (private, loopback, link-local and metadata addresses are refused)
              *     - `too_many_requests`: 429: over the stage's request rate: wait `Retry-After` seconds
              *     - `rate_limited`: 429: too many online bookings from this address or phone: wait `Retry-After` seconds
+             *     - `unsafe_webhook_url`: 422: a webhook receiver that is not https on a public address (private, loopback, link-local and metadata addresses are refused)
              *     - `internal_error`: 500: a bug on our side
              *     - `gateway_timeout`: 504: the request took longer than the gateway waits (29 s); it may have taken effect: retry with the same `Idempotency-Key`
              *     - `upstream_unavailable`: 503: an upstream service is unavailable; nothing was changed
@@ -2990,7 +2994,7 @@ export interface components {
              *     - `no_workflow`: 503: the stage has no workflow for this configured
              * @enum {string}
              */
-            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "advance_unsent" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "invitation_accepted" | "login_exists" | "already_clocked_in" | "not_clocked_in" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "amount_too_large" | "invalid_amount" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "no_saved_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "invitation_expired" | "own_account" | "invalid_time_entry" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "unsafe_webhook_url" | "too_many_requests" | "rate_limited" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
+            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "invitation_accepted" | "login_exists" | "already_clocked_in" | "not_clocked_in" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "amount_too_large" | "invalid_amount" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "no_saved_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "invitation_expired" | "own_account" | "invalid_time_entry" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "too_many_requests" | "rate_limited" | "unsafe_webhook_url" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
             /**
              * Message
              * @description For a person; may change
@@ -3046,43 +3050,6 @@ export interface components {
             version: string;
             /** Stage */
             stage: string;
-        };
-        /** ImportOut */
-        ImportOut: {
-            /** Dry Run */
-            dry_run: boolean;
-            /** Rows */
-            rows: number;
-            /**
-             * Valid
-             * @description Rows without errors
-             */
-            valid: number;
-            /** Errors */
-            errors: components["schemas"]["RowProblem"][];
-            /** Created */
-            created: number;
-            /** Updated */
-            updated: number;
-            /** Unchanged */
-            unchanged: number;
-            /** Items */
-            items: components["schemas"]["ImportedRow"][];
-        };
-        /** ImportedRow */
-        ImportedRow: {
-            /** Row */
-            row: number;
-            /**
-             * Id
-             * @description The item's id (null for one a dry run would create)
-             */
-            id: string | null;
-            /**
-             * Action
-             * @enum {string}
-             */
-            action: "created" | "updated" | "unchanged";
         };
         /** InvitationCreated */
         InvitationCreated: {
@@ -3209,16 +3176,6 @@ export interface components {
              * @description The invoice a credit line takes off
              */
             credits_invoice_id: string | null;
-            /**
-             * Item Id
-             * @description The price-book item the line was copied from
-             */
-            item_id: string | null;
-            /**
-             * Unit Cost Cents
-             * @description The item's cost when the line was added; owner and office only (null for a technician, and when unknown)
-             */
-            unit_cost_cents: number | null;
         };
         /** InvoiceOut */
         InvoiceOut: {
@@ -3888,25 +3845,20 @@ export interface components {
         };
         /** LineItemIn */
         LineItemIn: {
-            /**
-             * Item Id
-             * @description A price-book item to copy the line from
-             */
-            item_id?: string | null;
             /** Description */
-            description?: string | null;
-            /**
-             * Taxable
-             * @description A typed line's; default true
-             */
-            taxable?: boolean | null;
+            description: string;
             /**
              * Quantity
              * @description Default: `1`.
              */
             quantity?: number;
             /** Unit Price Cents */
-            unit_price_cents?: number | null;
+            unit_price_cents: number;
+            /**
+             * Taxable
+             * @description Default: `True`.
+             */
+            taxable?: boolean;
         };
         /** MeOut */
         MeOut: {
@@ -4116,31 +4068,6 @@ export interface components {
              * @description The next page's cursor; null on the last page
              */
             next_cursor: string | null;
-        };
-        /** OfficeQuoteLineOut */
-        OfficeQuoteLineOut: {
-            /** Description */
-            description: string;
-            /** Quantity */
-            quantity: number;
-            /** Unit Price Cents */
-            unit_price_cents: number;
-            /** Taxable */
-            taxable: boolean;
-            /** Amount Cents */
-            amount_cents: number;
-            /** Tax Cents */
-            tax_cents: number;
-            /**
-             * Item Id
-             * @description The price-book item the line was copied from
-             */
-            item_id: string | null;
-            /**
-             * Unit Cost Cents
-             * @description The item's cost when the line was added (null: unknown)
-             */
-            unit_cost_cents: number | null;
         };
         /** OnboardingIn */
         OnboardingIn: {
@@ -4608,6 +4535,15 @@ export interface components {
             /** Reason */
             reason: string | null;
             /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "optimize" | "replan";
+            /** Replan Reason */
+            replan_reason: string | null;
+            /** Unavailable Technician Ids */
+            unavailable_technician_ids: string[];
+            /**
              * Date
              * Format: date
              */
@@ -4628,6 +4564,8 @@ export interface components {
             skipped_technicians: components["schemas"]["SkippedTechnicianOut"][] | null;
             /** Total Travel Seconds */
             total_travel_seconds: number | null;
+            /** Changes */
+            changes: components["schemas"]["ChangeOut"][] | null;
             /**
              * Created At
              * Format: date-time
@@ -4935,25 +4873,20 @@ export interface components {
         };
         /** QuoteLineIn */
         QuoteLineIn: {
-            /**
-             * Item Id
-             * @description A price-book item to copy the line from
-             */
-            item_id?: string | null;
             /** Description */
-            description?: string | null;
-            /**
-             * Taxable
-             * @description A typed line's; default true
-             */
-            taxable?: boolean | null;
+            description: string;
             /**
              * Quantity
              * @description Default: `1`.
              */
             quantity?: number;
             /** Unit Price Cents */
-            unit_price_cents?: number | null;
+            unit_price_cents: number;
+            /**
+             * Taxable
+             * @description Default: `True`.
+             */
+            taxable?: boolean;
         };
         /** QuoteLineOut */
         QuoteLineOut: {
@@ -4989,7 +4922,7 @@ export interface components {
              */
             status: "pending" | "approved" | "declined";
             /** Line Items */
-            line_items: components["schemas"]["OfficeQuoteLineOut"][];
+            line_items: components["schemas"]["QuoteLineOut"][];
             /** Subtotal Cents */
             subtotal_cents: number;
             /** Tax Cents */
@@ -4998,11 +4931,6 @@ export interface components {
             total_cents: number;
             /** Deposit Cents */
             deposit_cents: number | null;
-            /**
-             * Margin Cents
-             * @description Price less cost over the lines whose cost is known; null when none is
-             */
-            margin_cents: number | null;
         };
         /** QuoteOut */
         QuoteOut: {
@@ -5145,6 +5073,31 @@ export interface components {
              */
             created_at: string;
         };
+        /** ReplanIn */
+        ReplanIn: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Unavailable Technician Ids
+             * @description Technicians gone for the rest of the day: their visits not begun move
+             */
+            unavailable_technician_ids?: string[];
+            /**
+             * Time Limit Seconds
+             * @description Default: `10`.
+             */
+            time_limit_seconds?: number;
+            /**
+             * Seed
+             * @description Default: `0`.
+             */
+            seed?: number;
+        };
         /** RescheduleIn */
         RescheduleIn: {
             /**
@@ -5190,21 +5143,6 @@ export interface components {
              * @enum {string}
              */
             role: "owner" | "office" | "technician";
-        };
-        /** RowProblem */
-        RowProblem: {
-            /**
-             * Row
-             * @description The spreadsheet's row: the header is row 1, the first item 2
-             */
-            row: number;
-            /**
-             * Field
-             * @description The column; empty for the row as a whole
-             */
-            field: string;
-            /** Message */
-            message: string;
         };
         /** RunOut */
         RunOut: {
@@ -5263,6 +5201,8 @@ export interface components {
             tax_rate_bps: number;
             /** Travel Buffer Minutes */
             travel_buffer_minutes: number;
+            /** Replan Notice Minutes */
+            replan_notice_minutes: number;
             /** Reminder Hours Before */
             reminder_hours_before: number;
             quiet_hours: components["schemas"]["QuietHours"];
@@ -5316,6 +5256,11 @@ export interface components {
             tax_rate_bps?: number;
             /** Travel Buffer Minutes */
             travel_buffer_minutes?: number;
+            /**
+             * Replan Notice Minutes
+             * @description A re-plan texts customers moved by more than this
+             */
+            replan_notice_minutes?: number;
             /** Reminder Hours Before */
             reminder_hours_before?: number;
             quiet_hours?: components["schemas"]["QuietHoursIn"];
@@ -5615,7 +5560,7 @@ export interface components {
              * Cost Rate Cents
              * @description What an hour of theirs costs (cents)
              */
-            cost_rate_cents?: number | null;
+            cost_rate_cents?: number;
         };
         /** TemplateEntry */
         TemplateEntry: {
@@ -7465,73 +7410,6 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
-    export_items: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The price book, one item a row (the import's columns) */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/csv": string;
-                };
-            };
-            401: components["responses"]["401"];
-            403: components["responses"]["403"];
-            413: components["responses"]["413"];
-            415: components["responses"]["415"];
-            429: components["responses"]["429"];
-            503: components["responses"]["503"];
-        };
-    };
-    import_items: {
-        parameters: {
-            query?: {
-                /** @description Check every row and say what would change; write nothing */
-                dry_run?: boolean;
-            };
-            header?: {
-                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
-                "Idempotency-Key"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "text/csv": string;
-            };
-        };
-        responses: {
-            /** @description Success */
-            200: {
-                headers: {
-                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ImportOut"];
-                };
-            };
-            400: components["responses"]["400"];
-            401: components["responses"]["401"];
-            403: components["responses"]["403"];
-            404: components["responses"]["404"];
-            409: components["responses"]["409"];
-            413: components["responses"]["413"];
-            415: components["responses"]["415"];
-            422: components["responses"]["422"];
-            429: components["responses"]["429"];
-            503: components["responses"]["503"];
-        };
-    };
     create_lead: {
         parameters: {
             query?: never;
@@ -8529,6 +8407,45 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    replan: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplanIn"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
     get_proposal: {
         parameters: {
             query?: never;
@@ -9257,6 +9174,62 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    inbound_sms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description The reply, as TwiML */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/xml": string;
+                };
+            };
+            400: components["responses"]["400"];
+            403: components["responses"]["403"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+        };
+    };
+    message_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description Recorded */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            403: components["responses"]["403"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+        };
+    };
     list_subscriptions: {
         parameters: {
             query?: never;
@@ -9461,62 +9434,6 @@ export interface operations {
             422: components["responses"]["422"];
             429: components["responses"]["429"];
             503: components["responses"]["503"];
-        };
-    };
-    inbound_sms: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/x-www-form-urlencoded": unknown;
-            };
-        };
-        responses: {
-            /** @description The reply, as TwiML */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/xml": string;
-                };
-            };
-            400: components["responses"]["400"];
-            403: components["responses"]["403"];
-            413: components["responses"]["413"];
-            415: components["responses"]["415"];
-            429: components["responses"]["429"];
-        };
-    };
-    message_status: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/x-www-form-urlencoded": unknown;
-            };
-        };
-        responses: {
-            /** @description Recorded */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["400"];
-            403: components["responses"]["403"];
-            413: components["responses"]["413"];
-            415: components["responses"]["415"];
-            429: components["responses"]["429"];
         };
     };
     list_messages: {
