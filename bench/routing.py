@@ -28,6 +28,7 @@ from bench import check, ortools_baseline
 from bench.solomon import BestKnown, Instance, all_instance_paths, best_known, load, resolve
 from chalicelib.domain.routing import Location, RoutingProblem, Technician, Visit
 from chalicelib.integrations import routing_pyvrp
+from chalicelib.services import travel_matrix
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,20 @@ class EuclideanTravel:
 
 def _floor_euclid(a: Location, b: Location) -> int:
     return math.floor(math.hypot(a.lat - b.lat, a.lng - b.lng))
+
+
+@dataclass(frozen=True)
+class InstanceRoads:
+    """A deterministic stand-in for Amazon Location: each leg asked for is the instance's own
+    (true) distance; SparseTravel counts the calls and routes it would be billed for."""
+
+    def routes(self, departures, destinations) -> list[list[int | None]]:
+        return [[_floor_euclid(a, b) for b in destinations] for a in departures]
+
+
+def planar_distances(locations: Sequence[Location]) -> list[list[float]]:
+    """Straight-line distance on the instance's plane (its coordinates are not degrees)."""
+    return [[math.hypot(a.lat - b.lat, a.lng - b.lng) for b in locations] for a in locations]
 
 
 def fieldline_problem(instance: Instance) -> RoutingProblem:
@@ -72,6 +87,7 @@ class Attempt:
     cpu_seconds: float  # this process's CPU time: shows whether the machine was busy
     iterations: int | None = None  # ours: PyVRP's iterations, summed over seeds
     peak_mb: float | None = None  # peak resident memory of the bench and its seed processes
+    bill: dict | None = None  # ours with --travel sparse: provider calls, routes, dollars
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,7 @@ class Score:
     routes: list[list[int]]
     iterations: int | None = None
     peak_mb: float | None = None
+    bill: dict | None = None
 
 
 def timed(solver: Callable[[], list[list[int]] | None]) -> Attempt:
@@ -106,20 +123,47 @@ def run_ours(instance: Instance, options: Options) -> Attempt:
     problem = fieldline_problem(instance)
     reports = []
 
-    def solve() -> list[list[int]]:
+    def solve_on(travel) -> routing_pyvrp.Proposal:
         proposal, report = routing_pyvrp.solve_with_report(
             problem,
-            EuclideanTravel(),
+            travel,
             seed=options.seed,
             time_limit_seconds=options.seconds,
             search=options.search,
             cpu_time_limit=options.cpu_budget,
         )
         reports.append(report)
+        return proposal
+
+    bill: dict = {}
+
+    def solve() -> list[list[int]]:
+        if options.road_neighbours is None:
+            proposal = solve_on(EuclideanTravel())
+        else:
+            proposal = _solve_sparse(problem, options.road_neighbours, solve_on, bill)
         return [[int(vid) for vid in route.visit_ids] for route in proposal.routes]
 
     attempt = timed(solve)
-    return replace(attempt, iterations=reports[0].iterations, peak_mb=peak_memory_mb())
+    iterations = sum(report.iterations for report in reports)
+    return replace(attempt, iterations=iterations, peak_mb=peak_memory_mb(), bill=bill or None)
+
+
+def _solve_sparse(problem, neighbours: int, solve_on, bill: dict) -> routing_pyvrp.Proposal:
+    """The day on a sparse matrix (travel_matrix), refined where the plan drives; `bill` gets
+    what the provider was asked."""
+    travel = travel_matrix.SparseTravel(
+        InstanceRoads(), neighbours=neighbours, straight_line_km=planar_distances
+    )
+    refined = travel_matrix.solve_refined(problem, travel, solve_on)
+    bill |= {
+        "calls": travel.bill.calls,
+        "routes": travel.bill.routes,
+        "usd": round(travel.bill.usd, 2),
+        "refined_legs": refined.refined_legs,
+        "resolved": refined.resolved,
+    }
+    return refined.proposal
 
 
 def run_ortools(instance: Instance, seconds: float, allow_drops: bool) -> Attempt:
@@ -134,6 +178,7 @@ class Options:
     ortools_drops: bool = False
     search: routing_pyvrp.SearchSettings | None = None  # None: the adapter's own choice
     cpu_budget: bool = False  # ours: the seconds are CPU seconds of each search process
+    road_neighbours: int | None = None  # ours: a sparse matrix with this many near legs asked
 
 
 @dataclass(frozen=True)
@@ -166,7 +211,7 @@ def benchmark(name: str, options: Options) -> Row:
 
 def score(instance: Instance, attempt: Attempt, best: BestKnown) -> Score:
     times = (attempt.seconds, attempt.cpu_seconds)
-    search = {"iterations": attempt.iterations, "peak_mb": attempt.peak_mb}
+    search = {"iterations": attempt.iterations, "peak_mb": attempt.peak_mb, "bill": attempt.bill}
     if attempt.routes is None:
         return Score(0, 0, None, False, *times, ["no solution found"], [], **search)
     routes = [route for route in attempt.routes if route]
@@ -201,9 +246,15 @@ def _format_score(s: Score) -> str:
     times = f"{s.seconds:>5.1f} {s.cpu_seconds:>5.1f}"
     iterations = "-" if s.iterations is None else str(s.iterations)
     memory = "-" if s.peak_mb is None else f"{s.peak_mb:.0f}"
+    bill = ""
+    if s.bill:
+        bill = (
+            f" | provider {s.bill['calls']} calls {s.bill['routes']} routes ${s.bill['usd']:.2f}"
+            f" (refined {s.bill['refined_legs']}, re-solved {s.bill['resolved']})"
+        )
     return (
         f"{s.vehicles:>4} {s.distance:>6} {gap:>6} {feasible:>4} {times} {iterations:>6}"
-        f" {memory:>5}"
+        f" {memory:>5}{bill}"
     )
 
 
@@ -263,6 +314,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--perturbations", type=int, help="ours: most clients per perturbation")
     parser.add_argument("--workers", type=int, help="ours: seeds searched at once, a process each")
     parser.add_argument(
+        "--road-neighbours",
+        type=int,
+        help="ours: sparse travel matrix, the provider asked for this many nearest legs a place",
+    )
+    parser.add_argument(
         "--cpu-budget",
         action="store_true",
         help="ours: count --seconds as CPU seconds per search process (a busy shared machine)",
@@ -306,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         args.ortools_drops,
         search_settings(args),
         args.cpu_budget,
+        args.road_neighbours,
     )
     if not args.json:
         print(f"# {options.search or 'adapter defaults'}; {machine_load()}", flush=True)
