@@ -90,9 +90,18 @@ class SearchSettings:
 LARGE_NEIGHBOURS = 40
 
 
+LAMBDA_MB_PER_VCPU = 1769
+
+
 def available_cores() -> int:
-    """The cores this process may run on: a Lambda function gets one vCPU per 1,769 MB."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The cores a search may keep busy. A Lambda function sees 2 to 6 vCPUs but is given CPU
+    time in proportion to its memory, one vCPU's worth per 1,769 MB (so 5.8 at 10,240 MB):
+    more processes than that only share the same time."""
+    seen = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    if memory:
+        return max(1, min(seen or 1, int(memory) // LAMBDA_MB_PER_VCPU))
+    return seen or 1
 
 
 @dataclass(frozen=True)
