@@ -45,7 +45,8 @@ workflow_events = app.on_sqs_message(queue=get_settings().workflow_queue_name, b
 outbound_events = app.on_sqs_message(
     queue=get_settings().outbound_events_queue_name, batch_size=10
 )(deferred(DELIVERIES, "outbound_events"))
-outbound_deliveries = app.on_sqs_message(queue=get_settings().deliveries_queue_name, batch_size=10)(
+# One lane a call: a lane's drain may take most of the function's timeout (services/deliveries).
+outbound_deliveries = app.on_sqs_message(queue=get_settings().deliveries_queue_name, batch_size=1)(
     deferred(DELIVERIES, "outbound_deliveries")
 )
 nightly_reconciliation = app.schedule(NIGHTLY, name="nightly_reconciliation")(

@@ -71,7 +71,7 @@ class FieldlineStack(PartsStack):
             function_names={lid: self.api.function_name(lid) for lid in self.api.functions},
             state_machines=self.workflows.machines,
             table=self.data.table,
-            not_dead_letters=self.messaging.workflow_queue,
+            not_dead_letters=self.messaging.work_queues,
         )
         self._outputs()
 

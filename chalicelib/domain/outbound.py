@@ -31,6 +31,7 @@ ROTATION_GRACE = timedelta(hours=24)
 ALL = "*"
 TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9]*(\.[a-z][a-z0-9_]*)+$")
 _WORD = re.compile(r"[A-Z][a-z0-9]*")
+LOCAL_RECEIVER = ipaddress.ip_address("127.0.0.1")
 
 
 class Subscription(BaseModel):
@@ -192,8 +193,8 @@ def refused_address(address: str, allow_local: bool = False) -> str | None:
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped  # ::ffff:169.254.169.254 is the metadata service too
-    if allow_local and ip.is_loopback:
-        return None
+    if allow_local and ip == LOCAL_RECEIVER:
+        return None  # the local stage's receivers on the developer's machine
     if ip.is_loopback:
         return "a loopback address"
     if ip.is_link_local:  # 169.254.169.254 (instance metadata), fe80::/10

@@ -112,6 +112,8 @@ class Api(Part):
                 "FIELDLINE_TABLE": self.data.table.ref,
                 "FIELDLINE_EVENT_BUS": self.messaging.bus.event_bus_name,
                 "FIELDLINE_WORKFLOW_QUEUE": self.names.workflow_queue,
+                "FIELDLINE_OUTBOUND_EVENTS_QUEUE": self.names.outbound_events_queue,
+                "FIELDLINE_DELIVERIES_QUEUE": self.names.deliveries_queue,
                 "FIELDLINE_TABLE_STREAM_ARN": self.data.table.attr_stream_arn,
                 "FIELDLINE_SECRETS_NAME": self.names.secret,
                 "FIELDLINE_PHOTOS_BUCKET": self.data.photos.bucket_name,
@@ -287,10 +289,16 @@ class Api(Part):
         )
 
     def _wire_queue(self, function: cdk.CfnResource, path: str, queue: Any) -> None:
-        if self.names.workflow_queue not in json.dumps(queue):
-            raise StackError(f"{queue}: the stack only feeds {self.names.workflow_queue}")
+        names = (
+            self.names.workflow_queue,
+            self.names.outbound_events_queue,
+            self.names.deliveries_queue,
+        )
+        fed = [self.messaging.queue_named(name) for name in names if name in json.dumps(queue)]
+        if len(fed) != 1:
+            raise StackError(f"{queue}: the stack only feeds {', '.join(names)}")
         # The queue's redrive policy is this consumer's dead-letter queue.
-        function.add_property_override(f"{path}.Queue", self.messaging.workflow_queue.queue_arn)
+        function.add_property_override(f"{path}.Queue", fed[0].queue_arn)
         function.add_property_override(f"{path}.FunctionResponseTypes", ["ReportBatchItemFailures"])
 
     def _rule_for(self, logical_id: str, function, event: str, source, dlq: sqs.Queue) -> None:
@@ -431,7 +439,13 @@ class Api(Part):
                     "sqs:GetQueueAttributes",
                     "sqs:ReceiveMessage",
                 ],
-                resources=[self.messaging.workflow_queue.queue_arn],
+                resources=[queue.queue_arn for queue in self.messaging.work_queues],
+            ),
+            iam.PolicyStatement(
+                # Outbound webhooks: the fan-out and the replay route put deliveries' messages.
+                sid="SendDeliveries",
+                actions=["sqs:GetQueueUrl", "sqs:SendMessage"],
+                resources=[self.messaging.deliveries_queue.queue_arn],
             ),
             iam.PolicyStatement(
                 sid="DeadLetters",

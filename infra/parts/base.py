@@ -88,6 +88,16 @@ class Names:
         return f"{self.prefix}-workflow-events"
 
     @property
+    def outbound_events_queue(self) -> str:
+        """Outbound webhooks: the bus's events, to the fan-out (handlers/deliveries.py)."""
+        return f"{self.prefix}-outbound-events"
+
+    @property
+    def deliveries_queue(self) -> str:
+        """Outbound webhooks: one message group per subscription and job (FIFO)."""
+        return f"{self.prefix}-deliveries.fifo"
+
+    @property
     def secret(self) -> str:
         return f"fieldline/{self.stage}/integrations"
 

@@ -28,6 +28,20 @@ class Messaging(Part):
         self.function_timeout_seconds = function_timeout_seconds
         self.bus = self._bus()
         self.workflow_queue = self._workflow_queue()
+        self.outbound_events_queue, self.deliveries_queue = self._outbound_queues()
+
+    @property
+    def work_queues(self) -> list[sqs.Queue]:
+        """The queues functions consume (every other queue of the stack is a dead-letter one)."""
+        return [self.workflow_queue, self.outbound_events_queue, self.deliveries_queue]
+
+    def queue_named(self, name: str) -> sqs.Queue | None:
+        by_name = {
+            self.names.workflow_queue: self.workflow_queue,
+            self.names.outbound_events_queue: self.outbound_events_queue,
+            self.names.deliveries_queue: self.deliveries_queue,
+        }
+        return by_name.get(name)
 
     def _bus(self) -> events.EventBus:
         bus = events.EventBus(self, "Bus", event_bus_name=self.names.bus)
@@ -106,3 +120,62 @@ class Messaging(Part):
             ],
         )
         return queue
+
+    def _outbound_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        """Outbound webhooks (ARCHITECTURE.md): bus → a standard queue → the fan-out, which puts
+        one message per subscription and job on a FIFO queue (a rule's FIFO target could only
+        give every event one fixed MessageGroupId) → the deliveries."""
+        from chalicelib.handlers.deliveries import EVENT_PATTERN
+
+        visibility = Duration.seconds(6 * self.function_timeout_seconds)
+        events_queue = sqs.Queue(
+            self,
+            "OutboundEventsQueue",
+            queue_name=self.names.outbound_events_queue,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=visibility,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=5, queue=dead_letter_queue(self, "OutboundEventsDeadLetters")
+            ),
+        )
+        events.Rule(
+            self,
+            "OutboundRule",
+            event_bus=self.bus,
+            description="Every timeline event, to the outbound webhooks' fan-out",
+            event_pattern=event_pattern(EVENT_PATTERN),
+            targets=[
+                targets.SqsQueue(
+                    events_queue,
+                    dead_letter_queue=dead_letter_queue(self, "OutboundRuleDeadLetters"),
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
+        # A waiting delivery's message is received again at each retry (about 30 in its 24 h):
+        # the redrive count only catches a message that keeps failing for another reason.
+        deliveries_dead_letters = sqs.Queue(
+            self,
+            "DeliveriesDeadLetters",
+            fifo=True,  # a FIFO queue's dead-letter queue is FIFO too
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        deliveries = sqs.Queue(
+            self,
+            "DeliveriesQueue",
+            queue_name=self.names.deliveries_queue,
+            fifo=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=visibility,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=100, queue=deliveries_dead_letters
+            ),
+        )
+        return events_queue, deliveries

@@ -43,10 +43,11 @@ class Observability(Part):
         function_names: dict[str, str],
         state_machines: dict[str, sfn.StateMachine],
         table: dynamodb.CfnTable,
-        not_dead_letters: sqs.Queue,
+        not_dead_letters: list[sqs.Queue],
     ) -> None:
         """Alarms on everything built so far: `function_names` maps the functions' logical ids
-        to their names; every queue of the stack but `not_dead_letters` is a dead-letter queue."""
+        to their names; every queue of the stack but `not_dead_letters` (the work queues) is a
+        dead-letter queue."""
         five_minutes = Duration.minutes(5)
         api_dimensions = {"ApiName": self.names.prefix, "Stage": api_stage}
         # 5XXError is 0 or 1 per request, so its average is the rate.
@@ -79,7 +80,7 @@ class Observability(Part):
                     alarm_description=f"{logical_id}: {metric_name.lower()}",
                 )
         for dlq in Stack.of(self).node.find_all():
-            if isinstance(dlq, sqs.Queue) and dlq is not not_dead_letters:
+            if isinstance(dlq, sqs.Queue) and not any(dlq is q for q in not_dead_letters):
                 self._alarm(
                     f"{dlq.node.id}Depth",
                     dlq.metric_approximate_number_of_messages_visible(

@@ -51,6 +51,8 @@ def app_import_environment(names: Names) -> Iterator[None]:
         "FIELDLINE_TABLE": names.table,
         "FIELDLINE_EVENT_BUS": names.bus,
         "FIELDLINE_WORKFLOW_QUEUE": names.workflow_queue,
+        "FIELDLINE_OUTBOUND_EVENTS_QUEUE": names.outbound_events_queue,
+        "FIELDLINE_DELIVERIES_QUEUE": names.deliveries_queue,
     }
     before = {name: os.environ.get(name) for name in wanted}
     os.environ.update(wanted)

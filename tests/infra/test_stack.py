@@ -201,12 +201,12 @@ def test_workflow_rule_routes_the_consumers_events_from_the_apps_bus(synthesized
     assert _ref_id(rule["Properties"]["EventBusName"]) == bus_id
     assert rule["Properties"]["EventPattern"]["source"] == ["fieldline"]
     assert "VisitScheduled" in rule["Properties"]["EventPattern"]["detail-type"]
-    # SQS gives Lambda the message for as long as its consumer may run, and more
-    (timeout,) = [
+    # SQS gives Lambda the message for as long as its consumers may run, and more
+    timeout = max(
         f["Properties"]["Timeout"]
         for f in synthesized.resources("AWS::Serverless::Function").values()
         if any(e["Type"] == "SQS" for e in f["Properties"].get("Events", {}).values())
-    ]
+    )
     assert queues[workflow_queue]["Properties"]["VisibilityTimeout"] >= timeout
 
 

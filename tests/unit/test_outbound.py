@@ -97,6 +97,7 @@ def test_public_addresses_are_allowed_and_loopback_only_locally():
     assert outbound.refused_address("2606:4700::1111") is None
     assert outbound.refused_address("127.0.0.1", allow_local=True) is None
     assert outbound.refused_address("169.254.169.254", allow_local=True) is not None
+    assert outbound.refused_address("::1", allow_local=True) is not None
 
 
 @pytest.mark.parametrize(
