@@ -2,7 +2,7 @@
 
 A plan of a 1,000-visit day is some 300 KB of JSON, near DynamoDB's 400 KB item limit, so the
 plan's fields are stored compressed (zlib, base64) in one attribute of the one item: the
-proposal stays one item, written under its version in one transaction as before (about 40 KB
+proposal stays one item, written under its version in one transaction as before (about 20 KB
 for 1,000 visits; tests/integration/test_replan.py checks). Items stored before the packing
 carry the plan's fields as they are, and read the same.
 """

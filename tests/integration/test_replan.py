@@ -146,7 +146,8 @@ def test_replan_names_unknown_technicians_and_refuses_a_past_day(owner):
     unknown = owner.post("/dispatch/replan", body)
     past = owner.post("/dispatch/replan", {"date": "2020-01-06"})
 
-    assert unknown.status_code in (404, 422), unknown.body
+    assert unknown.status_code == 422, unknown.body
+    assert unknown.data["error"]["code"] == "unknown_technician"
     assert past.status_code == 422
     assert past.data["error"]["details"][0]["field"] == "date"
 
