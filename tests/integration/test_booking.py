@@ -322,3 +322,22 @@ def test_the_booking_page_books_without_script(shop):
         body=urlencode({k: html.unescape(v) for k, v in form.items()}),
     )
     assert again.status_code == 303 and "error=slot_taken" in again.headers["Location"]
+
+
+def test_availability_reads_the_same_few_items_however_booked_the_day_is(shop):
+    from bench import ddbcalls
+
+    def calls() -> dict[str, int]:
+        with ddbcalls.counting() as counted:
+            shop.slots()
+        return dict(counted)
+
+    empty = calls()
+    for n, hour in enumerate((9, 11)):
+        assert shop.book(at(hour), customer(phone=f"(312) 555-02{n:02d}")).status_code == 201
+    booked = calls()
+    # The slug's owner, the tenant, the service, the technicians (one Query), their days (one
+    # BatchGetItem): no Scan, and nothing read per visit
+    assert booked == empty
+    assert set(empty) <= {"GetItem", "Query", "BatchGetItem"}
+    assert sum(empty.values()) <= 6, empty
