@@ -5,8 +5,9 @@ A full matrix of a 1,000-place day is a million routes, and Amazon Location bill
 
 1. the provider is asked only for each place's `neighbours` nearest places by straight line
    (both directions), one call per departure, so the bill is exactly the legs wanted;
-2. every other leg is estimated: straight-line km x the seconds per km fitted (median) on the
-   legs the provider did answer, which folds the road detour and the speed into one factor;
+2. every other leg is estimated: straight-line km x the seconds per km of the legs the provider
+   did answer (their 90th percentile: estimates err long, so plans stay feasible once refined),
+   which folds the road detour and the speed into one factor;
 3. after the solve, the legs the plan actually drives that were estimated are asked for, the
    plan is re-timed on them, and re-solved once if it no longer holds (`solve_refined`);
 4. every answered leg is cached by its pair of places (coordinates rounded to ~11 m) with a
@@ -41,6 +42,7 @@ PLACE_DECIMALS = 4  # 1e-4 degree is about 11 m: the same door, whatever the geo
 # Before any road time is known: 1.3 x the straight line at 40 km/h (StraightLineTravel's).
 DEFAULT_SECONDS_PER_KM = 1.3 / 40 * 3600
 CONCURRENT_CALLS = 8
+ESTIMATE_PERCENTILE = 90  # of the known legs' seconds per straight-line km
 
 Pair = tuple[str, str]
 
@@ -242,8 +244,13 @@ class SparseTravel:
 
 
 def _fitted_seconds_per_km(known: dict[tuple[int, int], int], km: Any) -> float:
+    """A high quantile of the known legs' seconds per km, not their median: an estimate that
+    errs long keeps a plan feasible once its legs are known (arriving early only means
+    waiting), where one that errs short makes windows fail and forces a re-solve."""
     ratios = [seconds / km[i, j] for (i, j), seconds in known.items() if km[i, j] > 0]
-    return statistics.median(ratios) if ratios else DEFAULT_SECONDS_PER_KM
+    if len(ratios) < 2:
+        return ratios[0] if ratios else DEFAULT_SECONDS_PER_KM
+    return statistics.quantiles(ratios, n=100)[ESTIMATE_PERCENTILE - 1]
 
 
 # --- solving with a sparse matrix -------------------------------------------------------------
