@@ -54,6 +54,11 @@ CODES: dict[str, str] = {
     "validation_error": "422: a field is missing, unknown, of the wrong type or out of range "
     "(`details`: `{field, message}`)",
     "idempotency_key_reused": "422: this `Idempotency-Key` was used with another body",
+    "unrecognized_columns": "422: an imported CSV's header has no column this import reads "
+    "for a required field (`details` names the field; docs/API.md lists the names read)",
+    "too_many_rows": "422: the CSV has more rows than one import takes (2,000): split it",
+    "export_too_large": "422: the business's records are more than one answer carries (Lambda: "
+    "6 MB)",
     "amount_too_large": "422: above what Stripe can charge in the currency",
     "invalid_amount": "422: an amount that must be positive is not",
     "overpayment": "422: more than the invoice's balance",

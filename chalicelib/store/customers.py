@@ -86,3 +86,12 @@ def put_opt_out(tx: Transaction, choice: SmsOptOut) -> None:
     key = keys.sms_opt_out(choice.sender, choice.phone)
     actions = [Item.type.set("sms_opt_out"), Item.data.set(choice.model_dump(mode="json"))]
     tx.update(Item(key.pk, key.sk), actions, label="sms opt-out", versioned=False)
+
+
+def customer_phones(tenant_id: str) -> set[str]:
+    """Every phone number of the tenant's customers: their phone entries on the customers
+    index (one paged Query, not one per number; eventually consistent)."""
+    prefix = keys.customer_phone_sort("")
+    with db.translate_errors():
+        entries = Item.gsi1.query(keys.customers_index(tenant_id), Item.gsi1sk.startswith(prefix))
+        return {entry.gsi1sk.removeprefix(prefix).rsplit("#", 1)[0] for entry in entries}
