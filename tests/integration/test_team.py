@@ -144,20 +144,59 @@ def test_an_expired_or_forged_invitation_is_refused(owner, client):
     assert wrong.status_code == 422
 
 
-def test_the_cognito_adapter_creates_re_roles_and_disables_a_login(moto_endpoint):
-    from chalicelib.integrations import cognito
+def _user_pool(name: str):
+    """A pool shaped as the stack makes it: the three custom attributes, a group per role."""
     from chalicelib.integrations.aws import client as aws
 
     idp = aws("cognito-idp")
     pool = idp.create_user_pool(
-        PoolName="team-test",
+        PoolName=name,
         Schema=[
-            {"Name": name, "AttributeDataType": "String", "Mutable": True}
-            for name in ("tenant_id", "role", "user_id")
+            {"Name": attribute, "AttributeDataType": "String", "Mutable": True}
+            for attribute in ("tenant_id", "role", "user_id")
         ],
     )["UserPool"]["Id"]
     for role in ("owner", "office", "technician"):
         idp.create_group(UserPoolId=pool, GroupName=role)
+    return idp, pool
+
+
+def test_in_a_deployed_stage_accepting_makes_the_cognito_login_and_deactivating_disables_it(
+    owner, client, monkeypatch
+):
+    from chalicelib.config import get_settings
+
+    idp, pool = _user_pool("team-deployed")
+    monkeypatch.setattr(get_settings(), "user_pool_id", pool)
+    sam = _technician(owner)
+    invited = owner.post(
+        "/team/invitations",
+        {
+            "name": "Sam Ortiz",
+            "email": "sam@example.com",
+            "role": "technician",
+            "technician_id": sam["id"],
+        },
+    )
+    accepted = _accept(client, invited.data["accept_url"])
+
+    # Cognito sends the password; the app issues no token of its own
+    assert accepted.status_code == 201, accepted.body
+    assert accepted.data["token"] is None and accepted.data["login"] == "sam@example.com"
+    user = idp.admin_get_user(UserPoolId=pool, Username="sam@example.com")
+    attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+    assert attributes["custom:user_id"] == sam["id"]
+    assert attributes["custom:tenant_id"] == owner.tenant_id
+    assert _groups(idp, pool, "sam@example.com") == ["technician"]
+
+    assert owner.post(f"/team/{sam['id']}/deactivate").status_code == 200
+    assert idp.admin_get_user(UserPoolId=pool, Username="sam@example.com")["Enabled"] is False
+
+
+def test_the_cognito_adapter_creates_re_roles_and_disables_a_login(moto_endpoint):
+    from chalicelib.integrations import cognito
+
+    idp, pool = _user_pool("team-test")
 
     login = cognito.create_user(pool, "tina@example.com", None, "t1", "technician", "u1")
     user = idp.admin_get_user(UserPoolId=pool, Username=login)
