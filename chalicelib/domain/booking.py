@@ -115,6 +115,9 @@ class Calendar:
 def available_slots(request: Request, calendar: Calendar) -> list[Slot]:
     """Every grid time of the day at which some technician can take the visit."""
     able = [t for t in calendar.technicians if _can_do(t, request.required_skills)]
+    # Each booked visit, widened by the travel kept around it, is computed once for the day
+    # (the drive estimate does not depend on the grid time).
+    blocked = {t.user_id: _blocked(calendar, t.user_id, request.at) for t in able}
     zone = ZoneInfo(calendar.timezone)
     slots = []
     for local_start in _grid(request.day, zone):
@@ -124,9 +127,9 @@ def available_slots(request: Request, calendar: Calendar) -> list[Slot]:
         end = start + timedelta(minutes=request.duration_minutes)
         if not _bookable_time(start, calendar):
             continue
-        free = [t for t in able if _free(t, start, end, request.at, calendar)]
+        free = [t for t in able if _free(t, start, end, blocked[t.user_id], calendar.timezone)]
         if free:
-            free.sort(key=lambda t: (len(calendar.booked.get(t.user_id, [])), t.user_id))
+            free.sort(key=lambda t: (len(blocked[t.user_id]), t.user_id))
             slots.append(Slot(local_start, end.astimezone(zone), [t.user_id for t in free]))
     return slots
 
@@ -155,15 +158,25 @@ def _can_do(tech: User, skills: list[str]) -> bool:
     return tech.active and tech.shift is not None and set(skills) <= set(tech.skills)
 
 
-def _free(tech: User, start: datetime, end: datetime, at: Point | None, cal: Calendar) -> bool:
-    assert tech.shift is not None
-    if not within_shift(tech.shift, start, end, cal.timezone):
-        return False
-    for booked in cal.booked.get(tech.user_id, []):
+def _blocked(
+    cal: Calendar, technician_id: str, at: Point | None
+) -> list[tuple[datetime, datetime]]:
+    """The technician's booked visits, each widened by the travel kept around it."""
+    widened = []
+    for booked in cal.booked.get(technician_id, []):
         gap = timedelta(minutes=_travel(cal.places.get(booked.visit_id), at, cal.buffer_minutes))
-        if booked.start < end + gap and start < booked.end + gap:  # as visits.overlaps
-            return False
-    return True
+        widened.append((booked.start - gap, booked.end + gap))
+    return widened
+
+
+def _free(
+    tech: User, start: datetime, end: datetime, blocked: list[tuple[datetime, datetime]], zone: str
+) -> bool:
+    assert tech.shift is not None
+    if not within_shift(tech.shift, start, end, zone):
+        return False
+    # As visits.overlaps: clear of each booked visit by the travel kept between them.
+    return all(end <= low or high <= start for low, high in blocked)
 
 
 def _travel(there: Point | None, here: Point | None, buffer_minutes: int) -> int:
