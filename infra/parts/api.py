@@ -49,11 +49,13 @@ ROLE_PLACEHOLDER = "arn:aws:iam::000000000000:role/replaced-by-the-fieldline-sta
 UNSCOPABLE_ACTIONS = ("dynamodb:ListStreams",)
 # SAM event types that invoke a function asynchronously through an EventBridge rule.
 RULE_EVENTS = ("Schedule", "CloudWatchEvent", "EventBridgeRule")
-# The dispatch optimizer's own function (chalicelib/handlers/optimizer.py): two passes of the
-# longest time limit (300 s) and reading the day fit in Lambda's longest timeout, on one full
-# vCPU (PyVRP solves on one core; Lambda gives a vCPU per 1,769 MB).
+# The dispatch optimizer's own function (chalicelib/handlers/optimizer.py): 2.5 passes of the
+# longest time limit (300 s: the priority fallback, a shorter re-solve on road times), reading
+# the day and asking for travel times fit in Lambda's longest timeout. Memory buys CPU (one
+# vCPU's worth per 1,769 MB): at 10,240 MB a 1,000-visit day is searched from 5 seeds at once,
+# one process each (~150 MB each; docs/ROUTING_BENCH.md).
 OPTIMIZER_TIMEOUT_SECONDS = 900
-OPTIMIZER_MEMORY_MB = 1769
+OPTIMIZER_MEMORY_MB = 10_240
 # The API function runs with Lambda SnapStart: a snapshot of its initialized environment (the
 # route modules imported by chalicelib/snapstart.py's before-snapshot hook) is taken when a
 # version is published, and restored instead of a cold init. Only a published version has a
