@@ -12,6 +12,7 @@ from pydantic import Field
 from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
 from chalicelib.domain.callers import OWNER
+from chalicelib.domain.outbound import DeliveryStatus
 from chalicelib.services import subscriptions
 
 api = Api(__name__, "webhooks")
@@ -52,7 +53,7 @@ class DeliveryOut(Out):
     type: str
     job_id: str | None
     sequence: int | None
-    status: str = Field(description="`pending` (being tried), `delivered` or `failed`")
+    status: DeliveryStatus = Field(description="`pending` (being tried), `delivered` or `failed`")
     attempts: int
     last_status_code: int | None
     next_attempt_at: datetime | None

@@ -74,6 +74,9 @@ SAMPLE_BODIES = {
         "reason": "forgot to clock in",
     },
     "TimeEntryPatch": {"end": (SOON + timedelta(hours=1)).isoformat(), "reason": "left early"},
+    "ItemIn": {"kind": "material", "name": "PEX pipe", "unit_price_cents": 125},
+    "ItemPatch": {"name": "PEX pipe (ft)"},
+    "SubscriptionIn": {"url": "http://127.0.0.1:9/hooks", "events": ["*"]},
 }
 
 
@@ -138,9 +141,31 @@ def owners_objects(owner):
 
 
 def test_every_route_with_an_id_is_404_for_another_tenant(owners_objects, other_owner):
+    subscription = owner.post("/webhooks/subscriptions", SAMPLE_BODIES["SubscriptionIn"])
+    if subscription.status_code == 201:
+        ids["subscription_id"] = subscription.data["id"]
+        ids["delivery_id"] = _delivery_of(owner.tenant_id, ids["subscription_id"], job["id"])
     leaks = []
     for route in _protected_routes_with_ids():
         params = set(re.findall(r"{(\w+)}", route.path)) - NOT_OBJECT_IDS.keys()
+def _delivery_of(tenant_id: str, subscription_id: str, job_id: str) -> str:
+    """A delivery of the owner's (made as the delivery function would, without sending it)."""
+    from chalicelib.domain import clock
+    from chalicelib.domain.outbound import Delivery
+    from chalicelib.store import subscriptions
+
+    delivery = Delivery(
+        delivery_id=f"seeded-{job_id}",
+        subscription_id=subscription_id,
+        event_id=f"event-{job_id}",
+        job_id=job_id,
+        type="lead.created",
+        sequence=1,
+        created_at=clock.now(),
+    )
+    return subscriptions.create_delivery(tenant_id, delivery).delivery_id
+
+
         missing = params - owners_objects.keys()
         assert not missing, f"seed an object for {sorted(missing)} ({route.path})"
         path, body = _fill(route.path, owners_objects), _body(route, owners_objects)
