@@ -83,6 +83,8 @@ class InvoiceLine(BaseModel):
     tax_cents: int
     kind: str = "work"
     credits_invoice_id: str | None = None
+    item_id: str | None = None  # the price-book item it was copied from
+    unit_cost_cents: int | None = None
 
     @property
     def total_cents(self) -> int:
@@ -259,6 +261,8 @@ def bill_lines(invoice: Invoice) -> list[BillLine]:
         "taxable",
         "kind",
         "credits_invoice_id",
+        "item_id",
+        "unit_cost_cents",
     )
     return [BillLine(**line.model_dump(include=set(fields))) for line in invoice.line_items]
 

@@ -14,6 +14,10 @@ class LineItem(BaseModel):
     quantity: int = 1
     unit_price_cents: int
     taxable: bool = True
+    # A line made from a price-book item names it and keeps its unit cost for job costing
+    # (the office's eyes only); a line typed by hand has neither.
+    item_id: str | None = None
+    unit_cost_cents: int | None = None
 
     @property
     def amount_cents(self) -> int:

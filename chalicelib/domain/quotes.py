@@ -14,13 +14,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from chalicelib.domain import clock
 from chalicelib.domain.currencies import check_chargeable
 from chalicelib.domain.errors import Conflict, Invalid
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import LineItem, percent_of, tax_cents, totals
+from chalicelib.domain.pricebook import margin_cents
 from chalicelib.domain.timeline import TimelineEvent, event
 
 if TYPE_CHECKING:  # read, never imported at run time: invoices are the ledger's own module
@@ -50,6 +51,8 @@ class QuoteLine(BaseModel):
     taxable: bool = True
     amount_cents: int
     tax_cents: int
+    item_id: str | None = None  # the price-book item it was copied from
+    unit_cost_cents: int | None = None
 
 
 class QuoteOption(BaseModel):
@@ -61,6 +64,12 @@ class QuoteOption(BaseModel):
     total_cents: int
     deposit_cents: int | None = None
     status: str = "pending"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def margin_cents(self) -> int | None:
+        """Price less cost over the lines whose cost is known (none known: None)."""
+        return margin_cents(self.line_items)
 
 
 class Quote(BaseModel):
