@@ -182,6 +182,8 @@ def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str
     if spec.body:
         raw_body = parse_json(request.raw_body)
         kwargs["body"] = validate(spec.body, raw_body)
+    elif JSON not in spec.content_types:  # a text body (a CSV file) the handler reads itself
+        raw_body = kwargs["text"] = parse_text(request.raw_body)
     if_match = (request.headers or {}).get("if-match")
     if if_match is not None and spec.if_match:  # where no version is checked, it is ignored
         kwargs["if_match"] = parse_if_match(if_match)
@@ -261,6 +263,14 @@ def parse_json(raw: bytes | None) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # [[[[... nested too deep
         raise BadRequest("the request body is not valid JSON", code="malformed_json") from exc
+
+
+def parse_text(raw: bytes | None) -> str:
+    """A text body: UTF-8, without the byte-order mark spreadsheets write before a CSV."""
+    try:
+        return (raw or b"").decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the request body is not UTF-8 text") from exc
 
 
 def validate(model: type[BaseModel], data: Any) -> BaseModel:

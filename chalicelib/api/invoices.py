@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from chalicelib.api.enums import (
     DisputeStatus,
@@ -17,10 +17,9 @@ from chalicelib.api.enums import (
     PaymentStatus,
 )
 from chalicelib.api.http import Api, caller, idempotency_key
-from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
+from chalicelib.api.schemas import LineIn, ListQuery, Out, PageOut, Strict
 from chalicelib.domain import invoices as rules
-from chalicelib.domain.callers import ANYONE, STAFF
-from chalicelib.domain.money import LineItem
+from chalicelib.domain.callers import ANYONE, STAFF, Caller
 from chalicelib.services import invoicing, payments
 
 api = Api(__name__, "invoices")
@@ -31,11 +30,11 @@ Cents = StrictInt  # integer minor units: a JSON float (even 12.0) is refused
 # --- requests --------------------------------------------------------------------------------
 
 
-class LineItemIn(Strict):
-    description: str = Field(min_length=1, max_length=500)
+class LineItemIn(LineIn):
     quantity: StrictInt = Field(1, ge=1, le=rules.MAX_QUANTITY)
-    unit_price_cents: Cents = Field(ge=-rules.MAX_UNIT_PRICE_CENTS, le=rules.MAX_UNIT_PRICE_CENTS)
-    taxable: StrictBool = True
+    unit_price_cents: Cents | None = Field(
+        None, ge=-rules.MAX_UNIT_PRICE_CENTS, le=rules.MAX_UNIT_PRICE_CENTS
+    )
 
 
 class InvoiceIn(Strict):
@@ -91,6 +90,12 @@ class InvoiceLineOut(Out):
         "credit for an earlier deposit or progress invoice (on the final)"
     )
     credits_invoice_id: str | None = Field(description="The invoice a credit line takes off")
+    item_id: str | None = Field(None, description="The price-book item the line was copied from")
+    unit_cost_cents: int | None = Field(
+        None,
+        description="The item's cost when the line was added; owner and office only (null for "
+        "a technician, and when unknown)",
+    )
 
 
 class RefundOut(Out):
@@ -236,10 +241,18 @@ class PublicInvoiceOut(Out):
 # --- routes ----------------------------------------------------------------------------------
 
 
-def _lines(body_lines: list[LineItemIn] | None) -> list[LineItem] | None:
+def _lines(body_lines: list[LineItemIn] | None) -> list[dict] | None:
     if body_lines is None:
         return None
-    return [LineItem(**line.model_dump()) for line in body_lines]
+    return [line.model_dump(exclude_none=True) for line in body_lines]
+
+
+def _as_seen_by(who: Caller, invoice: dict) -> dict:
+    """Technicians see what a line bills, not what it cost (job costing is the office's)."""
+    if not who.is_technician:
+        return invoice
+    lines = [{**line, "unit_cost_cents": None} for line in invoice["line_items"]]
+    return {**invoice, "line_items": lines}
 
 
 @api.route(
@@ -260,7 +273,7 @@ def list_job_invoices(job_id: str, query: ListQuery):
 @api.route("/jobs/{job_id}/invoices/{invoice_id}", "GET", roles=ANYONE, response=InvoiceOut)
 def get_invoice(job_id: str, invoice_id: str):
     """One invoice with its payments and the customer's pay link."""
-    return invoicing.get(caller(), job_id, invoice_id)
+    return _as_seen_by(caller(), invoicing.get(caller(), job_id, invoice_id))
 
 
 @api.route("/jobs/{job_id}/invoices/{invoice_id}/send", "POST", roles=STAFF, response=InvoiceOut)

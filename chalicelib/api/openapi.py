@@ -168,6 +168,9 @@ def _operation(route: Route, refs: Refs) -> dict[str, Any]:
     if route.body is not None:
         body = refs[(route.body, "validation")]
         op["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
+    elif JSON not in route.content_types and not route.raw:  # a text body (a CSV file)
+        text = {"schema": {"type": "string"}}
+        op["requestBody"] = {"required": True, "content": dict.fromkeys(route.content_types, text)}
     elif route.raw and route.method == "POST":
         op["requestBody"] = {"content": {ct: {"schema": {}} for ct in route.content_types}}
     return op
@@ -263,6 +266,12 @@ RAW_ANSWERS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
     ("GET", "/p/"): PAGE,
     ("POST", "/p/"): FORM_POST,
     ("GET", "/docs"): {"200": ("This reference, rendered", HTML)},
+    ("GET", "/pricebook/export"): {
+        "200": ("The price book, one item a row (the import's columns)", "text/csv"),
+        "401": ("", JSON),
+        "403": ("", JSON),
+        "503": ("", JSON),
+    },
     ("POST", "/webhooks/stripe"): {
         "200": ("Applied, or already applied", JSON),
         "400": ("A forged, stale or malformed event", JSON),

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 
 from chalicelib.api.enums import OptionStatus, QuoteStatus
 from chalicelib.api.http import Api, caller, current_request
-from chalicelib.api.schemas import ListQuery, Out, PageOut, Strict
+from chalicelib.api.schemas import LineIn, ListQuery, Out, PageOut, Strict
 from chalicelib.domain.callers import STAFF
 from chalicelib.domain.quotes import (
     MAX_LINE_ITEMS,
@@ -22,12 +22,10 @@ from chalicelib.services import jobs, quotes
 api = Api(__name__, "quotes")
 
 
-class QuoteLineIn(Strict):
-    description: str = Field(min_length=1, max_length=500)
+class QuoteLineIn(LineIn):
     # Strict integers: a price of 12.5 is a client bug to refuse, not a float to round.
     quantity: StrictInt = Field(1, ge=1, le=MAX_QUANTITY)
-    unit_price_cents: StrictInt = Field(ge=0, le=MAX_UNIT_PRICE_CENTS)
-    taxable: bool = True
+    unit_price_cents: StrictInt | None = Field(None, ge=0, le=MAX_UNIT_PRICE_CENTS)
 
 
 class QuoteOptionIn(Strict):
@@ -60,15 +58,26 @@ class QuoteLineOut(Out):
     tax_cents: int
 
 
+class OfficeQuoteLineOut(QuoteLineOut):
+    item_id: str | None = Field(None, description="The price-book item the line was copied from")
+    unit_cost_cents: int | None = Field(
+        None, description="The item's cost when the line was added (null: unknown)"
+    )
+
+
 class QuoteOptionOut(Out):
     id: str = Field(validation_alias="option_id")
     name: str
     status: OptionStatus
-    line_items: list[QuoteLineOut]
+    line_items: list[OfficeQuoteLineOut]
     subtotal_cents: int
     tax_cents: int
     total_cents: int
     deposit_cents: int | None
+    margin_cents: int | None = Field(
+        None,
+        description="Price less cost over the lines whose cost is known; null when none is",
+    )
 
 
 class QuoteOut(Out):

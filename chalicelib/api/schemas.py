@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from chalicelib.api.errors import CODES
 
@@ -25,6 +25,28 @@ class Patch(Strict):
     None that is never validated: absent, it is left alone (routes read `exclude_unset`); sent
     as `null`, it is a 422 naming the field, and the document shows it non-nullable.
     """
+
+
+class LineIn(Strict):
+    """A quote's or invoice's line: typed (`description`, `unit_price_cents`, `taxable`), or
+    `{item_id, quantity}` from the price book, whose description, price and tax flag (and
+    cost, which only the office sees) are copied onto the line as it is added: a later change
+    to the item never changes the document. Each document gives `unit_price_cents` its range."""
+
+    item_id: str | None = Field(
+        None, min_length=1, max_length=64, description="A price-book item to copy the line from"
+    )
+    description: str | None = Field(None, min_length=1, max_length=500)
+    taxable: StrictBool | None = Field(None, description="A typed line's; default true")
+
+    @model_validator(mode="after")
+    def typed_or_from_the_price_book(self):
+        typed = (self.description, getattr(self, "unit_price_cents", None), self.taxable)
+        if self.item_id is not None and any(v is not None for v in typed):
+            raise ValueError("a price-book line takes item_id and quantity only")
+        if self.item_id is None and None in typed[:2]:
+            raise ValueError("a line needs description and unit_price_cents, or an item_id")
+        return self
 
 
 class Out(BaseModel):

@@ -8,18 +8,22 @@ deleted: old documents and imports still name them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
 from chalicelib.domain.errors import Invalid
+from chalicelib.domain.money import LineItem
 
 KINDS = ("service", "material", "fee")
 SERVICE = "service"
 # Only a service takes time on site: these fields mean nothing on a material or a fee.
 SERVICE_ONLY = ("duration_minutes", "required_skills", "bookable_online")
 MAX_DURATION_MINUTES = 24 * 60
+# A line's description is the item's name and description; together they fit a line's 500.
+MAX_NAME, MAX_DESCRIPTION = 200, 280
 
 
 class Item(BaseModel):
@@ -77,3 +81,49 @@ def check_item(item: Item) -> Item:
 def search_name(name: str) -> str:
     """The form of a name that prefix search compares: case and outer spaces ignored."""
     return " ".join(name.lower().split())
+
+
+# --- lines made from items --------------------------------------------------------------------
+
+
+def line_from_item(item: Item, quantity: int, currency: str) -> LineItem:
+    """A document's line copied from the item as it is now: what the customer is shown and
+    charged never follows a later change to the item."""
+    if item.archived:
+        raise Invalid(
+            f"the price-book item '{item.name}' is archived",
+            details=[{"field": "item_id", "message": "archived", "item_id": item.item_id}],
+        )
+    if item.currency != currency:
+        raise Invalid(
+            f"the item is priced in {item.currency}, the job in {currency}",
+            details=[{"field": "item_id", "message": "another currency", "item_id": item.item_id}],
+        )
+    return LineItem(
+        description=f"{item.name}: {item.description}" if item.description else item.name,
+        quantity=quantity,
+        unit_price_cents=item.unit_price_cents,
+        taxable=item.taxable,
+        item_id=item.item_id,
+        unit_cost_cents=item.unit_cost_cents,
+    )
+
+
+class CostedLine(Protocol):
+    """A quote's or an invoice's line (read only)."""
+
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def amount_cents(self) -> int: ...
+    @property
+    def unit_cost_cents(self) -> int | None: ...
+
+
+def margin_cents(lines: Iterable[CostedLine]) -> int | None:
+    """What the lines earn over their cost, counting only lines whose cost is known; None when
+    no line's cost is known (a margin over nothing would read as pure profit)."""
+    costed = [line for line in lines if line.unit_cost_cents is not None]
+    if not costed:
+        return None
+    return sum(line.amount_cents - line.quantity * line.unit_cost_cents for line in costed)

@@ -30,7 +30,7 @@ from chalicelib.domain.money import LineItem
 from chalicelib.domain.quotes import Quote, QuoteOption
 from chalicelib.domain.timeline import TimelineEvent
 from chalicelib.logs import logger
-from chalicelib.services import customers, jobs, messaging, tenants
+from chalicelib.services import customers, jobs, messaging, pricebook, tenants
 from chalicelib.services.common import retrying
 from chalicelib.store import counters
 from chalicelib.store import invoices as invoice_store
@@ -183,17 +183,18 @@ def create(
     caller: Caller,
     job_id: str,
     kind: str,
-    lines: list[LineItem] | None,
+    lines: list[dict[str, Any]] | None,
     due_days: int | None,
 ) -> dict[str, Any]:
-    """A draft deposit, progress or final invoice (API.md "Invoices and payments")."""
-    given = list(lines or [])
-    rules.check_lines(given)
+    """A draft deposit, progress or final invoice (API.md "Invoices and payments"). A line is
+    typed, or `{item_id, quantity}` copied from the price book as the invoice is written."""
 
     def attempt() -> Invoice:
         books = open_books(caller, job_id)
         if not books.job.is_open:
             raise Conflict(f"job is {books.job.stage}", code="illegal_transition")
+        given = pricebook.line_items(caller.tenant_id, books.job.currency, lines or [])
+        rules.check_lines(given)
         tenant = tenants.get_settings(caller)
         invoice, created = rules.new_invoice(
             books.job,

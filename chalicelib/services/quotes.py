@@ -23,10 +23,9 @@ from chalicelib.domain.callers import CUSTOMER, Caller
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.invoices import Invoice
 from chalicelib.domain.jobs import Job
-from chalicelib.domain.money import LineItem
 from chalicelib.domain.quotes import Quote
 from chalicelib.domain.timeline import TimelineEvent
-from chalicelib.services import customers, invoicing, jobs, messaging, tenants
+from chalicelib.services import customers, invoicing, jobs, messaging, pricebook, tenants
 from chalicelib.services.common import check_version, retrying
 from chalicelib.store.db import Transaction
 from chalicelib.store.jobs import JobCollection
@@ -42,15 +41,15 @@ T = TypeVar("T")
 
 def create(caller: Caller, job_id: str, fields: dict[str, Any]) -> Quote:
     tenant = tenants.get_settings(caller)
-    options = [
-        (option["name"], [LineItem(**line) for line in option["line_items"]])
-        for option in fields["options"]
-    ]
 
     def attempt() -> Quote:
         collection = jobs.load(caller, job_id)
         job = collection.header()
         _require_quotable(job, collection)
+        options = [
+            (o["name"], pricebook.line_items(caller.tenant_id, job.currency, o["line_items"]))
+            for o in fields["options"]
+        ]
         quote, created = rules.new_quote(
             job.job_id,
             job.currency,

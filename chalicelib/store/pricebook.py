@@ -88,6 +88,13 @@ def search_items(
     return Page([by_id[i] for i in ids if i in by_id], next_cursor)
 
 
+def whole_book(tenant_id: str) -> list[Item]:
+    """Every item, active ones then archived ones, each by name: one query on the book's
+    index (for export and import; a book holds hundreds of items, not millions)."""
+    with db.translate_errors():
+        return [entity(row, Item) for row in Row.gsi1.query(keys.pricebook_index(tenant_id))]
+
+
 def active_bookable(tenant_id: str, kind: str) -> list[Item]:
     """Every active item of a kind that customers may book, by name: one query on the kind's
     index (a book holds a few hundred items; DynamoDB pages the reply)."""

@@ -24,7 +24,9 @@ class Api:
         all_headers.update(headers or {})
         payload = body if isinstance(body, str | bytes) or body is None else json.dumps(body)
         response = self.client.http.request(method, path, headers=all_headers, body=payload or b"")
-        response.data = json.loads(response.body) if response.body else None
+        # A CSV or a page is read from `body`; everything else the API answers is JSON.
+        kind = {k.lower(): v for k, v in response.headers.items()}.get("content-type", "json")
+        response.data = json.loads(response.body) if response.body and "json" in kind else None
         return response
 
     def get(self, path, **kw):

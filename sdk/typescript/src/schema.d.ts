@@ -275,6 +275,46 @@ export interface paths {
         patch: operations["patch_customer"];
         trace?: never;
     };
+    "/imports/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create customers from a CSV file: Jobber's or Housecall Pro's client export, or
+         * @description Roles: owner, office
+         */
+        post: operations["import_customers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exports/tenant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every record of the business as JSON Lines (owner only): a first line describing the
+         * @description Roles: owner
+         */
+        get: operations["export_tenant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/service-plans": {
         parameters: {
             query?: never;
@@ -576,6 +616,46 @@ export interface paths {
          * @description Roles: owner, office
          */
         post: operations["archive_item"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pricebook/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole price book as CSV (archived items too), ready to edit and import back.
+         * @description Roles: owner, office
+         */
+        get: operations["export_items"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pricebook/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create or update items from a CSV file (the export's columns): a row with an `id`
+         * @description Roles: owner, office
+         */
+        post: operations["import_items"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1392,40 +1472,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/webhooks/twilio/sms": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** An inbound text (Twilio messaging webhook); replies with TwiML. */
-        post: operations["inbound_sms"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/webhooks/twilio/status": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** A delivery status callback for a text we sent. */
-        post: operations["message_status"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/webhooks/subscriptions": {
         parameters: {
             query?: never;
@@ -1524,6 +1570,40 @@ export interface paths {
          * @description Roles: owner
          */
         post: operations["replay_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/sms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An inbound text (Twilio messaging webhook); replies with TwiML. */
+        post: operations["inbound_sms"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A delivery status callback for a text we sent. */
+        post: operations["message_status"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2057,6 +2137,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/p/plans/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's service plan: price, next bill; cancel it. */
+        get: operations["plan_page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/p/plans/{token}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Form post: the customer cancels their plan, then 303 back to the plan page. */
+        post: operations["cancel_plan_form"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/p/static/{filename}": {
         parameters: {
             query?: never;
@@ -2490,6 +2604,11 @@ export interface components {
             horizon_days: number;
             service_area: components["schemas"]["ServiceAreaOut"];
         };
+        /** CancelIn */
+        CancelIn: {
+            /** Reason */
+            reason?: string | null;
+        };
         /** CardIn */
         CardIn: {
             /** Number */
@@ -2653,6 +2772,33 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** CustomerImportOut */
+        CustomerImportOut: {
+            /** Dry Run */
+            dry_run: boolean;
+            /**
+             * Rows
+             * @description Data rows read (blank rows are not counted)
+             */
+            rows: number;
+            /**
+             * Valid
+             * @description Rows without errors (duplicates included)
+             */
+            valid: number;
+            /**
+             * Created
+             * @description Customers created (0 in a dry run)
+             */
+            created: number;
+            /**
+             * Skipped Duplicates
+             * @description Valid rows whose phone (E.164) an existing customer or an earlier row has: not created (in a dry run: would not be)
+             */
+            skipped_duplicates: number;
+            /** Errors */
+            errors: components["schemas"]["RowProblem"][];
+        };
         /** CustomerIn */
         CustomerIn: {
             /** Name */
@@ -2749,8 +2895,9 @@ export interface components {
             /**
              * Status
              * @description `pending` (being tried), `delivered` or `failed`
+             * @enum {string}
              */
-            status: string;
+            status: "pending" | "delivered" | "failed";
             /** Attempts */
             attempts: number;
             /** Last Status Code */
@@ -2826,6 +2973,11 @@ export interface components {
              * @description …and closes. Default: 12:00
              */
             window_end_time?: string | null;
+        };
+        /** EnrolmentCancelIn */
+        EnrolmentCancelIn: {
+            /** Reason */
+            reason: string;
         };
         /** EnrolmentList */
         EnrolmentList: {
@@ -2922,6 +3074,7 @@ export interface components {
              *     - `version_conflict`: 409: the object changed since it was read (a stale `If-Match`, or a write that lost a race): reload, then retry; `details` holds `current_version`
              *     - `illegal_transition`: 409: the object's status does not allow this (a paid job cancelled, a sent invoice edited, ...)
              *     - `double_booking`: 409: a technician is already booked then (`details` names the visit)
+             *     - `advance_unsent`: 409: a final invoice cannot go out while a deposit or progress invoice it credits is a draft (`details` names them): send or void those first
              *     - `already_invoiced`: 409: the job already has a final invoice, or the deposit its invoice
              *     - `number_taken`: 409: another business holds that texting number
              *     - `stripe_account_taken`: 409: another business holds that Stripe account
@@ -2945,8 +3098,12 @@ export interface components {
              *     - `unsupported_media_type`: 415: the route does not take this `Content-Type`
              *     - `validation_error`: 422: a field is missing, unknown, of the wrong type or out of range (`details`: `{field, message}`)
              *     - `idempotency_key_reused`: 422: this `Idempotency-Key` was used with another body
+             *     - `unrecognized_columns`: 422: an imported CSV's header has no column this import reads for a required field (`details` names the field; docs/API.md lists the names read)
+             *     - `too_many_rows`: 422: the CSV has more rows than one import takes (2,000): split it
+             *     - `export_too_large`: 422: the business's records are more than one answer carries (Lambda: 6 MB)
              *     - `amount_too_large`: 422: above what Stripe can charge in the currency
              *     - `invalid_amount`: 422: an amount that must be positive is not
+             *     - `invalid_tip`: 422: a tip that is no preset percent, not an amount, or more than the bill
              *     - `overpayment`: 422: more than the invoice's balance
              *     - `refund_exceeds_payment`: 422: more than what is left to refund on the payment
              *     - `invoice_not_payable`: 422: the invoice takes no payment in its status
@@ -2977,9 +3134,9 @@ export interface components {
              *     - `card_declined`: 422: the card was declined (local stage card form)
              *     - `invalid_card`: 422: the card's number, expiry or CVC is wrong (local stage card form)
              *     - `stripe_refused`: 422: Stripe refused the operation (its reason in `message`)
+             *     - `unsafe_webhook_url`: 422: a webhook receiver that is not https on a public address (private, loopback, link-local and metadata addresses are refused)
              *     - `too_many_requests`: 429: over the stage's request rate: wait `Retry-After` seconds
              *     - `rate_limited`: 429: too many online bookings from this address or phone: wait `Retry-After` seconds
-             *     - `unsafe_webhook_url`: 422: a webhook receiver that is not https on a public address (private, loopback, link-local and metadata addresses are refused)
              *     - `internal_error`: 500: a bug on our side
              *     - `gateway_timeout`: 504: the request took longer than the gateway waits (29 s); it may have taken effect: retry with the same `Idempotency-Key`
              *     - `upstream_unavailable`: 503: an upstream service is unavailable; nothing was changed
@@ -2994,7 +3151,7 @@ export interface components {
              *     - `no_workflow`: 503: the stage has no workflow for this configured
              * @enum {string}
              */
-            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "invitation_accepted" | "login_exists" | "already_clocked_in" | "not_clocked_in" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "amount_too_large" | "invalid_amount" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "no_saved_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "invitation_expired" | "own_account" | "invalid_time_entry" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "too_many_requests" | "rate_limited" | "unsafe_webhook_url" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
+            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "advance_unsent" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "invitation_accepted" | "login_exists" | "already_clocked_in" | "not_clocked_in" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "unrecognized_columns" | "too_many_rows" | "export_too_large" | "amount_too_large" | "invalid_amount" | "invalid_tip" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "no_saved_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "invitation_expired" | "own_account" | "invalid_time_entry" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "unsafe_webhook_url" | "too_many_requests" | "rate_limited" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
             /**
              * Message
              * @description For a person; may change
@@ -3050,6 +3207,21 @@ export interface components {
             version: string;
             /** Stage */
             stage: string;
+        };
+        /** ImportedItem */
+        ImportedItem: {
+            /** Row */
+            row: number;
+            /**
+             * Id
+             * @description The item's id (null for one a dry run would create)
+             */
+            id: string | null;
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "created" | "updated" | "unchanged";
         };
         /** InvitationCreated */
         InvitationCreated: {
@@ -3176,6 +3348,16 @@ export interface components {
              * @description The invoice a credit line takes off
              */
             credits_invoice_id: string | null;
+            /**
+             * Item Id
+             * @description The price-book item the line was copied from
+             */
+            item_id: string | null;
+            /**
+             * Unit Cost Cents
+             * @description The item's cost when the line was added; owner and office only (null for a technician, and when unknown)
+             */
+            unit_cost_cents: number | null;
         };
         /** InvoiceOut */
         InvoiceOut: {
@@ -3267,6 +3449,28 @@ export interface components {
              * @description The next page's cursor; null on the last page
              */
             next_cursor: string | null;
+        };
+        /** ItemImportOut */
+        ItemImportOut: {
+            /** Dry Run */
+            dry_run: boolean;
+            /** Rows */
+            rows: number;
+            /**
+             * Valid
+             * @description Rows without errors
+             */
+            valid: number;
+            /** Errors */
+            errors: components["schemas"]["ItemRowProblem"][];
+            /** Created */
+            created: number;
+            /** Updated */
+            updated: number;
+            /** Unchanged */
+            unchanged: number;
+            /** Items */
+            items: components["schemas"]["ImportedItem"][];
         };
         /** ItemIn */
         ItemIn: {
@@ -3388,6 +3592,21 @@ export interface components {
             bookable_online?: boolean;
             /** Archived */
             archived?: boolean;
+        };
+        /** ItemRowProblem */
+        ItemRowProblem: {
+            /**
+             * Row
+             * @description The spreadsheet's row: the header is row 1, the first item 2
+             */
+            row: number;
+            /**
+             * Field
+             * @description The column; empty for the row as a whole
+             */
+            field: string;
+            /** Message */
+            message: string;
         };
         /** JobCostOut */
         JobCostOut: {
@@ -3845,20 +4064,25 @@ export interface components {
         };
         /** LineItemIn */
         LineItemIn: {
+            /**
+             * Item Id
+             * @description A price-book item to copy the line from
+             */
+            item_id?: string | null;
             /** Description */
-            description: string;
+            description?: string | null;
+            /**
+             * Taxable
+             * @description A typed line's; default true
+             */
+            taxable?: boolean | null;
             /**
              * Quantity
              * @description Default: `1`.
              */
             quantity?: number;
             /** Unit Price Cents */
-            unit_price_cents: number;
-            /**
-             * Taxable
-             * @description Default: `True`.
-             */
-            taxable?: boolean;
+            unit_price_cents?: number | null;
         };
         /** MeOut */
         MeOut: {
@@ -4069,6 +4293,31 @@ export interface components {
              */
             next_cursor: string | null;
         };
+        /** OfficeQuoteLineOut */
+        OfficeQuoteLineOut: {
+            /** Description */
+            description: string;
+            /** Quantity */
+            quantity: number;
+            /** Unit Price Cents */
+            unit_price_cents: number;
+            /** Taxable */
+            taxable: boolean;
+            /** Amount Cents */
+            amount_cents: number;
+            /** Tax Cents */
+            tax_cents: number;
+            /**
+             * Item Id
+             * @description The price-book item the line was copied from
+             */
+            item_id: string | null;
+            /**
+             * Unit Cost Cents
+             * @description The item's cost when the line was added (null: unknown)
+             */
+            unit_cost_cents: number | null;
+        };
         /** OnboardingIn */
         OnboardingIn: {
             /**
@@ -4230,6 +4479,11 @@ export interface components {
              * @description Received, less refunds and what a lost dispute took
              */
             kept_cents: number;
+            /**
+             * Tip Cents
+             * @description The customer's tip on top of amount_cents (not toward the invoice)
+             */
+            tip_cents: number;
             /** Stripe Payment Intent Id */
             stripe_payment_intent_id: string | null;
             /** Failure Message */
@@ -4281,6 +4535,11 @@ export interface components {
              * @description Received, less refunds and what a lost dispute took
              */
             kept_cents: number;
+            /**
+             * Tip Cents
+             * @description The customer's tip on top of amount_cents (not toward the invoice)
+             */
+            tip_cents: number;
             /** Stripe Payment Intent Id */
             stripe_payment_intent_id: string | null;
             /** Failure Message */
@@ -4678,10 +4937,20 @@ export interface components {
             /** Payment Intent Id */
             payment_intent_id: string | null;
             /**
-             * Stripe Account
-             * @description The connected account to give Stripe.js
+             * Tip Cents
+             * @description The tip chosen (in the intent's amount, apart)
              */
-            stripe_account: string | null;
+            tip_cents: number;
+            /**
+             * Charge Cents
+             * @description What the intent charges: the balance and the tip
+             */
+            charge_cents: number;
+            /**
+             * Tip Presets
+             * @description The preset tips on the balance (10, 15, 20 %)
+             */
+            tip_presets: components["schemas"]["TipPresetOut"][];
         };
         /** PublicLineOut */
         PublicLineOut: {
@@ -4698,6 +4967,8 @@ export interface components {
         };
         /** PublicPaymentOut */
         PublicPaymentOut: {
+            /** Tip Cents */
+            tip_cents: number;
             /**
              * Method
              * @enum {string}
@@ -4873,20 +5144,25 @@ export interface components {
         };
         /** QuoteLineIn */
         QuoteLineIn: {
+            /**
+             * Item Id
+             * @description A price-book item to copy the line from
+             */
+            item_id?: string | null;
             /** Description */
-            description: string;
+            description?: string | null;
+            /**
+             * Taxable
+             * @description A typed line's; default true
+             */
+            taxable?: boolean | null;
             /**
              * Quantity
              * @description Default: `1`.
              */
             quantity?: number;
             /** Unit Price Cents */
-            unit_price_cents: number;
-            /**
-             * Taxable
-             * @description Default: `True`.
-             */
-            taxable?: boolean;
+            unit_price_cents?: number | null;
         };
         /** QuoteLineOut */
         QuoteLineOut: {
@@ -4922,7 +5198,7 @@ export interface components {
              */
             status: "pending" | "approved" | "declined";
             /** Line Items */
-            line_items: components["schemas"]["QuoteLineOut"][];
+            line_items: components["schemas"]["OfficeQuoteLineOut"][];
             /** Subtotal Cents */
             subtotal_cents: number;
             /** Tax Cents */
@@ -4931,6 +5207,11 @@ export interface components {
             total_cents: number;
             /** Deposit Cents */
             deposit_cents: number | null;
+            /**
+             * Margin Cents
+             * @description Price less cost over the lines whose cost is known; null when none is
+             */
+            margin_cents: number | null;
         };
         /** QuoteOut */
         QuoteOut: {
@@ -5014,6 +5295,11 @@ export interface components {
             matched_count: number;
             /** Matched Amounts */
             matched_amounts: components["schemas"]["AmountOut"][];
+            /**
+             * Tips
+             * @description Customers' tips within the matched charges (not toward any invoice)
+             */
+            tips: components["schemas"]["AmountOut"][];
             /**
              * Repaired
              * @description payments whose webhook was lost, applied
@@ -5144,6 +5430,21 @@ export interface components {
              */
             role: "owner" | "office" | "technician";
         };
+        /** RowProblem */
+        RowProblem: {
+            /**
+             * Row
+             * @description The spreadsheet's row: the header is row 1, the first customer 2
+             */
+            row: number;
+            /**
+             * Field
+             * @description The customer's field (name, phone, email, line1, city, ...)
+             */
+            field: string;
+            /** Message */
+            message: string;
+        };
         /** RunOut */
         RunOut: {
             /** Execution Arn */
@@ -5208,6 +5509,11 @@ export interface components {
             quiet_hours: components["schemas"]["QuietHours"];
             /** Dunning Policy */
             dunning_policy: components["schemas"]["DunningStepOut"][];
+            /**
+             * Plan Retry Days
+             * @description Service plans' autopay retries (days)
+             */
+            plan_retry_days: number[];
             /** Twilio From Number */
             twilio_from_number: string | null;
             /**
@@ -5269,6 +5575,11 @@ export interface components {
              * @description [] for none
              */
             dunning_policy?: components["schemas"]["DunningStepIn"][];
+            /**
+             * Plan Retry Days
+             * @description Service plans' autopay: days after a failed billing date to charge again, increasing; after the last failure the plan is paused ([] pauses at once)
+             */
+            plan_retry_days?: number[];
             /** Twilio From Number */
             twilio_from_number?: string | null;
         };
@@ -5767,6 +6078,13 @@ export interface components {
             /** Technicians */
             technicians: components["schemas"]["TimesheetOut"][];
         };
+        /** TipPresetOut */
+        TipPresetOut: {
+            /** Percent */
+            percent: number;
+            /** Tip Cents */
+            tip_cents: number;
+        };
         /** TokenIn */
         TokenIn: {
             /** Tenant Id */
@@ -5986,16 +6304,6 @@ export interface components {
         VoidIn: {
             /** Reason */
             reason: string;
-        };
-        /** CancelIn */
-        chalicelib__api__plans__CancelIn: {
-            /** Reason */
-            reason: string;
-        };
-        /** CancelIn */
-        chalicelib__api__visits__CancelIn: {
-            /** Reason */
-            reason?: string | null;
         };
     };
     responses: {
@@ -6722,6 +7030,74 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    import_customers: {
+        parameters: {
+            query?: {
+                /** @description Check every row and say what would happen; write nothing */
+                dry_run?: boolean;
+            };
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerImportOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    export_tenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every record of the business, one JSON object a line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
     list_plans: {
         parameters: {
             query?: {
@@ -6958,7 +7334,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["chalicelib__api__plans__CancelIn"];
+                "application/json": components["schemas"]["EnrolmentCancelIn"];
             };
         };
         responses: {
@@ -7396,6 +7772,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ItemOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    export_items: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The price book, one item a row (the import's columns) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    import_items: {
+        parameters: {
+            query?: {
+                /** @description Check every row and say what would change; write nothing */
+                dry_run?: boolean;
+            };
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemImportOut"];
                 };
             };
             400: components["responses"]["400"];
@@ -8233,7 +8676,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["chalicelib__api__visits__CancelIn"];
+                "application/json": components["schemas"]["CancelIn"];
             };
         };
         responses: {
@@ -9088,7 +9531,10 @@ export interface operations {
     };
     public_invoice: {
         parameters: {
-            query?: never;
+            query?: {
+                tip_percent?: number;
+                tip?: string;
+            };
             header?: never;
             path: {
                 token: string;
@@ -9172,62 +9618,6 @@ export interface operations {
             415: components["responses"]["415"];
             429: components["responses"]["429"];
             503: components["responses"]["503"];
-        };
-    };
-    inbound_sms: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/x-www-form-urlencoded": unknown;
-            };
-        };
-        responses: {
-            /** @description The reply, as TwiML */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/xml": string;
-                };
-            };
-            400: components["responses"]["400"];
-            403: components["responses"]["403"];
-            413: components["responses"]["413"];
-            415: components["responses"]["415"];
-            429: components["responses"]["429"];
-        };
-    };
-    message_status: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/x-www-form-urlencoded": unknown;
-            };
-        };
-        responses: {
-            /** @description Recorded */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["400"];
-            403: components["responses"]["403"];
-            413: components["responses"]["413"];
-            415: components["responses"]["415"];
-            429: components["responses"]["429"];
         };
     };
     list_subscriptions: {
@@ -9434,6 +9824,62 @@ export interface operations {
             422: components["responses"]["422"];
             429: components["responses"]["429"];
             503: components["responses"]["503"];
+        };
+    };
+    inbound_sms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description The reply, as TwiML */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/xml": string;
+                };
+            };
+            400: components["responses"]["400"];
+            403: components["responses"]["403"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+        };
+    };
+    message_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description Recorded */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            403: components["responses"]["403"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
         };
     };
     list_messages: {
@@ -10627,6 +11073,104 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description Done (or refused, said on the page): back to the page */
+            303: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unknown, altered or expired link: a page saying so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            /** @description A page asking to try again in a minute */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    plan_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description An unknown, altered or expired link: a page saying so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A quote a newer one replaced: a page saying so */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            /** @description A page asking to try again in a minute */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    cancel_plan_form: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
             };
             cookie?: never;
         };
