@@ -43,6 +43,7 @@ PLACE_DECIMALS = 4  # 1e-4 degree is about 11 m: the same door, whatever the geo
 DEFAULT_SECONDS_PER_KM = 1.3 / 40 * 3600
 CONCURRENT_CALLS = 8
 ESTIMATE_PERCENTILE = 90  # of the known legs' seconds per straight-line km
+FIT_SAMPLE = 100  # legs asked for only to fit the estimate, when no neighbours are asked
 
 Pair = tuple[str, str]
 
@@ -178,18 +179,23 @@ class SparseTravel:
         return TravelTable(built.locations, built.matrix.tolist())
 
     def _nearest_pairs(self, km: Any) -> set[tuple[int, int]]:
-        """Each place's nearest places by straight line, both ways."""
+        """Each place's nearest places by straight line, both ways. With no neighbours, only
+        a sample of places' nearest leg (FIT_SAMPLE of them): enough to fit the estimate,
+        leaving the bill to the legs the plan drives."""
         import numpy as np
 
         size = len(km)
-        k = min(self.neighbours, size - 1)
-        if k <= 0:
+        if size < 2:
             return set()
+        k = min(max(self.neighbours, 1), size - 1)
         distances = km + np.diag(np.full(size, np.inf))
         nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
+        places = range(size) if self.neighbours > 0 else range(0, size, -(-size // FIT_SAMPLE))
+        if self.neighbours <= 0:
+            return {(i, int(nearest[i, 0])) for i in places}
         pairs = set()
-        for i, row in enumerate(nearest.tolist()):
-            for j in row:
+        for i in places:
+            for j in nearest[i].tolist():
                 pairs.add((i, j))
                 pairs.add((j, i))
         return pairs

@@ -135,3 +135,18 @@ def test_the_legs_a_plan_drives_are_asked_for_and_the_plan_holds_on_road_times()
     assert len(result.proposal.routes[0].stops) == len(west)
     driven = driven_legs(problem, result.proposal)
     assert all(result.table.seconds(a, b) == roads.seconds(a, b) for a, b in driven)
+
+
+def test_with_no_neighbours_only_a_sample_is_asked_to_fit_the_estimates():
+    places = [Location(float(n // 20), float(n % 20)) for n in range(400)]
+    roads = Roads()
+    travel = SparseTravel(roads, neighbours=0, straight_line_km=planar_km)
+
+    matrix = travel.matrix(places)
+
+    # At most FIT_SAMPLE legs, one per sampled place, and the estimate is fitted on them
+    assert 0 < travel.bill.routes == len(roads.asked) <= 100
+    assert len({a for a, _ in roads.asked}) == len(roads.asked)
+    assert travel.seconds_per_km >= 120
+    assert travel.estimated_legs() == 400 * 399 - travel.bill.routes
+    assert matrix[0][399] == math.ceil(travel.seconds_per_km * math.hypot(19, 19))
