@@ -125,6 +125,7 @@ def test_the_board_shows_each_technicians_day_in_order_with_customer_and_job(own
         "title": "Boiler service",
         "stage": "scheduled",
         "priority": "high",
+        "source": None,  # `online_booking` when the customer booked it (test_booking.py)
     }
     assert second["customer"]["name"] == "Ada Byron"
     assert second["customer"]["phone"].startswith("+1312")
