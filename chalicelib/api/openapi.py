@@ -272,6 +272,13 @@ RAW_ANSWERS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
         "403": ("", JSON),
         "503": ("", JSON),
     },
+    ("GET", "/exports/tenant"): {
+        "200": ("Every record of the business, one JSON object a line", "application/x-ndjson"),
+        "401": ("", JSON),
+        "403": ("", JSON),
+        "422": ("", JSON),
+        "503": ("", JSON),
+    },
     ("POST", "/webhooks/stripe"): {
         "200": ("Applied, or already applied", JSON),
         "400": ("A forged, stale or malformed event", JSON),

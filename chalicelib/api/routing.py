@@ -24,6 +24,7 @@ MODULES = (
     "templates",
     "technicians",
     "customers",
+    "imports",
     "plans",
     "cards",
     "pricebook",
