@@ -32,6 +32,8 @@ MAX_VISITS = 1_000
 # the time limit: with the priority fallback the worst case stays within the proposal's
 # deadline (proposals.deadline_for) and the function's timeout.
 RESOLVE_SHARE = 0.25
+# Road times asked for each place's nearest places (docs/ROUTING_BENCH.md: the bill per k).
+ROAD_NEIGHBOURS = travel_matrix.DEFAULT_NEIGHBOURS
 
 
 def run_optimization(tenant_id: str, proposal_id: str) -> str:
@@ -166,7 +168,9 @@ def sparse_travel(tenant_id: str) -> travel_matrix.SparseTravel | None:
     if not isinstance(provider, travel_matrix.LegSource):
         return None
     cache = travel_matrix.StoredLegCache(tenant_id)
-    return travel_matrix.SparseTravel(provider, cache, round_to_seconds=MINUTE)
+    return travel_matrix.SparseTravel(
+        provider, cache, neighbours=ROAD_NEIGHBOURS, round_to_seconds=MINUTE
+    )
 
 
 def travel_provider() -> plan.TravelTimeProvider:

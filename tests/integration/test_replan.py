@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain import clock
 from chalicelib.domain.ids import new_id
-from chalicelib.services import proposals
+from chalicelib.domain.routing import haversine_km
+from chalicelib.services import planning, proposals
 from chalicelib.services.proposals import Proposal, ProposedRoute, ProposedStop
 from chalicelib.store import proposals as proposal_store
 from tests.integration.helpers import CUSTOMER
@@ -18,6 +19,7 @@ from tests.integration.test_dispatch import (
     EVANSTON,
     FAST,
     WEST_LOOP,
+    _optimize,
     _technician,
     _until_finished,
     _visit,
@@ -213,3 +215,44 @@ def _t(text: str) -> datetime:
 
 def _visit_now(owner, job, visit):
     return owner.get(f"/jobs/{job['id']}/visits/{visit['id']}").data
+
+
+class CountingRoads:
+    """A route calculator stand-in: straight line x 1.4 at 30 km/h, counting the routes."""
+
+    def __init__(self) -> None:
+        self.routes_asked = 0
+
+    def routes(self, departures, destinations):
+        self.routes_asked += len(departures) * len(destinations)
+        return [
+            [round(haversine_km(a, b) * 1.4 / 30 * 3600) for b in destinations] for a in departures
+        ]
+
+
+def test_on_road_times_a_day_is_planned_on_few_provider_legs_cached_for_the_next_plan(
+    owner, monkeypatch
+):
+    # Given a tenant on road times (Amazon Location in a deployed stage) and a day to plan
+    roads = CountingRoads()
+    monkeypatch.setattr(planning, "travel_provider", lambda: roads)
+    monkeypatch.setattr(planning, "ROAD_NEIGHBOURS", 1)
+    _technician(owner, "Sam Ortiz", WEST_LOOP)
+    _technician(owner, "Eli Watts", EVANSTON)
+    for n, where in enumerate(NEAR):
+        _visit(owner, _job(owner, where, f"(312) 555-03{n:02d}"))
+
+    # When it is optimized twice
+    first = _optimize(owner)
+    asked_first = roads.routes_asked
+    second = _optimize(owner)
+
+    # Then the first plan asked for each place's nearest leg and the legs it drives, not a
+    # full matrix, and every visit is placed, on whole minutes; the second asked for nothing
+    places = len({(p["lat"], p["lng"]) for p in [WEST_LOOP, EVANSTON, *NEAR]})
+    assert 0 < asked_first < places * (places - 1) / 2
+    assert roads.routes_asked == asked_first
+    for proposal in (first, second):
+        assert proposal["unassigned"] == []
+        starts = [s["start"] for r in proposal["routes"] for s in r["stops"]]
+        assert len(starts) == len(NEAR) and all(_t(s).second == 0 for s in starts)
