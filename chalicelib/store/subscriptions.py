@@ -10,6 +10,9 @@ open.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from chalicelib.domain.clock import iso
 from chalicelib.domain.outbound import Delivery, Lane, Subscription
@@ -18,6 +21,7 @@ from chalicelib.store.db import ConditionFailed, Transaction, translate_errors
 from chalicelib.store.models import Item
 from chalicelib.store.records import Page, entity, get, page, partition, record
 
+E = TypeVar("E", bound=BaseModel)
 SEAL_INFO = b"fieldline outbound webhook secret"
 # Deliveries are kept a month for the list and replays; DynamoDB deletes them after (ttl).
 DELIVERY_DAYS = 30
@@ -40,10 +44,7 @@ def subscription_item(tenant_id: str, subscription: Subscription) -> Item:
 
 
 def save_subscription(tenant_id: str, subscription: Subscription) -> Subscription:
-    tx = Transaction()
-    tx.put(subscription_item(tenant_id, subscription), entity=subscription)
-    tx.commit()
-    return subscription
+    return _save(subscription_item(tenant_id, subscription), subscription)
 
 
 def get_subscription(tenant_id: str, subscription_id: str) -> Subscription | None:
@@ -93,10 +94,7 @@ def create_delivery(tenant_id: str, delivery: Delivery) -> Delivery:
 
 def save_delivery(tenant_id: str, delivery: Delivery) -> Delivery:
     """Under the version read: a racing attempt's write is refused (ConditionFailed)."""
-    tx = Transaction()
-    tx.put(delivery_item(tenant_id, delivery), entity=delivery)
-    tx.commit()
-    return delivery
+    return _save(delivery_item(tenant_id, delivery), delivery)
 
 
 def get_delivery(tenant_id: str, delivery_id: str) -> Delivery | None:
@@ -126,10 +124,15 @@ def get_lane(tenant_id: str, subscription_id: str, job_id: str) -> Lane | None:
 
 def save_lane(tenant_id: str, lane: Lane) -> Lane:
     key = keys.delivery_lane(tenant_id, lane.subscription_id, lane.job_id)
+    return _save(record(key, "delivery_lane", tenant_id, lane), lane)
+
+
+def _save(item: Item, entity: E) -> E:
+    """Put the item under the entity's version (a stale one is ConditionFailed)."""
     tx = Transaction()
-    tx.put(record(key, "delivery_lane", tenant_id, lane), entity=lane)
+    tx.put(item, entity=entity)
     tx.commit()
-    return lane
+    return entity
 
 
 def timeline_after(tenant_id: str, job_id: str, cursor: str, limit: int) -> list[tuple[str, dict]]:

@@ -92,34 +92,57 @@ class Messaging(Part):
         """Bus → queue → the workflow consumer; the event pattern is the consumer's own."""
         from chalicelib.handlers.consumer import EVENT_PATTERN
 
-        consumer_dlq = dead_letter_queue(self, "WorkflowDeadLetters")
-        queue = sqs.Queue(
+        dead_letters = dead_letter_queue(self, "WorkflowDeadLetters")
+        queue = self._work_queue("WorkflowQueue", self.names.workflow_queue, dead_letters)
+        self._rule_to(
+            "WorkflowRule",
+            "Timeline events that start or stop workflows, to the consumer's queue",
+            EVENT_PATTERN,
+            queue,
+        )
+        return queue
+
+    def _work_queue(
+        self,
+        construct_id: str,
+        name: str,
+        dead_letters: sqs.Queue,
+        max_receive_count: int = 5,
+        fifo: bool | None = None,
+    ) -> sqs.Queue:
+        """A queue a function consumes, its failures redriven to `dead_letters`."""
+        return sqs.Queue(
             self,
-            "WorkflowQueue",
-            queue_name=self.names.workflow_queue,
+            construct_id,
+            queue_name=name,
+            fifo=fifo,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             # Lambda needs the visibility timeout at least as long as the function's (6x: AWS).
             visibility_timeout=Duration.seconds(6 * self.function_timeout_seconds),
             retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=consumer_dlq),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=max_receive_count, queue=dead_letters
+            ),
         )
+
+    def _rule_to(self, construct_id: str, description: str, pattern: dict, queue: sqs.Queue):
+        """A rule of the bus to a queue, retried for a day, then to a dead-letter queue."""
         events.Rule(
             self,
-            "WorkflowRule",
+            construct_id,
             event_bus=self.bus,
-            description="Timeline events that start or stop workflows, to the consumer's queue",
-            event_pattern=event_pattern(EVENT_PATTERN),
+            description=description,
+            event_pattern=event_pattern(pattern),
             targets=[
                 targets.SqsQueue(
                     queue,
-                    dead_letter_queue=dead_letter_queue(self, "WorkflowRuleDeadLetters"),
+                    dead_letter_queue=dead_letter_queue(self, f"{construct_id}DeadLetters"),
                     retry_attempts=185,
                     max_event_age=Duration.hours(24),
                 )
             ],
         )
-        return queue
 
     def _outbound_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
         """Outbound webhooks (ARCHITECTURE.md): bus → a standard queue → the fan-out, which puts
@@ -127,33 +150,16 @@ class Messaging(Part):
         give every event one fixed MessageGroupId) → the deliveries."""
         from chalicelib.handlers.deliveries import EVENT_PATTERN
 
-        visibility = Duration.seconds(6 * self.function_timeout_seconds)
-        events_queue = sqs.Queue(
-            self,
+        events_queue = self._work_queue(
             "OutboundEventsQueue",
-            queue_name=self.names.outbound_events_queue,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=visibility,
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=5, queue=dead_letter_queue(self, "OutboundEventsDeadLetters")
-            ),
+            self.names.outbound_events_queue,
+            dead_letter_queue(self, "OutboundEventsDeadLetters"),
         )
-        events.Rule(
-            self,
+        self._rule_to(
             "OutboundRule",
-            event_bus=self.bus,
-            description="Every timeline event, to the outbound webhooks' fan-out",
-            event_pattern=event_pattern(EVENT_PATTERN),
-            targets=[
-                targets.SqsQueue(
-                    events_queue,
-                    dead_letter_queue=dead_letter_queue(self, "OutboundRuleDeadLetters"),
-                    retry_attempts=185,
-                    max_event_age=Duration.hours(24),
-                )
-            ],
+            "Every timeline event, to the outbound webhooks' fan-out",
+            EVENT_PATTERN,
+            events_queue,
         )
         # A waiting delivery's message is received again at each retry (about 30 in its 24 h):
         # the redrive count only catches a message that keeps failing for another reason.
@@ -165,17 +171,11 @@ class Messaging(Part):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        deliveries = sqs.Queue(
-            self,
+        deliveries = self._work_queue(
             "DeliveriesQueue",
-            queue_name=self.names.deliveries_queue,
+            self.names.deliveries_queue,
+            deliveries_dead_letters,
+            max_receive_count=100,
             fifo=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=visibility,
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=100, queue=deliveries_dead_letters
-            ),
         )
         return events_queue, deliveries

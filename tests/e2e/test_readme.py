@@ -71,3 +71,29 @@ def test_the_readmes_dispatch_plans_a_day_in_the_background_and_books_it(stage):
     board = {line["name"]: line["visits"] for line in lines[-2:]}
     assert "Boiler service" in [v["title"] for v in board["Gail Ortiz"]]
     assert sum(len(visits) for visits in board.values()) == 3
+
+
+@pytest.mark.skipif(not shutil.which("jq"), reason="the README's commands use jq")
+def test_the_readmes_price_book_prices_a_quote_hides_costs_and_round_trips_a_csv(stage, tmp_path):
+    script = _block_after("## The price book")
+    env = {**os.environ, "API": stage.base}
+    result = subprocess.run(
+        ["bash", "-e", "-c", script],
+        env=env,
+        cwd=tmp_path,  # where the export is written and edited
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    search, by_kind, quote, as_tech, dry_run, imported, archived = map(
+        json.loads, result.stdout.splitlines()
+    )
+    assert search == [{"name": "Drain cleaning", "unit_price_cents": 18900, "margin_cents": 14400}]
+    assert by_kind == ["PEX pipe (ft)"]
+    assert quote["margin_cents"] == 14400 + 12 * (125 - 40)
+    assert [line["unit_price_cents"] for line in quote["lines"]] == [18900, 125]
+    assert as_tech["unit_cost_cents"] is None
+    assert dry_run == {"valid": 3, "errors": [], "created": 1, "updated": 1, "unchanged": 1}
+    assert imported == {"created": 1, "updated": 1, "unchanged": 1}
+    assert archived == {"name": "PEX pipe (ft)", "archived": True}
