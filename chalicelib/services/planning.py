@@ -32,8 +32,9 @@ MAX_VISITS = 1_000
 # the time limit: with the priority fallback the worst case stays within the proposal's
 # deadline (proposals.deadline_for) and the function's timeout.
 RESOLVE_SHARE = 0.25
-# Road times asked for each place's nearest places (docs/ROUTING_BENCH.md: the bill per k).
-ROAD_NEIGHBOURS = travel_matrix.DEFAULT_NEIGHBOURS
+# Road times asked for each place's nearest places; None: as many as the up-front budget
+# affords (travel_matrix.NEAREST_LEGS_BUDGET; docs/ROUTING_BENCH.md has the bill per k).
+ROAD_NEIGHBOURS: int | None = None
 
 
 def run_optimization(tenant_id: str, proposal_id: str) -> str:

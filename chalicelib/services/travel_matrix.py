@@ -4,7 +4,8 @@ A full matrix of a 1,000-place day is a million routes, and Amazon Location bill
 `CalculateRouteMatrix` per route (departures x destinations of each call). So:
 
 1. the provider is asked only for each place's `neighbours` nearest places by straight line
-   (both directions), one call per departure, so the bill is exactly the legs wanted;
+   (both directions; by default as many as NEAREST_LEGS_BUDGET affords), one call per
+   departure, so the bill is exactly the legs wanted;
 2. every other leg is estimated: straight-line km x the seconds per km of the legs the provider
    did answer (their 90th percentile: estimates err long, so plans stay feasible once refined),
    which folds the road detour and the speed into one factor;
@@ -37,6 +38,9 @@ from chalicelib.domain.routing import (
 # 1,000 routes, a route being one departure-destination pair (docs/ARCHITECTURE.md).
 ROUTE_PRICE_USD = 0.50 / 1000
 DEFAULT_NEIGHBOURS = 10
+# Routes asked for up front (before the legs a plan drives, about one per visit): $0.50. Each
+# place's k nearest both ways are about 2k routes a place.
+NEAREST_LEGS_BUDGET = 1_000
 LEG_TTL = timedelta(days=30)  # road times change slowly; traffic is not modelled
 PLACE_DECIMALS = 4  # 1e-4 degree is about 11 m: the same door, whatever the geocoder's noise
 # Before any road time is known: 1.3 x the straight line at 40 km/h (StraightLineTravel's).
@@ -133,7 +137,9 @@ class SparseTravel:
 
     source: LegSource
     cache: LegCache = field(default_factory=MemoryLegCache)
-    neighbours: int = DEFAULT_NEIGHBOURS
+    # Nearest places asked for each place; None: as many as NEAREST_LEGS_BUDGET affords (10 for
+    # a day of 50 places, 5 for 100, 1 up to 500, then only the fitting sample).
+    neighbours: int | None = None
     straight_line_km: Callable[[Sequence[Location]], Any] = haversine_km_matrix
     round_to_seconds: int = 1  # 60: whole minutes, as the dispatch plans in
     bill: ProviderBill = field(default_factory=ProviderBill)
@@ -187,11 +193,14 @@ class SparseTravel:
         size = len(km)
         if size < 2:
             return set()
-        k = min(max(self.neighbours, 1), size - 1)
+        wanted = self.neighbours
+        if wanted is None:
+            wanted = min(DEFAULT_NEIGHBOURS, NEAREST_LEGS_BUDGET // (2 * size))
+        k = min(max(wanted, 1), size - 1)
         distances = km + np.diag(np.full(size, np.inf))
         nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
-        places = range(size) if self.neighbours > 0 else range(0, size, -(-size // FIT_SAMPLE))
-        if self.neighbours <= 0:
+        places = range(size) if wanted > 0 else range(0, size, -(-size // FIT_SAMPLE))
+        if wanted <= 0:
             return {(i, int(nearest[i, 0])) for i in places}
         pairs = set()
         for i in places:

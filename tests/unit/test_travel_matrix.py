@@ -6,10 +6,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import pytest
+
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.routing import Location, RoutingProblem, Technician, Visit
 from chalicelib.integrations.routing_pyvrp import solve
 from chalicelib.services.travel_matrix import (
+    FIT_SAMPLE,
+    NEAREST_LEGS_BUDGET,
     MemoryLegCache,
     SparseTravel,
     StoredLegCache,
@@ -150,3 +154,18 @@ def test_with_no_neighbours_only_a_sample_is_asked_to_fit_the_estimates():
     assert travel.seconds_per_km >= 120
     assert travel.estimated_legs() == 400 * 399 - travel.bill.routes
     assert matrix[0][399] == math.ceil(travel.seconds_per_km * math.hypot(19, 19))
+
+
+@pytest.mark.parametrize("size", [20, 100, 400, 600])
+def test_by_default_the_legs_asked_up_front_stay_within_the_budget(size):
+    places = [Location(float(n // 20), float(n % 20)) for n in range(size)]
+    travel = SparseTravel(Roads(), straight_line_km=planar_km)
+
+    travel.matrix(places)
+
+    # Small days get every place's nearest legs (k up to 10), large ones only the fitting sample
+    assert 0 < travel.bill.routes <= NEAREST_LEGS_BUDGET
+    if size == 20:
+        assert travel.bill.calls == size and travel.bill.routes >= 10 * size
+    if size == 600:
+        assert travel.bill.routes <= FIT_SAMPLE
