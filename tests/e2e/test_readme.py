@@ -97,3 +97,27 @@ def test_the_readmes_price_book_prices_a_quote_hides_costs_and_round_trips_a_csv
     assert dry_run == {"valid": 3, "errors": [], "created": 1, "updated": 1, "unchanged": 1}
     assert imported == {"created": 1, "updated": 1, "unchanged": 1}
     assert archived == {"name": "PEX pipe (ft)", "archived": True}
+
+
+@pytest.mark.skipif(not shutil.which("jq"), reason="the README's commands use jq")
+def test_the_readmes_receiver_gets_a_signed_event_and_a_replay(stage, tmp_path):
+    from localstage import emulators
+
+    section = README.read_text()[README.read_text().index("## Subscribing to events") :]
+    receiver = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "receiver.py").write_text(receiver)
+    env = {**os.environ, "API": stage.base, "HOOK_PORT": str(emulators.free_port())}
+    result = subprocess.run(
+        ["bash", "-c", _block_after("## Subscribing to events")],
+        env=env,
+        cwd=tmp_path,  # where receiver.py is
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # The receiver verified the signature of lead.created, which was delivered at the first try
+    assert "True lead.created" in out.splitlines()
+    assert '"type":"lead.created","status":"delivered","attempts":1' in out
+    assert '"replay_of":' in out and '"unsafe_webhook_url"' in out
