@@ -122,7 +122,7 @@ def accept_invitation(token: str):
 
 @api.route("/team", "GET", roles=STAFF, query=ListQuery, response=MemberPage)
 def list_team(query: ListQuery):
-    """Everyone who logs in: owners, office staff, technicians (by role, then name)."""
+    """Everyone who logs in: office staff, owners, technicians (by role, then name)."""
     found = team.list_team(caller(), query.cursor, query.limit)
     return MemberPage(items=[_member(u) for u in found.items], next_cursor=found.next_cursor)
 

@@ -176,9 +176,7 @@ def list_team(caller: Caller, cursor: str | None, limit: int) -> Page:
 
 
 def change_role(caller: Caller, user_id: str, role: str, if_match: int | None) -> User:
-    user = found(users.get_user(caller.tenant_id, user_id), "user")
-    check_version(user.version, if_match)
-    rules.require_not_self(user, caller.user_id)
+    user = _changeable(caller, user_id, if_match)
     old_role = user.role
     if old_role == role:
         return user
@@ -186,28 +184,37 @@ def change_role(caller: Caller, user_id: str, role: str, if_match: int | None) -
     # Tokens name the role they were issued with: the old ones stop, a new login has the new.
     rules.revoke_tokens(user, time.time())
     _save(caller, user)
-    pool = stage_settings().user_pool_id
-    if pool and user.login:
+    if _cognito_login(user):
         from chalicelib.integrations import cognito
 
-        cognito.change_role(pool, user.login, old_role, role)
+        cognito.change_role(stage_settings().user_pool_id, user.login, old_role, role)
     return user
 
 
 def deactivate(caller: Caller, user_id: str, if_match: int | None) -> User:
-    user = found(users.get_user(caller.tenant_id, user_id), "user")
-    check_version(user.version, if_match)
-    rules.require_not_self(user, caller.user_id)
+    user = _changeable(caller, user_id, if_match)
     user.active = False
     # Real time, as a token's `iat` is, whatever the local stage's clock says.
     rules.revoke_tokens(user, time.time())
     _save(caller, user)
-    pool = stage_settings().user_pool_id
-    if pool and user.login:
+    if _cognito_login(user):
         from chalicelib.integrations import cognito
 
-        cognito.disable_user(pool, user.login)
+        cognito.disable_user(stage_settings().user_pool_id, user.login)
     return user
+
+
+def _changeable(caller: Caller, user_id: str, if_match: int | None) -> User:
+    user = found(users.get_user(caller.tenant_id, user_id), "user")
+    check_version(user.version, if_match)
+    rules.require_not_self(user, caller.user_id)
+    return user
+
+
+def _cognito_login(user: User) -> bool:
+    """Whether the user has a Cognito login to change too (deployed stages, after the item:
+    if Cognito fails, the API already refuses the user, and the call can be repeated)."""
+    return bool(stage_settings().user_pool_id and user.login)
 
 
 def _save(caller: Caller, user: User) -> None:

@@ -20,7 +20,7 @@ def get_invitation(tenant_id: str, invitation_id: str) -> Invitation | None:
 
 
 def team_page(tenant_id: str, cursor: str | None, limit: int) -> Page:
-    """Every user of the tenant, owners first, then office, then technicians (GSI1)."""
+    """Every user of the tenant, by role (office, owner, technician), then name (GSI1)."""
     items, next_cursor = page(
         Item.gsi1, keys.users_index(tenant_id), None, tenant_id, cursor, limit
     )
