@@ -52,8 +52,10 @@ if TYPE_CHECKING:
 # time limit. Large ones (100 visits) run about 1,000 iterations a second, so the time
 # limit is what stops them.
 NO_IMPROVEMENT_ITERATIONS = 20_000
-# From this many visits on, a day is searched with the large-day settings.
+# From this many visits on, a day is searched with the large-day settings, among them a
+# granular neighbourhood of LARGE_NEIGHBOURS (docs/ROUTING_BENCH.md: what was measured).
 LARGE_DAY_VISITS = 400
+LARGE_NEIGHBOURS = 40
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,6 @@ class SearchSettings:
         )
 
 
-LARGE_NEIGHBOURS = 40
-
-
 LAMBDA_MB_PER_VCPU = 1769
 
 
@@ -114,7 +113,7 @@ class SolveReport:
 
 def solve(
     problem: RoutingProblem,
-    travel: TravelTimeProvider,
+    travel: TravelTimeProvider | TravelTable,
     *,
     seed: int = 0,
     time_limit_seconds: float = 10,
