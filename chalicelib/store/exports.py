@@ -58,7 +58,9 @@ def _named_partitions(tenant_id: str) -> Iterator[str]:
         for entry in _query(index, partition(tenant_id), prefix):
             yield entry.pk
     for user in _query(Item.gsi1, keys.users_index(tenant_id), None):
-        yield keys.tech_day(tenant_id, user.data.as_dict()["user_id"], "").pk
+        user_id = user.data.as_dict().get("user_id") if user.data is not None else None
+        if user_id:
+            yield keys.tech_day(tenant_id, user_id, "").pk
 
 
 def _query(source, hash_key: str, sort_prefix: str | None) -> Iterator[Item]:
