@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from chalicelib.domain import outbound
 from chalicelib.logs import logger
 
-# A receiver's answer is read up to this much, for the log; the rest is dropped.
-READ_LIMIT = 4096
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -75,8 +72,9 @@ def post(url: str, body: bytes, headers: dict[str, str], allow_local: bool) -> A
             retries=False,
             preload_content=False,
         )
-        response.read(READ_LIMIT)
-        response.release_conn()
+        # Only the status counts: the body is not read (a receiver dripping it slowly would
+        # hold the delivery past its 10 s, since a read timeout is per socket read).
+        response.close()
         return Answer(response.status)
     except urllib3.exceptions.HTTPError as exc:
         logger.info("webhook receiver did not answer", extra={"host": host, "error": str(exc)})
@@ -88,6 +86,6 @@ def post(url: str, body: bytes, headers: dict[str, str], allow_local: bool) -> A
 def _resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+    except (socket.gaierror, UnicodeError, ValueError):  # no such host; not a host name at all
         return []
     return list(dict.fromkeys(info[4][0] for info in infos))

@@ -11,7 +11,8 @@ RECEIVER = "http://127.0.0.1:9/hooks"  # the local stage's own receivers; nothin
 
 
 def subscribe(api, url: str = RECEIVER, events: list[str] | None = None):
-    return api.post("/webhooks/subscriptions", {"url": url, "events": ["*"] if events is None else events})
+    body = {"url": url, "events": ["*"] if events is None else events}
+    return api.post("/webhooks/subscriptions", body)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +79,43 @@ def test_another_businesss_subscription_and_deliveries_are_invisible(owner, clie
 def test_an_event_filter_must_name_dotted_types_or_everything(owner, events):
     refused = subscribe(owner, events=events)
     assert refused.status_code == 422, refused.body
+
+
+def test_a_host_that_turns_private_after_subscribing_is_not_called(monkeypatch):
+    # DNS rebinding: the name resolved to a public address when the subscription was made,
+    # and resolves to the metadata service when the delivery goes out
+    from chalicelib.integrations import outbound_http
+
+    answers = iter([["93.184.215.14"], ["169.254.169.254"]])
+    monkeypatch.setattr(outbound_http, "_resolve", lambda host, port: next(answers))
+    url = "https://hooks.example.com/in"
+    assert outbound_http.check_receiver(url, allow_local=False) == "93.184.215.14"
+    answer = outbound_http.post(url, b"{}", {}, allow_local=False)
+    assert answer.status_code is None and "link-local" in answer.error
+
+
+def test_a_redirect_is_an_answer_not_followed():
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from chalicelib.integrations import outbound_http
+
+    paths = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            paths.append(self.path)
+            self.send_response(307)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/in"
+    answer = outbound_http.post(url, b"{}", {}, allow_local=True)
+    server.server_close()
+    assert (answer.status_code, answer.ok, paths) == (307, False, ["/in"])
