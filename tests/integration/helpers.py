@@ -66,3 +66,19 @@ CUSTOMER = {
         "lng": -87.6597,
     },
 }
+
+
+def a_technician_on(api: Api, job_id: str) -> Api:
+    """A technician with a visit on the job (so the job is theirs to see), as that technician."""
+    tech = api.post("/technicians", {"name": "Sam Ortiz", "phone": "(312) 555-0177"}).data
+    visit = api.post(
+        f"/jobs/{job_id}/visits",
+        {
+            "window_start": "2030-06-03T09:00:00-05:00",
+            "window_end": "2030-06-03T12:00:00-05:00",
+            "duration_minutes": 60,
+            "technician_ids": [tech["id"]],
+        },
+    )
+    assert visit.status_code == 201, visit.body
+    return api.as_role("technician", tech["id"])

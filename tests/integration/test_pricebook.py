@@ -7,6 +7,7 @@ import io
 import pytest
 
 from chalicelib.domain.errors import NotFound
+from tests.integration.helpers import a_technician_on
 from tests.integration.stripe_helpers import invoice, new_job
 from tests.integration.test_quotes import a_lead, public, token_of
 
@@ -258,18 +259,8 @@ def test_quote_options_show_margin_to_the_office_over_lines_with_a_known_cost(ow
 
 def test_costs_on_lines_are_hidden_from_the_technician_on_the_job(owner):
     drain = add(owner, DRAIN)
-    tech = owner.post("/technicians", {"name": "Sam Ortiz", "phone": "(312) 555-0177"}).data
     job = new_job(owner)
-    visit = owner.post(
-        f"/jobs/{job['id']}/visits",
-        {
-            "window_start": "2030-06-03T09:00:00-05:00",
-            "window_end": "2030-06-03T12:00:00-05:00",
-            "duration_minutes": 60,
-            "technician_ids": [tech["id"]],
-        },
-    )
-    assert visit.status_code == 201, visit.body
+    technician = a_technician_on(owner, job["id"])
     bill = invoice(owner, job["id"], line_items=[{"item_id": drain["id"], "quantity": 2}])
     owner.patch(f"/pricebook/items/{drain['id']}", {"unit_price_cents": 1})
     lines = [{"item_id": drain["id"]}]
@@ -277,7 +268,6 @@ def test_costs_on_lines_are_hidden_from_the_technician_on_the_job(owner):
         f"/jobs/{job['id']}/quotes", {"options": [{"name": "A", "line_items": lines}]}
     )
     assert quote.status_code == 201, quote.body
-    technician = owner.as_role("technician", tech["id"])
 
     by_office = owner.get(f"/jobs/{job['id']}/invoices/{bill['id']}").data
     by_tech = technician.get(f"/jobs/{job['id']}/invoices/{bill['id']}")
