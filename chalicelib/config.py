@@ -67,7 +67,7 @@ class Settings:
     # allows any port. Set per stage in .chalice/config.json; empty: no other origin.
     cors_origins: str = ""
     version: str = "0.1.0"
-    # Time-driven work (DESIGN §4). The bus the timeline is forwarded to, the queue its rules
+    # Time-driven work (ARCHITECTURE.md). The bus the timeline is forwarded to, the queue its rules
     # feed the workflow consumer through, and the three state machines.
     event_bus_name: str = "fieldline"
     workflow_queue_name: str = "fieldline-workflow-events"
