@@ -25,6 +25,10 @@ def subscribe(api, url: str = RECEIVER, events: list[str] | None = None):
         "https://[::1]/hooks",
         "https://[fd00:ec2::254]/hooks",
         "https://[::ffff:169.254.169.254]/hooks",
+        # The metadata service spelled as one number, in hex, in octal: the resolver reads them
+        "https://2852039166/latest/meta-data/",
+        "https://0xa9fea9fe/latest/meta-data/",
+        "https://0251.0376.0251.0376/latest/meta-data/",
         "https://localtest.invalid/hooks",  # resolves to nothing
         "http://10.0.0.7:8080/hooks",
         "file:///etc/passwd",
