@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration.helpers import CUSTOMER, new_tenant
+from tests.integration.helpers import CUSTOMER, a_technician_on, new_tenant
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -122,6 +122,7 @@ def test_the_export_holds_the_business_records_and_no_other_business(client, own
     customer = owner.post("/customers", CUSTOMER).data
     lead = {"customer_id": customer["id"], "title": "Water heater leaking", "source": "phone"}
     job = owner.post("/leads", lead).data
+    a_technician_on(owner, job["id"])  # a visit: the technician's day is a partition of its own
     other = new_tenant(client, "Other Plumbing")
     theirs = other.post("/customers", {**CUSTOMER, "name": "Their Customer"}).data
     other.post("/leads", {**lead, "customer_id": theirs["id"], "title": "Their job"})
@@ -132,7 +133,7 @@ def test_the_export_holds_the_business_records_and_no_other_business(client, own
     header, *items = records
     assert header["type"] == "export" and header["tenant_id"] == owner.tenant_id
     types = {record["type"] for record in items}
-    assert {"tenant", "customer", "job"} <= types
+    assert {"tenant", "customer", "job", "visit", "tech_day"} <= types
     assert any(r["data"].get("job_id") == job["id"] for r in items if r["type"] == "job")
     text = json.dumps(items)
     assert other.tenant_id not in text and "Their Customer" not in text and "Their job" not in text
