@@ -124,6 +124,8 @@ class Api(Part):
                 "FIELDLINE_JWKS_URL": f"{issuer}/.well-known/jwks.json",
                 "FIELDLINE_JWT_ISSUER": issuer,
                 "FIELDLINE_JWT_AUDIENCE": self.data.user_pool_client.user_pool_client_id,
+                # Accepted invitations become logins here (services/team.py).
+                "FIELDLINE_USER_POOL_ID": self.data.user_pool.user_pool_id,
             }
         )
         if self.options.public_base_url:
@@ -382,6 +384,19 @@ class Api(Part):
                 # ListStreams has no resource type in IAM: "*" is the only resource it takes.
                 actions=list(UNSCOPABLE_ACTIONS),
                 resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="TeamLogins",
+                # Invitations accepted, roles changed, users deactivated (integrations/cognito.py).
+                actions=[
+                    "cognito-idp:AdminAddUserToGroup",
+                    "cognito-idp:AdminCreateUser",
+                    "cognito-idp:AdminDisableUser",
+                    "cognito-idp:AdminRemoveUserFromGroup",
+                    "cognito-idp:AdminUpdateUserAttributes",
+                    "cognito-idp:AdminUserGlobalSignOut",
+                ],
+                resources=[self.data.user_pool.user_pool_arn],
             ),
             iam.PolicyStatement(
                 sid="Bus",

@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from chalicelib.domain.tenants import ROLES
 from chalicelib.store import keys
 from infra.parts.base import Names, Part, StackError, StageOptions
 
@@ -147,10 +148,12 @@ class Data(Part):
         )
 
     def _user_pool(self) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
-        """Staff sign in here; the ID token carries custom:tenant_id and custom:role.
+        """Staff sign in here; the ID token carries custom:tenant_id, custom:role and
+        custom:user_id.
 
-        Only an administrator (IAM) may set those two: the app client can read them but not
-        write them, so nobody can move themselves to another tenant or role.
+        Only an administrator (IAM: the app, for accepted invitations) may set them: the app
+        client can read them but not write them, so nobody can move themselves to another
+        tenant, role or user.
         """
         pool = cognito.UserPool(
             self,
@@ -162,6 +165,9 @@ class Data(Part):
             custom_attributes={
                 "tenant_id": cognito.StringAttribute(min_len=1, max_len=64, mutable=True),
                 "role": cognito.StringAttribute(min_len=1, max_len=32, mutable=True),
+                # The Fieldline user a login is (an invited technician keeps the id the office
+                # books them by; services/team.py).
+                "user_id": cognito.StringAttribute(min_len=1, max_len=64, mutable=True),
             },
             password_policy=cognito.PasswordPolicy(
                 min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True
@@ -183,9 +189,13 @@ class Data(Part):
             refresh_token_validity=Duration.days(30),
             read_attributes=cognito.ClientAttributes()
             .with_standard_attributes(email=True, email_verified=True, fullname=True)
-            .with_custom_attributes("tenant_id", "role"),
+            .with_custom_attributes("tenant_id", "role", "user_id"),
             write_attributes=cognito.ClientAttributes().with_standard_attributes(fullname=True),
         )
+        for role in ROLES:  # a login is in its role's group (integrations/cognito.py)
+            cognito.CfnUserPoolGroup(
+                self, f"Group{role.title()}", user_pool_id=pool.user_pool_id, group_name=role
+            )
         return pool, client
 
     # --- events and queues --------------------------------------------------------------------

@@ -392,8 +392,11 @@ def test_staff_tokens_carry_a_tenant_and_a_role_that_users_cannot_change(synthes
     assert {"tenant_id", "role"} <= custom
     assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
     assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
-    assert {"custom:tenant_id", "custom:role"} <= set(client["Properties"]["ReadAttributes"])
-    assert not {"custom:tenant_id", "custom:role"} & set(client["Properties"]["WriteAttributes"])
+    claims = {"custom:tenant_id", "custom:role", "custom:user_id"}
+    assert "user_id" in custom and claims <= set(client["Properties"]["ReadAttributes"])
+    assert not claims & set(client["Properties"]["WriteAttributes"])
+    groups = synthesized.resources("AWS::Cognito::UserPoolGroup").values()
+    assert sorted(g["Properties"]["GroupName"] for g in groups) == ["office", "owner", "technician"]
 
 
 def test_the_app_verifies_tokens_against_the_user_pool(synthesized):
@@ -407,6 +410,7 @@ def test_the_app_verifies_tokens_against_the_user_pool(synthesized):
             "Fn::Join": ["", [{"Fn::GetAtt": [pool_id, "ProviderURL"]}, "/.well-known/jwks.json"]]
         }
         assert variables["FIELDLINE_JWT_AUDIENCE"] == {"Ref": client_id}
+        assert variables["FIELDLINE_USER_POOL_ID"] == {"Ref": pool_id}
         assert variables["FIELDLINE_STAGE"] == STAGE
 
 
