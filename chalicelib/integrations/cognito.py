@@ -37,22 +37,30 @@ def create_user(
             {"Name": "phone_number", "Value": phone},
             {"Name": "phone_number_verified", "Value": "true"},
         ]
-    cognito = client("cognito-idp")
     try:
-        cognito.admin_create_user(
+        client("cognito-idp").admin_create_user(
             UserPoolId=pool_id,
             Username=username,
             UserAttributes=attributes,
             DesiredDeliveryMediums=["EMAIL"] if email else ["SMS"],
         )
-        cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=role)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "UsernameExistsException":
+        if exc.response["Error"]["Code"] != "UsernameExistsException":
+            raise Unavailable("logins could not be created", code="upstream_unavailable") from exc
+        # An accept that made the login and then failed to save, tried again: the login is ours.
+        if not _is_login_of(pool_id, username, tenant_id, user_id):
             raise Conflict(f"{username} already has a login", code="login_exists") from exc
-        raise Unavailable("logins could not be created", code="upstream_unavailable") from exc
     except BotoCoreError as exc:
         raise Unavailable("logins could not be created", code="upstream_unavailable") from exc
+    # Adding a user to a group it is in already changes nothing: safe on a retry too.
+    _call("admin_add_user_to_group", UserPoolId=pool_id, Username=username, GroupName=role)
     return username
+
+
+def _is_login_of(pool_id: str, username: str, tenant_id: str, user_id: str) -> bool:
+    found = _call("admin_get_user", UserPoolId=pool_id, Username=username)
+    claims = {a["Name"]: a["Value"] for a in found.get("UserAttributes", [])}
+    return (claims.get("custom:tenant_id"), claims.get("custom:user_id")) == (tenant_id, user_id)
 
 
 def change_role(pool_id: str, username: str, old_role: str, new_role: str) -> None:

@@ -159,7 +159,8 @@ def _user_for(tenant_id: str, invitation: Invitation, now) -> User:
         tech.phone = invitation.phone or tech.phone
         return tech
     return User(
-        user_id=new_id(),
+        # The invitation's id: an accept tried again makes the same user (and finds its login).
+        user_id=invitation.invitation_id,
         role=invitation.role,
         name=invitation.name,
         email=invitation.email,

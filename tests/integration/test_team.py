@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from chalicelib.domain import clock
+from chalicelib.domain.errors import Conflict
 from tests.integration.helpers import CUSTOMER, Api
 
 DAY = "2030-06-03"  # a Monday; Chicago is UTC-5 then
@@ -203,6 +206,12 @@ def test_the_cognito_adapter_creates_re_roles_and_disables_a_login(moto_endpoint
     attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
     assert attributes["custom:tenant_id"] == "t1" and attributes["custom:user_id"] == "u1"
     assert _groups(idp, pool, login) == ["technician"]
+
+    # An accept tried again after its save failed finds its own login; another's is refused
+    assert cognito.create_user(pool, "tina@example.com", None, "t1", "technician", "u1") == login
+    with pytest.raises(Conflict) as refused:
+        cognito.create_user(pool, "tina@example.com", None, "t2", "office", "u9")
+    assert refused.value.code == "login_exists"
 
     cognito.change_role(pool, login, "technician", "office")
     assert _groups(idp, pool, login) == ["office"]
