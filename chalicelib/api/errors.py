@@ -61,6 +61,7 @@ CODES: dict[str, str] = {
     "6 MB)",
     "amount_too_large": "422: above what Stripe can charge in the currency",
     "invalid_amount": "422: an amount that must be positive is not",
+    "invalid_tip": "422: a tip that is no preset percent, not an amount, or more than the bill",
     "overpayment": "422: more than the invoice's balance",
     "refund_exceeds_payment": "422: more than what is left to refund on the payment",
     "invoice_not_payable": "422: the invoice takes no payment in its status",

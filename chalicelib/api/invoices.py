@@ -21,6 +21,7 @@ from chalicelib.api.schemas import LineIn, ListQuery, Out, PageOut, Strict
 from chalicelib.domain import invoices as rules
 from chalicelib.domain.callers import ANYONE, STAFF, Caller
 from chalicelib.services import invoicing, payments
+from chalicelib.services.pay_page import TipChoice
 
 api = Api(__name__, "invoices")
 
@@ -121,6 +122,9 @@ class PaymentOut(Out):
     dispute_status: DisputeStatus | None
     dispute_lost_cents: int
     kept_cents: int = Field(description="Received, less refunds and what a lost dispute took")
+    tip_cents: int = Field(
+        0, description="The customer's tip on top of amount_cents (not toward the invoice)"
+    )
     stripe_payment_intent_id: str | None
     failure_message: str | None
     created_at: datetime
@@ -203,7 +207,13 @@ class PublicLineOut(Out):
     tax_cents: int
 
 
+class TipPresetOut(Out):
+    percent: int
+    tip_cents: int
+
+
 class PublicPaymentOut(Out):
+    tip_cents: int = 0
     method: PaymentMethod
     amount_cents: int
     refunded_cents: int
@@ -236,6 +246,19 @@ class PublicInvoiceOut(Out):
     )
     payment_intent_id: str | None
     stripe_account: str | None = Field(description="The connected account to give Stripe.js")
+    tip_cents: int = Field(0, description="The tip chosen (in the intent's amount, apart)")
+    charge_cents: int = Field(0, description="What the intent charges: the balance and the tip")
+    tip_presets: list[TipPresetOut] = Field(
+        default_factory=list, description="The preset tips on the balance (10, 15, 20 %)"
+    )
+
+
+class TipQuery(Strict):
+    """A tip on top of the balance: a preset percent, or an amount in the currency's major
+    unit (e.g. `7.50`); 422 `invalid_tip` for anything else."""
+
+    tip_percent: int | None = Field(None, ge=0, le=100)
+    tip: str | None = Field(None, max_length=20)
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -349,8 +372,9 @@ def ar_aging():
     return invoicing.ar_aging(caller())
 
 
-@api.route("/public/invoices/{token}", "GET", roles=None, response=PublicInvoiceOut)
-def public_invoice(token: str):
+@api.route("/public/invoices/{token}", "GET", roles=None, query=TipQuery, response=PublicInvoiceOut)
+def public_invoice(token: str, query: TipQuery):
     """The invoice behind a customer's link, with a Stripe client secret while money is owed
-    (404 for an expired or altered link)."""
-    return payments.public_invoice(token)
+    (404 for an expired or altered link); `tip_percent` or `tip` adds a tip to the charge."""
+    tip = TipChoice(query.tip_percent, query.tip) if query.tip_percent or query.tip else None
+    return payments.public_invoice(token, tip)

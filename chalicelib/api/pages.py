@@ -91,7 +91,8 @@ def decline_quote_form(request, token: str):
 @_always_html("../")
 def invoice_page(request, token: str):
     """The customer's invoice: lines, payments, balance, and a card form while money is owed."""
-    return invoice.show(token, (request.query_params or {}).get("waited"))
+    query = request.query_params or {}
+    return invoice.show(token, query.get("waited"), query.get("tip_percent"), query.get("tip"))
 
 
 @api.route("/p/cards/{token}", "GET", roles=None, raw=True)

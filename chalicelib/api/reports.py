@@ -1,4 +1,4 @@
-"""Reports: the day's payment reconciliation."""
+"""Reports: the day's payment reconciliation (with the day's tips apart)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,9 @@ class ReconciliationOut(Out):
     transaction_count: int
     matched_count: int
     matched_amounts: list[AmountOut]
+    tips: list[AmountOut] = Field(
+        description="Customers' tips within the matched charges (not toward any invoice)"
+    )
     repaired: list[TransactionOut] = Field(description="payments whose webhook was lost, applied")
     mismatches: list[MismatchOut]
     payouts: list[PayoutOut]

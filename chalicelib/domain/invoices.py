@@ -191,6 +191,8 @@ class Payment(BaseModel):
     dispute_id: str | None = None
     dispute_reason: str | None = None
     dispute_status: str | None = None
+    # On top of amount_cents (which pays the invoice): the customer's tip, outside the ledger.
+    tip_cents: int = 0
     dispute_lost_cents: int = 0
     refunds: list[Refund] = Field(default_factory=list)
     pending_refunds: list[PendingRefund] = Field(default_factory=list)
@@ -211,6 +213,11 @@ class Payment(BaseModel):
         if self.status not in SETTLED:
             return 0
         return self.amount_cents - self.refunded_cents - self.dispute_lost_cents
+
+    @property
+    def charged_cents(self) -> int:
+        """What Stripe charged: the invoice's part and the tip."""
+        return self.amount_cents + self.tip_cents
 
     @property
     def reserved_cents(self) -> int:

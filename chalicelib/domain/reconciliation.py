@@ -46,6 +46,7 @@ class Entry(BaseModel):
     payment_id: str | None = None
     job_id: str | None = None
     invoice_id: str | None = None
+    tip_cents: int = 0  # of a charge: the customer's tip, within amount_cents
     payout_id: str | None = None
     arrival_date: date | None = None
     payment_ids: list[str] = Field(default_factory=list)
@@ -90,6 +91,9 @@ def report(day: date, entries: list[Entry]) -> dict[str, Any]:
     amounts: dict[str, int] = defaultdict(int)
     for entry in matched:
         amounts[entry.currency] += entry.amount_cents
+    tips: dict[str, int] = defaultdict(int)
+    for entry in matched:
+        tips[entry.currency] += entry.tip_cents
     return {
         "date": day,
         "transaction_count": sum(1 for e in entries if e.status != PAYOUT),
@@ -97,6 +101,11 @@ def report(day: date, entries: list[Entry]) -> dict[str, Any]:
         "matched_amounts": [
             {"currency": currency, "amount_cents": cents}
             for currency, cents in sorted(amounts.items())
+        ],
+        "tips": [
+            {"currency": currency, "amount_cents": cents}
+            for currency, cents in sorted(tips.items())
+            if cents
         ],
         "repaired": [_line(e) for e in entries if e.status == REPAIRED],
         "mismatches": [

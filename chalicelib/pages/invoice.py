@@ -18,10 +18,11 @@ from chalice import Response
 
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, links
-from chalicelib.domain.errors import NotFound, Unavailable
+from chalicelib.domain.errors import Invalid, NotFound, Unavailable
 from chalicelib.pages import common, render
 from chalicelib.pages.render import asset, document, money_in, page
 from chalicelib.services import customers, invoicing, jobs, payments
+from chalicelib.services.pay_page import TipChoice
 
 KIND = "invoice"
 STRIPE_JS_ORIGIN = "https://js.stripe.com"
@@ -43,12 +44,20 @@ METHOD_NAMES = {
 }
 
 
-def show(token: str, waited: str | None = None) -> Response:
+def show(
+    token: str, waited: str | None = None, tip_percent: str | None = None, tip: str | None = None
+) -> Response:
+    """The invoice page; `tip_percent` (a preset) or `tip` (an amount) come from its tip form."""
     claims = links.verify(token, KIND, get_settings().link_secrets, clock.now())
     if claims is None:
         return common.link_problem(token, KIND)
+    tip_refused = False
     try:
-        view = payments.public_invoice(token)
+        try:
+            view = payments.public_invoice(token, _tip_choice(tip_percent, tip))
+        except Invalid:  # a tip the rules refuse: the page without it, saying so
+            tip_refused = True
+            view = payments.public_invoice(token)
         tenant = common.business(claims.tenant_id)  # after: opening the page may learn its status
         caller = common.customer(claims.tenant_id)
         customer = customers.get(caller, jobs.get(caller, claims.job_id).customer_id)
@@ -82,6 +91,7 @@ def show(token: str, waited: str | None = None) -> Response:
         contact=owed,
         # Owed, and the business's Stripe account does not take charges (yet): no card form.
         cards_off=owed and not tenant.takes_cards,
+        tip_refused=tip_refused,
     )
     return page(body, policy=pay.policy if pay else None)
 
@@ -106,6 +116,17 @@ def _void_or_missing(claims: links.LinkClaims) -> Response:
 
 
 # --- the page ---------------------------------------------------------------------------------
+
+
+def _tip_choice(percent: str | None, amount: str | None) -> TipChoice | None:
+    """The tip form's answer: an amount typed in wins over the preset buttons."""
+    if amount and amount.strip():
+        return TipChoice(amount=amount.strip()[:20])
+    if percent and percent.isdigit() and int(percent) > 0:
+        return TipChoice(percent=int(percent))
+    if percent and not percent.isdigit():
+        raise Invalid("the tip is not a percent", code="invalid_tip")
+    return None
 
 
 def _refresh(waited: str | None) -> tuple[int, str]:

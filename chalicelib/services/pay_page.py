@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.config import get_settings
-from chalicelib.domain import clock, currencies, links
+from chalicelib.domain import clock, currencies, links, tips
 from chalicelib.domain import invoices as rules
 from chalicelib.domain.callers import CUSTOMER, Caller
 from chalicelib.domain.errors import NotFound
@@ -47,18 +47,28 @@ def _open(token: str) -> Opened:
     return Opened(customer, tenants.get_settings(customer), collection, invoice)
 
 
-def public_invoice(token: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TipChoice:
+    """The tip as the customer asked for it: a preset percent, or an amount typed in."""
+
+    percent: int | None = None
+    amount: str | None = None
+
+
+def public_invoice(token: str, tip: TipChoice | None = None) -> dict[str, Any]:
     """The invoice as the customer sees it and, while money is owed, a way to pay it.
 
-    One PaymentIntent per outstanding balance: created the first time the page is opened,
-    reused while the customer can still pay with it and its amount is the balance, replaced
-    (and cancelled) when the balance changed. While a payment is processing (a bank debit
-    takes days) no second intent is offered.
+    One PaymentIntent per outstanding balance and tip: created the first time the page is
+    opened, reused while the customer can still pay with it and its amount is the balance plus
+    the tip, replaced (and cancelled) when either changed. While a payment is processing (a bank
+    debit takes days) no second intent is offered. The tip rides on the intent (and its
+    metadata) and on the payment as `tip_cents`, apart from what pays the invoice.
     """
 
     def attempt() -> dict[str, Any]:  # lost if another tab saved its intent first: reuse that
         opened = _open(token)
-        return _customer_view(opened, *_intent_for(opened))
+        tip_cents = _tip(opened.invoice, tip)
+        return _customer_view(opened, *_intent_for(opened, tip_cents), tip_cents=tip_cents)
 
     try:
         return retrying(attempt, 3, reraise=True)
@@ -66,8 +76,15 @@ def public_invoice(token: str) -> dict[str, Any]:
         return _customer_view(_open(token), None, False)
 
 
-def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
+def _tip(invoice: Invoice, choice: TipChoice | None) -> int:
+    if choice is None or invoice.balance_cents <= 0:
+        return 0
+    return tips.choose(invoice.balance_cents, invoice.currency, choice.percent, choice.amount)
+
+
+def _intent_for(opened: Opened, tip_cents: int = 0) -> tuple[stripe.Intent | None, bool]:
     invoice, tenant = opened.invoice, opened.tenant
+    charge_cents = invoice.balance_cents + tip_cents
     if invoice.status not in rules.PAYABLE_ONLINE or invoice.balance_cents <= 0:
         return None, False
     if invoice.balance_cents < currencies.min_charge_cents(invoice.currency):
@@ -80,7 +97,7 @@ def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
     if previous:
         current = stripe.retrieve_intent(previous, tenant.stripe_account_id)
         ours = next((p for p in payments if p.stripe_payment_intent_id == previous), None)
-        if current.status in stripe.REUSABLE and current.amount_cents == invoice.balance_cents:
+        if current.status in stripe.REUSABLE and current.amount_cents == charge_cents:
             return current, False
         if current.status in stripe.IN_FLIGHT and not (ours and ours.status in rules.SETTLED):
             return None, True  # Stripe has the money (or soon will); the webhook settles it
@@ -90,26 +107,28 @@ def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
     settled = sum(1 for p in payments if p.status in rules.SETTLED)
     methods = currencies.payment_method_types(invoice.currency, tenant.country)
     intent = stripe.create_intent(
-        invoice.balance_cents,
+        charge_cents,
         invoice.currency,
         {
             "tenant_id": opened.caller.tenant_id,
             "job_id": invoice.job_id,
             "invoice_id": invoice.invoice_id,
             "invoice_number": str(invoice.number),
-        },
+        }
+        | ({"tip_cents": str(tip_cents)} if tip_cents else {}),
         tenant.stripe_account_id,
         # Same invoice, balance, payments, predecessor and payment methods → the same intent,
         # however many times the page is retried; any of them changing makes a new one (Stripe
         # refuses a key reused with other parameters).
         f"invoice-{invoice.invoice_id}-{invoice.balance_cents}-{settled}-{previous or 'first'}"
-        f"-{'+'.join(methods)}",
+        f"-{'+'.join(methods)}{f'-tip{tip_cents}' if tip_cents else ''}",
         methods=methods,
     )
     invoice.payment_intent_id = intent.id
     invoice.payment_intent_amount_cents = intent.amount_cents
     invoice.updated_at = clock.now()
-    pending = rules.online_payment(invoice, intent.id, intent.amount_cents, CUSTOMER)
+    pending = rules.online_payment(invoice, intent.id, intent.amount_cents - tip_cents, CUSTOMER)
+    pending.tip_cents = tip_cents
     changed = [pending]
     if stale is not None and rules.cancel(stale):
         changed.append(stale)
@@ -126,14 +145,15 @@ def _intent_for(opened: Opened) -> tuple[stripe.Intent | None, bool]:
         payment_id=pending.payment_id,
         stripe_payment_intent_id=intent.id,
         currency=invoice.currency,
-        amount_cents=intent.amount_cents,
+        amount_cents=intent.amount_cents - tip_cents,
+        tip_cents=tip_cents,
     )
     invoicing.events_only(tx, tenant_id, started).commit()
     return intent, False
 
 
 def _customer_view(
-    opened: Opened, intent: stripe.Intent | None, processing: bool
+    opened: Opened, intent: stripe.Intent | None, processing: bool, tip_cents: int = 0
 ) -> dict[str, Any]:
     invoice = opened.invoice
     received = [
@@ -160,6 +180,7 @@ def _customer_view(
                 "method": p.method,
                 "amount_cents": p.amount_cents,
                 "refunded_cents": p.refunded_cents,
+                "tip_cents": p.tip_cents,
                 "status": p.status,
                 "paid_at": p.succeeded_at or p.created_at,
             }
@@ -169,4 +190,7 @@ def _customer_view(
         "client_secret": intent.client_secret if intent else None,
         "payment_intent_id": intent.id if intent else None,
         "stripe_account": opened.tenant.stripe_account_id if intent else None,
+        "tip_cents": tip_cents if intent else 0,
+        "charge_cents": intent.amount_cents if intent else 0,
+        "tip_presets": tips.presets(invoice.balance_cents) if intent else [],
     }

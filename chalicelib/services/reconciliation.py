@@ -171,7 +171,7 @@ class _Run:
         tenant_id, payment = found
         _describe(entry, payment)
         if payment.status not in SETTLED and charge.get("status") == "succeeded":
-            expected = payment.amount_cents
+            expected = payment.charged_cents  # a tip rides on the charge
             payment = self._repair(tenant_id, charge, intent_id, entry) or payment
             if amount != expected:
                 entry.mismatches.append(
@@ -182,15 +182,16 @@ class _Run:
                         actual_cents=amount,
                     )
                 )
-        elif payment.amount_cents != amount:
+        elif payment.charged_cents != amount:
             entry.mismatches.append(
                 Mismatch(
                     kind=rules.AMOUNT_MISMATCH,
                     message="the payment records another amount than Stripe charged",
-                    expected_cents=payment.amount_cents,
+                    expected_cents=payment.charged_cents,
                     actual_cents=amount,
                 )
             )
+        entry.tip_cents = payment.tip_cents
         # Refunds are checked on their own balance transactions, each once.
         return tenant_id, entry
 

@@ -222,8 +222,21 @@ def _on_succeeded(target: Target, intent: dict[str, Any]) -> list:
     if amount <= 0 or not _same_currency(target, intent.get("currency")):
         return []
     method, charge_id = _charge_details(intent)
-    _ensure_payment(target, intent["id"], amount, method)
-    return _received(target, amount, charge_id, method)
+    paid, tip = _without_tip(target, intent, amount)
+    _ensure_payment(target, intent["id"], paid, method).tip_cents = tip
+    return _received(target, paid, charge_id, method)
+
+
+def _without_tip(target: Target, paid_for: dict[str, Any], amount: int) -> tuple[int, int]:
+    """What of a charge pays the invoice, and the customer's tip on top (domain/tips.py): the
+    tip our payment asked for, else the one the intent's (or its charge's) metadata names."""
+    if target.payment is not None:
+        tip = target.payment.tip_cents
+    else:
+        meta = paid_for.get("metadata") or {}
+        tip = int(meta["tip_cents"]) if str(meta.get("tip_cents", "")).isdigit() else 0
+    tip = min(tip, amount)
+    return amount - tip, tip
 
 
 def _on_failed(target: Target, intent: dict[str, Any]) -> list:
@@ -242,9 +255,9 @@ def _on_refunded(target: Target, charge: dict[str, Any]) -> list:
     if not intent_id or not _same_currency(target, charge.get("currency")):
         return []
     # A refund proves the charge went through, even if its success has not reached us yet.
-    amount = int(charge.get("amount") or 0)
-    _ensure_payment(target, intent_id, amount, None)
-    events = _received(target, amount, charge.get("id"), None)
+    paid, tip = _without_tip(target, charge, int(charge.get("amount") or 0))
+    _ensure_payment(target, intent_id, paid, None).tip_cents = tip
+    events = _received(target, paid, charge.get("id"), None)
     listed = (charge.get("refunds") or {}).get("data")
     if listed is None:
         listed = [_unlisted_refund(target.payment, int(charge.get("amount_refunded") or 0))]
