@@ -29,7 +29,7 @@ RETRY_WINDOW = timedelta(hours=24)
 # After a rotation the previous secret keeps signing (a second v1) for this long.
 ROTATION_GRACE = timedelta(hours=24)
 ALL = "*"
-TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9]*(\.[a-z][a-z0-9_]*)+$")
+TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _WORD = re.compile(r"[A-Z][a-z0-9]*")
 LOCAL_RECEIVER = ipaddress.ip_address("127.0.0.1")
 
@@ -78,13 +78,27 @@ class Delivery(BaseModel):
 
 
 class Lane(BaseModel):
-    """How far one subscription has been sent one job's timeline (the timeline sort key of the
-    last event settled: delivered, failed, or not wanted)."""
+    """How far one subscription has been sent one timeline (the timeline sort key of the last
+    event settled: delivered, failed, or not wanted)."""
 
     subscription_id: str
-    job_id: str
+    lane_id: str
     cursor: str
     version: int | None = None
+
+
+def timeline_of(event: dict[str, Any]) -> dict[str, str] | None:
+    """Which timeline an event is in: its job's, or (an event of no job, such as a card saved)
+    its customer's own; None for an event of neither (the platform's)."""
+    if event.get("job_id"):
+        return {"job_id": event["job_id"]}
+    inner = event.get("data")
+    customer_id = inner.get("customer_id") if isinstance(inner, dict) else None
+    return {"customer_id": customer_id} if customer_id else None
+
+
+def lane_id(timeline: dict[str, str]) -> str:
+    return timeline.get("job_id") or f"customer-{timeline['customer_id']}"
 
 
 def tried(delivery: Delivery, status_code: int | None, error: str, now: datetime, scale: float):
@@ -106,10 +120,11 @@ def tried(delivery: Delivery, status_code: int | None, error: str, now: datetime
 
 
 def event_type(name: str) -> str:
-    """The timeline's `InvoicePaid` is the subscriber's `invoice.paid`; the first word names
-    the resource, the rest what happened (`JobStageChanged` → `job.stage_changed`)."""
+    """The timeline's `InvoicePaid` is the subscriber's `invoice.paid`: the last word is what
+    happened, the words before it what it happened to (`PaymentMethodSaved` →
+    `payment_method.saved`, `JobStageChanged` → `job_stage.changed`)."""
     words = [w.lower() for w in _WORD.findall(name)] or [name.lower()]
-    return words[0] if len(words) == 1 else f"{words[0]}.{'_'.join(words[1:])}"
+    return words[0] if len(words) == 1 else f"{'_'.join(words[:-1])}.{words[-1]}"
 
 
 def wants(events: list[str], type_: str) -> bool:

@@ -66,7 +66,8 @@ def _deliver(record: SQSRecord, waits: dict[str | None, float]) -> str:
     if "delivery_id" in message:
         wait = deliveries.deliver_replay(message["tenant_id"], message["delivery_id"])
     else:
-        wait = deliveries.drain(message["tenant_id"], message["subscription_id"], message["job_id"])
+        timeline = {k: message[k] for k in ("job_id", "customer_id") if message.get(k)}
+        wait = deliveries.drain(message["tenant_id"], message["subscription_id"], timeline)
     if wait is None:
         return "settled"
     waits[record.attributes.message_group_id] = wait

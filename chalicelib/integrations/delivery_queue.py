@@ -15,6 +15,7 @@ import math
 from functools import cache
 
 from chalicelib.config import get_settings
+from chalicelib.domain.outbound import lane_id
 from chalicelib.integrations.aws import client
 
 MAX_VISIBILITY = 12 * 3600  # SQS's limit for ChangeMessageVisibility
@@ -25,11 +26,14 @@ def queue_url() -> str:
     return client("sqs").get_queue_url(QueueName=get_settings().deliveries_queue_name)["QueueUrl"]
 
 
-def nudge_lane(tenant_id: str, subscription_id: str, job_id: str, event_id: str) -> None:
-    """Ask for the lane of (subscription, job) to be sent up to date; an event repeated by
-    the bus within SQS's 5-minute deduplication window is put only once."""
-    message = {"tenant_id": tenant_id, "subscription_id": subscription_id, "job_id": job_id}
-    _send(message, f"{tenant_id}.{subscription_id}.{job_id}", f"{subscription_id}.{event_id}")
+def nudge_lane(
+    tenant_id: str, subscription_id: str, timeline: dict[str, str], event_id: str
+) -> None:
+    """Ask for the lane of (subscription, timeline: a job's, or a customer's own) to be sent up
+    to date; an event the bus repeats within SQS's 5-minute deduplication window is put once."""
+    message = {"tenant_id": tenant_id, "subscription_id": subscription_id, **timeline}
+    group = f"{tenant_id}.{subscription_id}.{lane_id(timeline)}"
+    _send(message, group, f"{subscription_id}.{event_id}")
 
 
 def replay(tenant_id: str, delivery_id: str) -> None:

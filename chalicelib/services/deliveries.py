@@ -20,6 +20,7 @@ from chalicelib.domain import clock, outbound
 from chalicelib.domain.outbound import Delivery, Lane, Subscription
 from chalicelib.integrations import delivery_queue, outbound_http
 from chalicelib.logs import logger
+from chalicelib.store import customers as customer_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store import subscriptions as store
 
@@ -33,37 +34,36 @@ USER_AGENT = "Fieldline-Webhooks/1"
 def fan_out(detail: dict[str, Any]) -> int:
     """A bus event (its detail: the timeline event and tenant): nudge the lane of each
     subscription that wants it; returns how many."""
-    tenant_id, job_id = detail.get("tenant_id"), detail.get("job_id")
-    if not (tenant_id and job_id):
-        return 0  # not a job's timeline event (a platform event; a customer's own event)
+    tenant_id, timeline = detail.get("tenant_id"), outbound.timeline_of(detail)
+    if not (tenant_id and timeline):
+        return 0  # not a tenant's timeline event (a platform event, such as a reconciliation's)
     type_ = outbound.event_type(detail["type"])
     wanting = [s for s in store.list_subscriptions(tenant_id) if outbound.wants(s.events, type_)]
     for subscription in wanting:
-        delivery_queue.nudge_lane(
-            tenant_id, subscription.subscription_id, job_id, detail["event_id"]
-        )
+        subscription_id = subscription.subscription_id
+        delivery_queue.nudge_lane(tenant_id, subscription_id, timeline, detail["event_id"])
     return len(wanting)
 
 
-def drain(tenant_id: str, subscription_id: str, job_id: str) -> float | None:
-    """Send the lane up to date; the seconds until its head may be retried, or None when
-    nothing is left waiting."""
+def drain(tenant_id: str, subscription_id: str, timeline: dict[str, str]) -> float | None:
+    """Send the lane (a job's timeline, or a customer's own) up to date; the seconds until its
+    head may be retried, or None when nothing is left waiting."""
     subscription = store.get_subscription(tenant_id, subscription_id)
     if subscription is None:
         return None  # deleted: nothing more goes out
-    lane = store.get_lane(tenant_id, subscription_id, job_id) or Lane(
+    lane = store.get_lane(tenant_id, subscription_id, outbound.lane_id(timeline)) or Lane(
         subscription_id=subscription_id,
-        job_id=job_id,
+        lane_id=outbound.lane_id(timeline),
         cursor=store.started_at(subscription.created_at),
     )
     start, deadline = lane.cursor, time.monotonic() + DRAIN_SECONDS
     try:
         while True:
-            events = store.timeline_after(tenant_id, job_id, lane.cursor, PAGE)
+            events = store.timeline_after(tenant_id, timeline, lane.cursor, PAGE)
             for sort_key, event in events:
                 if time.monotonic() > deadline:
                     return 0.0  # more to send: the message comes straight back
-                wait = _settle(tenant_id, subscription, sort_key, event)
+                wait = _settle(tenant_id, subscription, timeline, sort_key, event)
                 if wait is not None:
                     return wait
                 lane.cursor = sort_key
@@ -111,35 +111,46 @@ def attempt(tenant_id: str, subscription: Subscription, delivery: Delivery) -> f
     return None
 
 
-def _settle(tenant_id: str, subscription: Subscription, sort_key: str, event: dict):
+def _settle(tenant_id: str, subscription: Subscription, timeline: dict, sort_key: str, event: dict):
     type_ = outbound.event_type(event["type"])
     if not outbound.wants(subscription.events, type_):
         return None
     delivery_id = _delivery_id(subscription.subscription_id, event["event_id"])
     delivery = store.get_delivery(tenant_id, delivery_id) or store.create_delivery(
-        tenant_id, _new_delivery(tenant_id, subscription, delivery_id, sort_key, event)
+        tenant_id, _new_delivery(tenant_id, subscription, delivery_id, timeline, sort_key, event)
     )
     return attempt(tenant_id, subscription, delivery)
 
 
 def _new_delivery(
-    tenant_id: str, subscription: Subscription, delivery_id: str, sort_key: str, event: dict
+    tenant_id: str,
+    subscription: Subscription,
+    delivery_id: str,
+    timeline: dict,
+    sort_key: str,
+    event: dict,
 ) -> Delivery:
-    job_id = event["job_id"]
-    sequence = store.timeline_position(tenant_id, job_id, sort_key)
-    job = job_store.get_job(tenant_id, job_id)
-    resources = {"job": job.model_dump(mode="json", exclude={"version"}) if job else None}
-    document = outbound.payload(event, sequence, resources)
+    sequence = store.timeline_position(tenant_id, timeline, sort_key)
+    document = outbound.payload(event, sequence, _resources(tenant_id, timeline))
     return Delivery(
         delivery_id=delivery_id,
         subscription_id=subscription.subscription_id,
         event_id=event["event_id"],
-        job_id=job_id,
+        job_id=timeline.get("job_id"),
         type=document["type"],
         sequence=sequence,
         created_at=clock.now(),
         payload=document,
     )
+
+
+def _resources(tenant_id: str, timeline: dict) -> dict[str, Any]:
+    """What the event is about, as it is now: the job, or the customer of a customer's event."""
+    if timeline.get("job_id"):
+        job = job_store.get_job(tenant_id, timeline["job_id"])
+        return {"job": job.model_dump(mode="json", exclude={"version"}) if job else None}
+    customer = customer_store.get_customer(tenant_id, timeline["customer_id"])
+    return {"customer": customer.model_dump(mode="json", exclude={"version"}) if customer else None}
 
 
 def _delivery_id(subscription_id: str, event_id: str) -> str:

@@ -118,12 +118,12 @@ def list_deliveries(tenant_id: str, subscription_id: str, cursor: str | None, li
 # --- lanes -----------------------------------------------------------------------------------
 
 
-def get_lane(tenant_id: str, subscription_id: str, job_id: str) -> Lane | None:
-    return get(keys.delivery_lane(tenant_id, subscription_id, job_id), Lane)
+def get_lane(tenant_id: str, subscription_id: str, lane_id: str) -> Lane | None:
+    return get(keys.delivery_lane(tenant_id, subscription_id, lane_id), Lane)
 
 
 def save_lane(tenant_id: str, lane: Lane) -> Lane:
-    key = keys.delivery_lane(tenant_id, lane.subscription_id, lane.job_id)
+    key = keys.delivery_lane(tenant_id, lane.subscription_id, lane.lane_id)
     return _save(record(key, "delivery_lane", tenant_id, lane), lane)
 
 
@@ -135,9 +135,18 @@ def _save(item: Item, entity: E) -> E:
     return entity
 
 
-def timeline_after(tenant_id: str, job_id: str, cursor: str, limit: int) -> list[tuple[str, dict]]:
-    """The job's timeline events after `cursor` (a sort key), oldest first, with their keys."""
-    pk = keys.job_partition(tenant_id, job_id)
+def timeline_partition(tenant_id: str, timeline: dict[str, str]) -> str:
+    """A job's collection, or a customer's (where a customer's own events are)."""
+    if timeline.get("job_id"):
+        return keys.job_partition(tenant_id, timeline["job_id"])
+    return keys.customer(tenant_id, timeline["customer_id"]).pk
+
+
+def timeline_after(
+    tenant_id: str, timeline: dict[str, str], cursor: str, limit: int
+) -> list[tuple[str, dict]]:
+    """The timeline's events after `cursor` (a sort key), oldest first, with their keys."""
+    pk = timeline_partition(tenant_id, timeline)
     with translate_errors():
         items = Item.query(
             pk,
@@ -148,9 +157,9 @@ def timeline_after(tenant_id: str, job_id: str, cursor: str, limit: int) -> list
         return [(item.sk, item.data.as_dict()) for item in items]
 
 
-def timeline_position(tenant_id: str, job_id: str, sort_key: str) -> int:
-    """The event's place in the job's timeline, from 1: its `sequence`."""
-    pk = keys.job_partition(tenant_id, job_id)
+def timeline_position(tenant_id: str, timeline: dict[str, str], sort_key: str) -> int:
+    """The event's place in its timeline, from 1: its `sequence`."""
+    pk = timeline_partition(tenant_id, timeline)
     with translate_errors():
         return Item.count(pk, Item.sk.between(keys.TIMELINE_PREFIX, sort_key), consistent_read=True)
 

@@ -19,7 +19,8 @@ START = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
     [
         ("InvoicePaid", "invoice.paid"),
         ("LeadCreated", "lead.created"),
-        ("JobStageChanged", "job.stage_changed"),
+        ("JobStageChanged", "job_stage.changed"),
+        ("PaymentMethodSaved", "payment_method.saved"),
         ("TechnicianAssigned", "technician.assigned"),
     ],
 )

@@ -196,3 +196,24 @@ def test_a_receiver_that_never_answers_2xx_is_marked_failed_after_the_window(
     (delivery,) = owner.get(path).data["items"]
     assert delivery["last_status_code"] == 503 and delivery["attempts"] >= 2
     assert delivery["next_attempt_at"] is None
+
+
+def test_a_customers_own_event_arrives_with_the_customer(deliver, receiver, owner):
+    from chalicelib.domain.timeline import customer_event
+    from chalicelib.store import cards
+    from chalicelib.store.db import Transaction
+    from tests.integration.helpers import CUSTOMER
+
+    hooks = receiver()
+    subscribe(owner, hooks.url, ["payment_method.saved"])
+    customer = owner.post("/customers", CUSTOMER).data
+    # A card saved on file is an event of the customer's, in no job (as services/cards writes it)
+    saved = customer_event(customer["id"], "PaymentMethodSaved", "customer", last4="4242")
+    tx = Transaction()
+    tx.put(cards.event_item(owner.tenant_id, customer["id"], saved))
+    tx.commit()
+    deliver(lambda: len(hooks.requests) >= 1)
+    (body,) = hooks.accepted()
+    assert (body["type"], body["job_id"], body["sequence"]) == ("payment_method.saved", None, 1)
+    assert body["data"]["customer"]["customer_id"] == customer["id"]
+    assert body["data"]["event"]["data"]["last4"] == "4242"
