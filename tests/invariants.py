@@ -319,6 +319,8 @@ def scope_is_billed_once(job_id: str, items: dict) -> list[str]:
             problems.append(
                 f"{name} credits {line.get('credits_invoice_id')}, which is no live invoice"
             )
+        elif sent_at is not None and credited["status"] == "draft":
+            problems.append(f"{name} went out crediting draft invoice {credited['invoice_id']}")
         elif line["amount_cents"] + line["tax_cents"] != -credited["total_cents"]:
             problems.append(
                 f"{name} credits {line['amount_cents'] + line['tax_cents']} for invoice "

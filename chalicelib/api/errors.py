@@ -28,6 +28,8 @@ CODES: dict[str, str] = {
     "illegal_transition": "409: the object's status does not allow this (a paid job cancelled, "
     "a sent invoice edited, ...)",
     "double_booking": "409: a technician is already booked then (`details` names the visit)",
+    "advance_unsent": "409: a final invoice cannot go out while a deposit or progress invoice it "
+    "credits is a draft (`details` names them): send or void those first",
     "already_invoiced": "409: the job already has a final invoice, or the deposit its invoice",
     "number_taken": "409: another business holds that texting number",
     "stripe_account_taken": "409: another business holds that Stripe account",

@@ -122,6 +122,25 @@ def reprice_final(
     )
 
 
+def check_sendable(invoice: Invoice, invoices: list[Invoice]) -> None:
+    """A final goes out only once every advance it credits is sent (or voided).
+
+    A final crediting a draft would promise the customer a credit for a bill they never got;
+    if the job were then closed, the draft could no longer be sent and its amount would be
+    billed nowhere.
+    """
+    if invoice.kind != "final":
+        return
+    drafts = [advance for advance in advances(invoices) if advance.status == "draft"]
+    if drafts:
+        raise Conflict(
+            f"the {drafts[0].kind} invoice this final credits is still a draft: send or void it "
+            "first",
+            code="advance_unsent",
+            details=[{"invoice_id": draft.invoice_id, "kind": draft.kind} for draft in drafts],
+        )
+
+
 def check_voidable(invoice: Invoice, invoices: list[Invoice]) -> None:
     """An invoice a sent final credits can't be voided: the customer was charged less for it."""
     final = final_for(invoices)

@@ -280,6 +280,7 @@ def send(caller: Caller, job_id: str, invoice_id: str) -> dict[str, Any]:
             raise Conflict(f"a {invoice.status} invoice cannot be sent", code="illegal_transition")
         if not books.job.is_open:
             raise Conflict(f"job is {books.job.stage}", code="illegal_transition")
+        ledger.check_sendable(invoice, books.invoices)
         return books, invoice
 
     sendable()  # refused before a number is taken: only a race can hand one back

@@ -130,6 +130,28 @@ def test_a_deposit_paid_after_the_work_is_not_the_job_paid(owner):
     assert _shown(owner, job["id"])["stage"] == "paid"
 
 
+def test_a_final_waits_until_the_deposit_it_credits_is_sent(owner):
+    # Given a deposit invoice written but still a draft, and the final that credits it
+    job = _job(owner)
+    approve_quote(owner, job["id"], THOUSAND, deposit_percent=25)
+    deposit = invoice(owner, job["id"], kind="deposit", send=False)
+    given_work_completed(owner, job["id"])
+    final = invoice(owner, job["id"], kind="final", send=False)
+    # When the office sends the final first, it is refused, naming the draft to send first
+    path = f"/jobs/{job['id']}/invoices/{final['id']}/send"
+    refused = owner.post(path)
+    assert refused.status_code == 409, refused.body
+    assert refused.data["error"]["code"] == "advance_unsent"
+    assert refused.data["error"]["details"] == [{"invoice_id": deposit["id"], "kind": "deposit"}]
+    # Then once the deposit is sent the final goes out, and the two bill the quote once
+    sent = owner.post(f"/jobs/{job['id']}/invoices/{deposit['id']}/send")
+    assert sent.status_code == 200, sent.body
+    assert owner.post(path).status_code == 200
+    shown = _shown(owner, job["id"])
+    assert shown["stage"] == "invoiced"
+    assert sum(i["total_cents"] for i in shown["invoices"]) == 100000
+
+
 def test_a_follow_up_visit_can_be_booked_and_reported_on_a_paid_job(owner):
     # Given a paid job
     job = _job(owner)
