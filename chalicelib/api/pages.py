@@ -15,7 +15,7 @@ from chalice import Response
 from chalicelib.api.http import Api
 from chalicelib.domain.errors import FieldlineError, NotFound
 from chalicelib.logs import logger
-from chalicelib.pages import booking, cards, invoice, quote, render, visit
+from chalicelib.pages import booking, cards, invitation, invoice, quote, render, visit
 
 api = Api(__name__, "customer pages")
 
@@ -100,6 +100,20 @@ def invoice_page(request, token: str):
 def cards_page(request, token: str):
     """The customer saves a card on file (Stripe.js, a SetupIntent on the business's account)."""
     return cards.show(token)
+
+
+@api.route("/p/invitations/{token}", "GET", roles=None, raw=True)
+@_always_html("../")
+def invitation_page(request, token: str):
+    """Someone invited to the team: who invites them as what; one button to accept."""
+    return invitation.show(token)
+
+
+@api.route("/p/invitations/{token}/accept", "POST", roles=None, raw=True, content_types=FORM)
+@_always_html("../../")
+def accept_invitation_form(request, token: str):
+    """Form post: accept the invitation (the login is made), then how to sign in."""
+    return invitation.accept(token)
 
 
 @api.route("/p/visits/{token}", "GET", roles=None, raw=True)

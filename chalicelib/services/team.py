@@ -78,7 +78,7 @@ def accept_link(tenant_id: str, invitation: Invitation) -> str:
         expires_at=invitation.expires_at,
     )
     token = links.sign(claims, stage_settings().link_secrets)
-    return f"{stage_settings().public_base_url}/public/invitations/{token}"
+    return f"{stage_settings().public_base_url}/p/invitations/{token}"
 
 
 def _deliver(tenant, invitation: Invitation, link: str) -> None:

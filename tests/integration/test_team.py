@@ -4,6 +4,7 @@ once; in deployed stages the same flow makes Cognito users (the adapter on moto'
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -91,6 +92,26 @@ def test_an_invited_technician_accepts_once_and_sees_only_their_day(owner, clien
     assert as_sam.get(f"/jobs/{elis_job['id']}").status_code == 404
     assert as_sam.get("/team").status_code == 403
     assert as_sam.get(f"/dispatch/board?date={DAY}").status_code == 403
+
+
+def test_the_texted_link_opens_a_page_that_accepts_once(owner, client):
+    invited = owner.post(
+        "/team/invitations", {"name": "Olive <b>Ong</b>", "phone": "312-555-0190", "role": "office"}
+    )
+    path = urlsplit(invited.data["accept_url"]).path
+    assert path.startswith("/p/invitations/")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    shown = client.http.get(path)
+    accepted = client.http.post(f"{path}/accept", headers=form, body=b"")
+    again = client.http.post(f"{path}/accept", headers=form, body=b"")
+
+    assert shown.status_code == 200 and b"Accept the invitation" in shown.body
+    assert b"Olive &lt;b&gt;Ong&lt;/b&gt;" in shown.body  # what a person typed stays text
+    assert accepted.status_code == 200 and b"Welcome to Acme Plumbing" in accepted.body
+    assert again.status_code == 409 and b"already accepted" in again.body
+    assert client.http.get(path).status_code == 409
+    assert client.http.get(path + "x").status_code == 404
 
 
 def test_a_deactivated_users_token_is_refused_on_the_next_request(owner, client):
