@@ -152,6 +152,24 @@ def book_form(request, slug: str):
     return booking.book(slug, request.raw_body, _source_ip(request))
 
 
+@api.route("/p/plans/{token}", "GET", roles=None, raw=True)
+@_always_html("../")
+def plan_page(request, token: str):
+    """The customer's service plan: price, next bill; cancel it."""
+    from chalicelib.pages import plan
+
+    return plan.show(token)
+
+
+@api.route("/p/plans/{token}/cancel", "POST", roles=None, raw=True, content_types=FORM)
+@_always_html("../../")
+def cancel_plan_form(request, token: str):
+    """Form post: the customer cancels their plan, then 303 back to the plan page."""
+    from chalicelib.pages import plan
+
+    return plan.cancel(token)
+
+
 @api.route("/p/static/{filename}", "GET", roles=None, raw=True)
 def static_file(request, filename: str):
     """The pages' stylesheet and scripts, cached by content hash."""

@@ -99,7 +99,7 @@ class EnrolmentList(Out):
     items: list[EnrolmentOut]
 
 
-class CancelIn(Strict):
+class EnrolmentCancelIn(Strict):
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -164,11 +164,11 @@ def get_enrolment(customer_id: str, enrolment_id: str):
     "/customers/{customer_id}/plans/{enrolment_id}/cancel",
     "POST",
     roles=STAFF,
-    body=CancelIn,
+    body=EnrolmentCancelIn,
     response=EnrolmentOut,
 )
 def cancel_enrolment(
-    customer_id: str, enrolment_id: str, body: CancelIn, if_match: int | None = None
+    customer_id: str, enrolment_id: str, body: EnrolmentCancelIn, if_match: int | None = None
 ):
     """Nothing more is billed and the plan's job is cancelled with its open visits; invoices
     already sent stay owed."""

@@ -4,9 +4,9 @@ typed in)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from chalicelib.api.http import Api, caller
 from chalicelib.api.schemas import Out, Patch, Strict
@@ -39,6 +39,9 @@ class DunningStepOut(Out):
     channel: Channel
 
 
+RetryDay = Annotated[int, Field(ge=1, le=60)]
+
+
 class SettingsPatch(Patch):
     """Only the contact details, the logo, the texting number and the Stripe account can be
     cleared (null); every other setting always has a value."""
@@ -66,7 +69,20 @@ class SettingsPatch(Patch):
     reminder_hours_before: int = Field(None, ge=1, le=168)
     quiet_hours: QuietHoursIn = None
     dunning_policy: list[DunningStepIn] = Field(None, max_length=12, description="[] for none")
+    plan_retry_days: list[RetryDay] = Field(
+        None,
+        max_length=10,
+        description="Service plans' autopay: days after a failed billing date to charge again, "
+        "increasing; after the last failure the plan is paused ([] pauses at once)",
+    )
     twilio_from_number: str | None = Field(None, max_length=32)
+
+    @field_validator("plan_retry_days")
+    @classmethod
+    def _increasing(cls, days: list[int]) -> list[int]:
+        if any(later <= earlier for earlier, later in zip(days, days[1:], strict=False)):
+            raise ValueError("retry days increase: e.g. [1, 3, 7]")
+        return days
 
 
 class SettingsOut(Out):
@@ -84,6 +100,7 @@ class SettingsOut(Out):
     reminder_hours_before: int
     quiet_hours: QuietHours
     dunning_policy: list[DunningStepOut]
+    plan_retry_days: list[int] = Field(description="Service plans' autopay retries (days)")
     twilio_from_number: str | None
     stripe_account_id: str | None = Field(
         description="Read only: made by POST /settings/stripe/onboarding"

@@ -207,6 +207,7 @@ def _record(
             "PlanPaymentFailed",
             BILLING,
             invoice_id=enrolment.open_invoice_id,
+            intent_id=result.intent_id if result else None,
             reason=failed,
             decline_code=result.decline_code if result else None,
             attempt=enrolment.failed_attempts,

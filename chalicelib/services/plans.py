@@ -20,9 +20,10 @@ from chalicelib.domain.callers import CUSTOMER, Caller
 from chalicelib.domain.errors import Invalid, NotFound
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.plans import Enrolment, Plan
+from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import event
 from chalicelib.domain.visits import Tally
-from chalicelib.services import closing, customers, jobs, scheduling, tenants
+from chalicelib.services import checklists, closing, customers, jobs, scheduling, tenants
 from chalicelib.services.common import check_version, found, retrying
 from chalicelib.store import jobs as job_store
 from chalicelib.store import plans as store
@@ -141,6 +142,10 @@ def _start_visits(
             "duration_minutes": plan.visit_duration_minutes,
         },
     )
+    if plan.checklist:
+        items = [{"id": f"item-{n}", "label": label} for n, label in enumerate(plan.checklist, 1)]
+        for visit in visits:  # what each visit covers (the series' later visits start without)
+            checklists.define(caller, enrolment.job_id, visit.visit_id, items)
     if visits:
 
         def attempt() -> None:
@@ -237,9 +242,14 @@ def _from_link(token: str) -> tuple[Caller, Enrolment]:
     return customer, enrolment
 
 
-def public_view(token: str) -> dict[str, Any]:
+def opened(token: str) -> tuple[Tenant, Enrolment]:
+    """The business and the enrolment behind a customer's plan link (404 for anything else)."""
     customer, enrolment = _from_link(token)
-    tenant = tenants.get_settings(customer)
+    return tenants.get_settings(customer), enrolment
+
+
+def public_view(token: str) -> dict[str, Any]:
+    tenant, enrolment = opened(token)
     return {
         "business_name": tenant.name,
         "plan_name": enrolment.plan_name,

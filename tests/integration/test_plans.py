@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.integration.helpers import CUSTOMER, Api
-from tests.integration.stripe_helpers import deliver, event, intent
+from tests.integration.stripe_helpers import deliver, event, intent, sample
 from tests.integration.test_cards import _save_card_through_the_page
 
 CHICAGO = ZoneInfo("America/Chicago")  # the test tenant's zone
@@ -52,6 +52,19 @@ def _enrolled(owner: Api, card: str = "4242424242424242", **plan) -> tuple[dict,
     )
     assert enrolled.status_code == 201, enrolled.body
     return customer, enrolled.data, start
+
+
+def _manual_enrolment(owner: Api, days_ahead: int) -> tuple[dict, dict, date]:
+    """An enrolment in a plan without autopay (no card needed), starting some days ahead."""
+    plan = owner.post("/service-plans", {**MONTHLY, "autopay": False}).data
+    customer = _customer(owner)
+    start = datetime.now(CHICAGO).date() + timedelta(days=days_ahead)
+    made = owner.post(
+        f"/customers/{customer['id']}/plans",
+        {"plan_id": plan["id"], "start_date": start.isoformat()},
+    )
+    assert made.status_code == 201, made.body
+    return customer, made.data, start
 
 
 def _run(owner: Api, on: date) -> dict[str, int]:
@@ -101,12 +114,13 @@ def _month_later(day: date, months: int) -> date:
 
 def test_a_monthly_plan_is_billed_and_paid_by_autopay_for_two_months(owner):
     # Given a customer with a card on file enrolled in a $19/month plan with autopay
-    customer, enrolment, start = _enrolled(owner)
+    customer, enrolment, start = _enrolled(owner, checklist=["Replace filter", "Check coil"])
     assert enrolment["status"] == "active" and enrolment["next_bill_on"] == start.isoformat()
     job = owner.get(f"/jobs/{enrolment['job_id']}").data
     assert job["source"] == "plan" and job["stage"] == "approved"
     visits = owner.get(f"/jobs/{job['id']}/visits").data["items"]
     assert visits and all(not v["technician_ids"] for v in visits)  # waiting for dispatch
+    assert [i["label"] for i in visits[0]["checklist"]] == ["Replace filter", "Check coil"]
 
     for month in (0, 1):
         # When the billing date comes (the schedule's run) and Stripe reports the charge paid
@@ -297,13 +311,7 @@ def test_a_bad_rule_is_refused_and_another_tenant_sees_nothing(owner, other_owne
 @pytest.mark.parametrize("by", ["office", "customer"])
 def test_a_plan_is_cancelled_by_the_office_or_from_the_customers_link(owner, by):
     # Given an enrolment (a manual-pay plan: no card needed)
-    plan = owner.post("/service-plans", {**MONTHLY, "autopay": False}).data
-    customer = _customer(owner)
-    start = datetime.now(CHICAGO).date() + timedelta(days=3)
-    enrolment = owner.post(
-        f"/customers/{customer['id']}/plans",
-        {"plan_id": plan["id"], "start_date": start.isoformat()},
-    ).data
+    customer, enrolment, start = _manual_enrolment(owner, days_ahead=3)
 
     # When the office cancels it, or the customer from the link in their texts
     if by == "office":
@@ -328,3 +336,92 @@ def test_a_plan_is_cancelled_by_the_office_or_from_the_customers_link(owner, by)
     assert owner.get(f"/jobs/{enrolment['job_id']}").data["stage"] == "cancelled"
     visits = owner.get(f"/jobs/{enrolment['job_id']}/visits").data["items"]
     assert all(v["status"] == "cancelled" for v in visits)
+
+
+def test_a_card_whose_bank_wants_authentication_off_session_goes_past_due(owner):
+    # Given a card that asks for authentication on every charge (Stripe's 4000002760003184)
+    customer, enrolment, start = _enrolled(owner, card="4000002760003184")
+
+    # When autopay charges it with the customer away
+    _run(owner, start)
+
+    # Then Stripe's answer (authentication_required, the intent left without a method) is a
+    # failure like a decline: past due, the card link texted
+    now = _enrolment(owner, enrolment)
+    assert (now["status"], now["last_failure"]) == ("past_due", "authentication_required")
+    assert any("could not charge your card" in t for t in _texts(owner, customer))
+    [failed] = [
+        e for e in _timeline(owner, enrolment["job_id"]) if e["type"] == "PlanPaymentFailed"
+    ]
+    assert intent(failed["data"]["intent_id"])["status"] == "requires_payment_method"
+
+
+def test_a_dispute_on_a_plan_invoice_pauses_the_plan(owner):
+    # Given a plan paid this month by autopay
+    _, enrolment, start = _enrolled(owner)
+    _run(owner, start)
+    paid = intent(_intents(owner, enrolment["job_id"])[-1])
+    _stripe_pays(owner, paid["id"])
+
+    # When the customer's bank opens a dispute on that payment
+    dispute = sample("charge.dispute.created")["data"]["object"]
+    dispute |= {"payment_intent": paid["id"], "charge": paid["latest_charge"]["id"]}
+    dispute |= {"amount": 1900, "currency": "usd", "status": "needs_response"}
+    assert deliver(owner, event("charge.dispute.created", dispute)).status_code == 200
+
+    # Then the plan is paused (nothing more is billed) and its upcoming visits are flagged
+    now = _enrolment(owner, enrolment)
+    assert (now["status"], now["paused_reason"]) == ("paused", "disputed")
+    visits = owner.get(f"/jobs/{enrolment['job_id']}/visits").data["items"]
+    upcoming = [v for v in visits if v["start"] > datetime.now(UTC).isoformat()]
+    assert upcoming and all("plan_paused" in v["flags"] for v in upcoming)
+
+
+def test_a_yearly_plan_is_announced_two_weeks_before_it_renews(owner):
+    # Given a yearly plan billed and paid for its first year
+    customer, enrolment, start = _enrolled(
+        owner, billing_interval="year", price_cents=22800, visit_rule="RRULE:FREQ=YEARLY"
+    )
+    _run(owner, start)
+    _stripe_pays(owner, _intents(owner, enrolment["job_id"])[-1])
+    renews = _month_later(start, 12)
+
+    # When the days before the renewal pass
+    _run(owner, renews - timedelta(days=15))
+    assert not any("renews on" in t for t in _texts(owner, customer))
+    _run(owner, renews - timedelta(days=14))
+    _run(owner, renews - timedelta(days=13))
+
+    # Then the customer was told once, with the date, the price and their plan's link
+    [notice] = [t for t in _texts(owner, customer) if "renews on" in t]
+    assert f"renews on {renews:%b} {renews.day} for $228.00" in notice
+    assert "/p/plans/" in notice
+    assert len(_plan_invoices(owner, enrolment["job_id"])) == 1
+
+
+def test_the_plan_page_shows_the_plan_and_cancels_it_from_a_form(owner):
+    # Given the link in a customer's plan texts
+    from chalicelib.services import plans
+    from chalicelib.store import plans as store
+
+    customer, made, start = _manual_enrolment(owner, days_ahead=1)
+    kept = store.get_enrolment(owner.tenant_id, customer["id"], made["id"])
+    token = plans.link_for(owner.tenant_id, kept).rsplit("/", 1)[1]
+    browser = Api(owner.client, "")
+
+    # When the customer opens it, then presses "Cancel my plan"
+    shown = browser.client.http.get(f"/p/plans/{token}")
+    posted = browser.client.http.post(
+        f"/p/plans/{token}/cancel",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"",
+    )
+    after = browser.client.http.get(f"/p/plans/{token}")
+
+    # Then the page showed the price and next bill, and after the post says it is cancelled
+    assert shown.status_code == 200 and b"$19.00 a month" in shown.body
+    assert f"{start:%b} {start.day}, {start.year}".encode() in shown.body
+    assert posted.status_code == 303 and posted.headers["Location"] == f"../{token}"
+    assert b"This plan is cancelled" in after.body
+    assert _enrolment(owner, made)["status"] == "cancelled"
+    assert browser.client.http.get(f"/p/plans/{token}x").status_code == 404

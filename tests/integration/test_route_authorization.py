@@ -77,6 +77,19 @@ SAMPLE_BODIES = {
     "ItemIn": {"kind": "material", "name": "PEX pipe", "unit_price_cents": 125},
     "ItemPatch": {"name": "PEX pipe (ft)"},
     "SubscriptionIn": {"url": "http://127.0.0.1:9/hooks", "events": ["*"]},
+    "PlanIn": {
+        "name": "Tune-up club",
+        "visit_rule": "RRULE:FREQ=MONTHLY;INTERVAL=6",
+        "visit_duration_minutes": 60,
+        "price_cents": 1900,
+        "billing_interval": "month",
+        "autopay": False,
+    },
+    "EnrolIn": {
+        "plan_id": "{plan_id}",
+        "start_date": (SOON + timedelta(days=1)).date().isoformat(),
+    },
+    "EnrolmentCancelIn": {"reason": "moving away"},
 }
 
 
@@ -143,6 +156,12 @@ def owners_objects(owner):
     proposal = owner.post("/dispatch/optimize", SAMPLE_BODIES["OptimizeIn"])
     if proposal.status_code == 202:
         ids["proposal_id"] = proposal.data["id"]
+    ids["plan_id"] = owner.post("/service-plans", SAMPLE_BODIES["PlanIn"]).data["id"]
+    enrolment = owner.post(
+        f"/customers/{customer['id']}/plans", _with_ids(SAMPLE_BODIES["EnrolIn"], ids)
+    )
+    if enrolment.status_code == 201:
+        ids["enrolment_id"] = enrolment.data["id"]
     return ids
 
 

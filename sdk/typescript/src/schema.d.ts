@@ -1472,40 +1472,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/webhooks/twilio/sms": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** An inbound text (Twilio messaging webhook); replies with TwiML. */
-        post: operations["inbound_sms"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/webhooks/twilio/status": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** A delivery status callback for a text we sent. */
-        post: operations["message_status"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/webhooks/subscriptions": {
         parameters: {
             query?: never;
@@ -1604,6 +1570,40 @@ export interface paths {
          * @description Roles: owner
          */
         post: operations["replay_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/sms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An inbound text (Twilio messaging webhook); replies with TwiML. */
+        post: operations["inbound_sms"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A delivery status callback for a text we sent. */
+        post: operations["message_status"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2068,6 +2068,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/p/invitations/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Someone invited to the team: who invites them as what; one button to accept. */
+        get: operations["invitation_page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/p/invitations/{token}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Form post: accept the invitation (the login is made), then how to sign in. */
+        post: operations["accept_invitation_form"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/p/visits/{token}": {
         parameters: {
             query?: never;
@@ -2131,6 +2165,40 @@ export interface paths {
         put?: never;
         /** Form post (service_id, start, name, phone, email?, address): book, then 303 to the */
         post: operations["book_form"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/p/plans/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's service plan: price, next bill; cancel it. */
+        get: operations["plan_page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/p/plans/{token}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Form post: the customer cancels their plan, then 303 back to the plan page. */
+        post: operations["cancel_plan_form"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2570,6 +2638,11 @@ export interface components {
             horizon_days: number;
             service_area: components["schemas"]["ServiceAreaOut"];
         };
+        /** CancelIn */
+        CancelIn: {
+            /** Reason */
+            reason?: string | null;
+        };
         /** CardIn */
         CardIn: {
             /** Number */
@@ -2935,6 +3008,11 @@ export interface components {
              */
             window_end_time?: string | null;
         };
+        /** EnrolmentCancelIn */
+        EnrolmentCancelIn: {
+            /** Reason */
+            reason: string;
+        };
         /** EnrolmentList */
         EnrolmentList: {
             /** Items */
@@ -3030,6 +3108,7 @@ export interface components {
              *     - `version_conflict`: 409: the object changed since it was read (a stale `If-Match`, or a write that lost a race): reload, then retry; `details` holds `current_version`
              *     - `illegal_transition`: 409: the object's status does not allow this (a paid job cancelled, a sent invoice edited, ...)
              *     - `double_booking`: 409: a technician is already booked then (`details` names the visit)
+             *     - `advance_unsent`: 409: a final invoice cannot go out while a deposit or progress invoice it credits is a draft (`details` names them): send or void those first
              *     - `already_invoiced`: 409: the job already has a final invoice, or the deposit its invoice
              *     - `number_taken`: 409: another business holds that texting number
              *     - `stripe_account_taken`: 409: another business holds that Stripe account
@@ -3089,9 +3168,9 @@ export interface components {
              *     - `card_declined`: 422: the card was declined (local stage card form)
              *     - `invalid_card`: 422: the card's number, expiry or CVC is wrong (local stage card form)
              *     - `stripe_refused`: 422: Stripe refused the operation (its reason in `message`)
+             *     - `unsafe_webhook_url`: 422: a webhook receiver that is not https on a public address (private, loopback, link-local and metadata addresses are refused)
              *     - `too_many_requests`: 429: over the stage's request rate: wait `Retry-After` seconds
              *     - `rate_limited`: 429: too many online bookings from this address or phone: wait `Retry-After` seconds
-             *     - `unsafe_webhook_url`: 422: a webhook receiver that is not https on a public address (private, loopback, link-local and metadata addresses are refused)
              *     - `internal_error`: 500: a bug on our side
              *     - `gateway_timeout`: 504: the request took longer than the gateway waits (29 s); it may have taken effect: retry with the same `Idempotency-Key`
              *     - `upstream_unavailable`: 503: an upstream service is unavailable; nothing was changed
@@ -3106,7 +3185,7 @@ export interface components {
              *     - `no_workflow`: 503: the stage has no workflow for this configured
              * @enum {string}
              */
-            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "invitation_accepted" | "login_exists" | "already_clocked_in" | "not_clocked_in" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "unrecognized_columns" | "too_many_rows" | "export_too_large" | "amount_too_large" | "invalid_amount" | "invalid_tip" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "no_saved_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "invitation_expired" | "own_account" | "invalid_time_entry" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "too_many_requests" | "rate_limited" | "unsafe_webhook_url" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
+            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "advance_unsent" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "invitation_accepted" | "login_exists" | "already_clocked_in" | "not_clocked_in" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "unrecognized_columns" | "too_many_rows" | "export_too_large" | "amount_too_large" | "invalid_amount" | "invalid_tip" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "no_saved_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "invitation_expired" | "own_account" | "invalid_time_entry" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "unsafe_webhook_url" | "too_many_requests" | "rate_limited" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
             /**
              * Message
              * @description For a person; may change
@@ -5469,6 +5548,11 @@ export interface components {
             quiet_hours: components["schemas"]["QuietHours"];
             /** Dunning Policy */
             dunning_policy: components["schemas"]["DunningStepOut"][];
+            /**
+             * Plan Retry Days
+             * @description Service plans' autopay retries (days)
+             */
+            plan_retry_days: number[];
             /** Twilio From Number */
             twilio_from_number: string | null;
             /**
@@ -5530,6 +5614,11 @@ export interface components {
              * @description [] for none
              */
             dunning_policy?: components["schemas"]["DunningStepIn"][];
+            /**
+             * Plan Retry Days
+             * @description Service plans' autopay: days after a failed billing date to charge again, increasing; after the last failure the plan is paused ([] pauses at once)
+             */
+            plan_retry_days?: number[];
             /** Twilio From Number */
             twilio_from_number?: string | null;
         };
@@ -6254,16 +6343,6 @@ export interface components {
         VoidIn: {
             /** Reason */
             reason: string;
-        };
-        /** CancelIn */
-        chalicelib__api__plans__CancelIn: {
-            /** Reason */
-            reason: string;
-        };
-        /** CancelIn */
-        chalicelib__api__visits__CancelIn: {
-            /** Reason */
-            reason?: string | null;
         };
     };
     responses: {
@@ -7294,7 +7373,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["chalicelib__api__plans__CancelIn"];
+                "application/json": components["schemas"]["EnrolmentCancelIn"];
             };
         };
         responses: {
@@ -8636,7 +8715,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["chalicelib__api__visits__CancelIn"];
+                "application/json": components["schemas"]["CancelIn"];
             };
         };
         responses: {
@@ -9580,62 +9659,6 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
-    inbound_sms: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/x-www-form-urlencoded": unknown;
-            };
-        };
-        responses: {
-            /** @description The reply, as TwiML */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/xml": string;
-                };
-            };
-            400: components["responses"]["400"];
-            403: components["responses"]["403"];
-            413: components["responses"]["413"];
-            415: components["responses"]["415"];
-            429: components["responses"]["429"];
-        };
-    };
-    message_status: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/x-www-form-urlencoded": unknown;
-            };
-        };
-        responses: {
-            /** @description Recorded */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["400"];
-            403: components["responses"]["403"];
-            413: components["responses"]["413"];
-            415: components["responses"]["415"];
-            429: components["responses"]["429"];
-        };
-    };
     list_subscriptions: {
         parameters: {
             query?: never;
@@ -9840,6 +9863,62 @@ export interface operations {
             422: components["responses"]["422"];
             429: components["responses"]["429"];
             503: components["responses"]["503"];
+        };
+    };
+    inbound_sms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description The reply, as TwiML */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/xml": string;
+                };
+            };
+            400: components["responses"]["400"];
+            403: components["responses"]["403"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+        };
+    };
+    message_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description Recorded */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            403: components["responses"]["403"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
         };
     };
     list_messages: {
@@ -10831,6 +10910,104 @@ export interface operations {
             };
         };
     };
+    invitation_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description An unknown, altered or expired link: a page saying so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A quote a newer one replaced: a page saying so */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            /** @description A page asking to try again in a minute */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    accept_invitation_form: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description Done (or refused, said on the page): back to the page */
+            303: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unknown, altered or expired link: a page saying so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            /** @description A page asking to try again in a minute */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
     visit_page: {
         parameters: {
             query?: never;
@@ -11033,6 +11210,104 @@ export interface operations {
             header?: never;
             path: {
                 slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": unknown;
+            };
+        };
+        responses: {
+            /** @description Done (or refused, said on the page): back to the page */
+            303: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unknown, altered or expired link: a page saying so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            /** @description A page asking to try again in a minute */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    plan_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description An unknown, altered or expired link: a page saying so */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A quote a newer one replaced: a page saying so */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            /** @description A page asking to try again in a minute */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    cancel_plan_form: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
             };
             cookie?: never;
         };
