@@ -184,16 +184,16 @@ def provision(endpoint: str, prefix: str = "fieldline-local", visibility: int = 
 
     from chalicelib.handlers.consumer import EVENT_PATTERN
 
-    events.put_rule(
-        Name=f"{prefix}-workflows", EventBusName=bus, EventPattern=json.dumps(EVENT_PATTERN)
-    )
-    events.put_targets(
-        Rule=f"{prefix}-workflows",
-        EventBusName=bus,
-        Targets=[{"Id": "workflow-queue", "Arn": _queue_arn(sqs, queue)}],
-    )
+    _rule_to_queue(events, sqs, bus, f"{prefix}-workflows", EVENT_PATTERN, queue, "workflow-queue")
     env.update(provision_outbound(events, sqs, bus, prefix))
     return env
+
+
+def _rule_to_queue(events, sqs, bus: str, rule: str, pattern: dict, queue_url: str, id_: str):
+    """A rule of the bus sending the events that match `pattern` to a queue (target `id_`)."""
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern))
+    queue = {"Id": id_, "Arn": _queue_arn(sqs, queue_url)}
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[queue])
 
 
 def provision_outbound(events, sqs, bus: str, prefix: str) -> dict[str, str]:
@@ -210,13 +210,8 @@ def provision_outbound(events, sqs, bus: str, prefix: str) -> dict[str, str]:
         QueueName=names["FIELDLINE_DELIVERIES_QUEUE"],
         Attributes={"FifoQueue": "true", "VisibilityTimeout": "60"},
     )
-    events.put_rule(
-        Name=f"{prefix}-outbound", EventBusName=bus, EventPattern=json.dumps(EVENT_PATTERN)
-    )
-    events.put_targets(
-        Rule=f"{prefix}-outbound",
-        EventBusName=bus,
-        Targets=[{"Id": "outbound-events", "Arn": _queue_arn(sqs, fan_out)}],
+    _rule_to_queue(
+        events, sqs, bus, f"{prefix}-outbound", EVENT_PATTERN, fan_out, "outbound-events"
     )
     os.environ.update(names)
     from chalicelib.config import get_settings
