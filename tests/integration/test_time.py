@@ -161,3 +161,27 @@ def test_clocking_twice_and_technician_limits_are_refused(owner):
     assert unexplained.status_code == 422
     assert unexplained.data["error"]["code"] == "invalid_time_entry"
     assert owner.get("/reports/timesheets?week=2030-W60").status_code == 422
+
+
+def test_another_businesss_team_and_time_are_not_found(owner, other_owner):
+    sam = _technician(owner, "Sam Ortiz", 4_500)
+    with at(3, "09:00"):
+        entry = owner.as_role("technician", sam["id"]).post("/time/clock-in").data
+
+    assert other_owner.patch(f"/time/entries/{entry['id']}", {"reason": "x"}).status_code == 404
+    assert other_owner.patch(f"/team/{sam['id']}", {"role": "office"}).status_code == 404
+    assert other_owner.post(f"/team/{sam['id']}/deactivate").status_code == 404
+    assert (
+        other_owner.post(
+            "/time/entries",
+            {
+                "technician_id": sam["id"],
+                "kind": "shift",
+                "start": moment(3, "09:00").isoformat(),
+                "end": moment(3, "10:00").isoformat(),
+                "reason": "not ours",
+            },
+        ).data["error"]["code"]
+        == "unknown_technician"
+    )
+    assert other_owner.get(f"/reports/timesheets?week={WEEK}").data["technicians"] == []
