@@ -14,6 +14,9 @@ from chalicelib.store.models import Item as Row
 from chalicelib.store.records import Page, batch_get, entity, get, page, record
 
 ITEM_TYPE = "pricebook_item"
+# Whole-book reads go 100 items a request: DynamoDB would send 1 MB pages, which moto (the local
+# stage) takes longer to answer than the client's 5 s read timeout once a book has ~1,000 items.
+BOOK_PAGE = 100
 
 
 def item_rows(tenant_id: str, item: Item) -> list[Row]:
@@ -92,7 +95,8 @@ def whole_book(tenant_id: str) -> list[Item]:
     """Every item, active ones then archived ones, each by name: one query on the book's
     index (for export and import; a book holds hundreds of items, not millions)."""
     with db.translate_errors():
-        return [entity(row, Item) for row in Row.gsi1.query(keys.pricebook_index(tenant_id))]
+        rows = Row.gsi1.query(keys.pricebook_index(tenant_id), page_size=BOOK_PAGE)
+        return [entity(row, Item) for row in rows]
 
 
 def active_bookable(tenant_id: str, kind: str) -> list[Item]:
@@ -103,5 +107,6 @@ def active_bookable(tenant_id: str, kind: str) -> list[Item]:
             keys.pricebook_index(tenant_id, kind=kind),
             Row.gsi2sk.startswith(keys.pricebook_name_sort(False)),
             filter_condition=Row.data["bookable_online"] == True,  # noqa: E712 (a condition)
+            page_size=BOOK_PAGE,
         )
         return [entity(row, Item) for row in rows]
