@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from chalicelib.domain.callers import Caller
 from chalicelib.domain.cards import SavedMethod
+from chalicelib.handlers import stream
 from chalicelib.services import cards
+from chalicelib.services import customers as customer_service
+from chalicelib.store import keys
+from chalicelib.store.db import Transaction
+from chalicelib.store.records import partition
 from tests.integration.helpers import CUSTOMER, Api
 from tests.integration.stripe_helpers import TEST_CARD, deliver, event, stripe_client
 
@@ -199,3 +207,39 @@ def test_the_card_page_shows_the_authorization_and_the_cards_on_file(owner):
     assert "ending in 4242" in shown and "Default" in shown
     # A card link that is not genuine is the plain not-found page
     assert owner.client.http.get(path[:-3] + "abc").status_code == 404
+
+
+def test_a_saved_card_is_a_payment_method_saved_event_the_stream_sends_to_the_bus(owner):
+    customer = owner.post("/customers", CUSTOMER).data["id"]
+    cards.save_method(owner.tenant_id, customer, _method("pm_evented"))
+    pk = keys.customer_event(owner.tenant_id, customer, "", "").pk
+    [item] = partition(pk, keys.TIMELINE_PREFIX)
+    record = {
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {"NewImage": item.serialize(), "SequenceNumber": "1"},
+    }
+    bus_event = stream.timeline_event(DynamoDBRecord(record))
+    assert bus_event.detail_type == "PaymentMethodSaved"
+    assert bus_event.detail["tenant_id"] == owner.tenant_id
+    assert bus_event.detail["data"] == {
+        "customer_id": customer,
+        "method_id": "pm_evented",
+        "type": "card",
+    }
+    # Saving it again (a replayed webhook) is no second event
+    cards.save_method(owner.tenant_id, customer, _method("pm_evented"))
+    assert len(partition(pk, keys.TIMELINE_PREFIX)) == 1
+
+
+def test_the_link_is_not_texted_to_a_customer_who_opted_out(owner):
+    customer = owner.post("/customers", CUSTOMER).data["id"]
+    office = Caller(tenant_id=owner.tenant_id, user_id="office-user", role="office")
+    stopped = customer_service.get(office, customer)
+    stopped.sms_opted_out = True
+    tx = Transaction()
+    customer_service.add_to(tx, office, stopped)
+    tx.commit()
+    sent = owner.post(f"/customers/{customer}/payment-methods/setup", {"send": "sms"})
+    assert sent.status_code == 200, sent.body
+    assert sent.data["message_status"] == "suppressed"
