@@ -70,6 +70,7 @@ def test_events_no_workflow_cares_about_are_acknowledged(stage):
     assert set(consumer.EVENT_PATTERN["detail-type"]) == {
         "DunningResumed",
         "InvoiceSent",
+        "PaymentMethodSaved",  # service plans charge a new card at once
         "TechnicianAssigned",
         "VisitCancelled",
         "VisitRescheduled",
