@@ -185,3 +185,27 @@ def test_another_businesss_team_and_time_are_not_found(owner, other_owner):
         == "unknown_technician"
     )
     assert other_owner.get(f"/reports/timesheets?week={WEEK}").data["technicians"] == []
+
+
+def test_a_night_shift_across_the_spring_change_counts_the_hours_that_passed(owner):
+    # Chicago's clocks skip from 02:00 to 03:00 on Sunday 8 March 2026 (week 2026-W10)
+    sam = _technician(owner, "Sam Ortiz", 4_500)
+    night = owner.post(
+        "/time/entries",
+        {
+            "technician_id": sam["id"],
+            "kind": "shift",
+            "start": "2026-03-07T22:00:00-06:00",
+            "end": "2026-03-08T06:00:00-05:00",
+            "reason": "night call-out",
+        },
+    )
+    assert night.status_code == 201, night.body
+
+    week = owner.get("/reports/timesheets?week=2026-W10").data
+
+    assert week["start"] == "2026-03-02T06:00:00Z" and week["end"] == "2026-03-09T05:00:00Z"
+    [sheet] = week["technicians"]
+    assert sheet["worked_minutes"] == 7 * 60  # 22:00 to 06:00 on the wall clock
+    by_day = {d["date"]: d["worked_minutes"] for d in sheet["days"]}
+    assert (by_day["2026-03-07"], by_day["2026-03-08"]) == (120, 300)
