@@ -95,8 +95,8 @@ class EnrolmentOut(Out):
     version: int
 
 
-class EnrolmentList(Out):
-    items: list[EnrolmentOut]
+class EnrolmentList(PageOut[EnrolmentOut]):
+    """A customer's enrolments (a handful: one page, `next_cursor` null)."""
 
 
 class EnrolmentCancelIn(Strict):
@@ -149,7 +149,7 @@ def enrol(customer_id: str, body: EnrolIn):
 @api.route("/customers/{customer_id}/plans", "GET", roles=STAFF, response=EnrolmentList)
 def list_enrolments(customer_id: str):
     """The customer's enrolments, oldest first."""
-    return EnrolmentList(items=plans.of_customer(caller(), customer_id))
+    return {"items": plans.of_customer(caller(), customer_id), "next_cursor": None}
 
 
 @api.route(

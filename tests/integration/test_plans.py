@@ -137,6 +137,8 @@ def test_a_monthly_plan_is_billed_and_paid_by_autopay_for_two_months(owner):
     now = _enrolment(owner, enrolment)
     assert now["status"] == "active" and now["open_invoice_id"] is None
     assert now["next_bill_on"] == _month_later(start, 2).isoformat()
+    listed = owner.get(f"/customers/{customer['id']}/plans").data
+    assert [e["id"] for e in listed["items"]] == [enrolment["id"]] and listed["next_cursor"] is None
     receipts = [t for t in _texts(owner, customer) if "received $19.00" in t]
     assert len(receipts) == 2
     # And the plan's invoices are standalone: the job has no final, nothing credits them
