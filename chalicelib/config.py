@@ -10,6 +10,7 @@ import dataclasses
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 # The secrets' values in the local stage and tests. A deployed stage names a Secrets Manager
 # secret instead (FIELDLINE_SECRETS_NAME) and never puts a secret in its environment.
@@ -133,9 +134,7 @@ class Settings:
         if "link_secret" in self.secret_values:
             return _listed(self.secret_values["link_secret"].split(","))
         if self.secrets_name:
-            from chalicelib.integrations import secrets
-
-            return secrets.read_list(self.secrets_name, "link_secret")
+            return _secret_list(self.secrets_name, "link_secret")
         return (LOCAL_SECRETS["link_secret"],)
 
     @property
@@ -165,9 +164,7 @@ class Settings:
         if key in self.secret_values:
             return self.secret_values[key]
         if self.secrets_name:
-            from chalicelib.integrations import secrets
-
-            return secrets.read(self.secrets_name, key)
+            return str(_secret_value(self.secrets_name, key))
         return LOCAL_SECRETS[key]
 
 
@@ -176,6 +173,80 @@ def _listed(values: list[str]) -> tuple[str, ...]:
     if not secrets:
         raise ValueError("FIELDLINE_LINK_SECRET names no secret")
     return secrets
+
+
+# --- the stage's secret, and how the stage calls AWS ------------------------------------------
+# Read here, not by an integration: every integration reads these settings, so this module
+# imports none of them (tests/infra/test_secrets.py checks that config imports no chalicelib).
+
+# Every boto3 client (integrations/aws.py, and the secret's below) has a connect and a read
+# timeout and botocore's "standard" retries (3 attempts, transient errors and throttling only,
+# with jittered backoff). botocore's own defaults are 60 s each way: one stalled connection
+# would outlast API Gateway's 29 s. These keep the worst case (3 attempts x (2 s + 5 s), plus at
+# most ~3 s of backoff) inside a request; Amazon Location's route matrices (the optimizer, off
+# the request path) get a longer read. Seconds: (connect, read).
+AWS_TIMEOUTS = (2, 5)
+AWS_SERVICE_TIMEOUTS = {"location": (2, 10)}
+AWS_MAX_ATTEMPTS = 3
+# Deployed stages keep their secrets in one Secrets Manager secret, a JSON object (DEPLOY.md);
+# only its name is in the environment. Powertools' parameters utility reads it on first use and
+# caches it this long: a warm function does not call Secrets Manager per request, and a rotated
+# value is picked up within minutes without a redeploy.
+SECRET_CACHE_SECONDS = 300
+
+
+class MissingSecret(Exception):
+    """The secret has no value for a key the running code needs (or is not valid JSON)."""
+
+
+def aws_client_config(service: str):
+    from botocore.config import Config
+
+    connect, read = AWS_SERVICE_TIMEOUTS.get(service, AWS_TIMEOUTS)
+    return Config(
+        connect_timeout=connect,
+        read_timeout=read,
+        # botocore's `max_attempts` counts retries only; `total_max_attempts`, every try.
+        retries={"mode": "standard", "total_max_attempts": AWS_MAX_ATTEMPTS},
+    )
+
+
+@lru_cache(maxsize=4)
+def secrets_provider(region: str, endpoint_url: str | None):
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    client = boto3.client(
+        "secretsmanager",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=aws_client_config("secretsmanager"),
+    )
+    return SecretsProvider(boto3_client=client)
+
+
+def _secret_value(secret_name: str, key: str) -> Any:
+    from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
+
+    stage = get_settings()  # the running stage reaches AWS (in tests, the emulator)
+    provider = secrets_provider(stage.aws_region, stage.aws_endpoint_url)
+    try:
+        values: Any = provider.get(secret_name, max_age=SECRET_CACHE_SECONDS, transform="json")
+    except TransformParameterError as exc:
+        raise MissingSecret(f"the secret {secret_name} is not a JSON object") from exc
+    value = values.get(key) if isinstance(values, dict) else None
+    if not value:
+        raise MissingSecret(f"the secret {secret_name} has no value for '{key}'")
+    return value
+
+
+def _secret_list(secret_name: str, key: str) -> tuple[str, ...]:
+    """A value that rotates: one string, or a JSON list of strings, newest first."""
+    value = _secret_value(secret_name, key)
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise MissingSecret(f"the secret {secret_name}'s '{key}' is not a string or a list of them")
+    return tuple(values)
 
 
 def _from_environment() -> Settings:

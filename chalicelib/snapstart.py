@@ -70,13 +70,14 @@ def before_snapshot() -> list[str]:
 def after_restore() -> None:
     """Nothing shared between restored environments that must be their own."""
     random.seed()  # from os.urandom: each environment its own jitter
-    from chalicelib.integrations import aws, payments_stripe, reconciliation_stripe, secrets, sms
+    from chalicelib import config
+    from chalicelib.integrations import aws, payments_stripe, reconciliation_stripe, sms
 
     for cached in (
         aws.client,
         payments_stripe._client_for,
         reconciliation_stripe._client_for,
-        secrets._provider,
+        config.secrets_provider,
         sms.gateway,
     ):
         cached.cache_clear()

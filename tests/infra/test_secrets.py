@@ -1,18 +1,21 @@
-"""Deployed stages read Stripe, Twilio and link secrets from Secrets Manager, lazily and cached.
+"""Deployed stages read Stripe, Twilio and link secrets from Secrets Manager, lazily and cached;
+config reads them itself, so it imports no other module of the app (no import circle).
 
 Against the session's moto server; no deployment tooling needed.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import boto3
 import pytest
 
-from chalicelib.config import LOCAL_SECRETS, Settings
+from chalicelib import config
+from chalicelib.config import LOCAL_SECRETS, MissingSecret, Settings
 from chalicelib.domain.ids import new_id
-from chalicelib.integrations import secrets
 
 VALUES = {
     "stripe_secret_key": "sk_test_deployed",
@@ -57,7 +60,8 @@ def test_a_warm_function_does_not_ask_secrets_manager_again(stage_secret, secret
 
     # Then the cached value serves it, and a fresh read after the cache sees the new one
     assert settings.twilio_auth_token == "deployed-twilio-token"
-    secrets._provider().clear_cache()
+    stage = config.get_settings()
+    config.secrets_provider(stage.aws_region, stage.aws_endpoint_url).clear_cache()
     assert settings.twilio_auth_token == "rotated"
 
 
@@ -66,7 +70,7 @@ def test_a_secret_without_a_needed_value_is_a_clear_error(secrets_manager):
     secrets_manager.create_secret(Name=name, SecretString=json.dumps({"link_secret": "x" * 40}))
     settings = Settings(stage="prod", secrets_name=name)
 
-    with pytest.raises(secrets.MissingSecret, match="stripe_webhook_secret"):
+    with pytest.raises(MissingSecret, match="stripe_webhook_secret"):
         _ = settings.stripe_webhook_secret
 
 
@@ -93,5 +97,18 @@ def test_a_link_secret_that_is_neither_a_string_nor_a_list_of_them_is_a_clear_er
 ):
     name = f"fieldline/test-{new_id()}/integrations"
     secrets_manager.create_secret(Name=name, SecretString=json.dumps({"link_secret": [42]}))
-    with pytest.raises(secrets.MissingSecret, match="link_secret"):
+    with pytest.raises(MissingSecret, match="link_secret"):
         _ = Settings(stage="prod", secrets_name=name).link_secrets
+
+
+def test_config_imports_no_other_module_of_the_app():
+    # Every integration reads the settings: config importing one of them would be a circle.
+    tree = ast.parse(Path(config.__file__).read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not [name for name in imported if name.startswith("chalicelib")]
