@@ -36,6 +36,12 @@ def _technician(owner, name, rate):
     return response.data
 
 
+def _entry(tech, kind, start: datetime, end: datetime, reason: str, **more) -> dict:
+    """An office's time entry for `tech`."""
+    times = {"start": start.isoformat(), "end": end.isoformat()}
+    return {"technician_id": tech["id"], "kind": kind, **times, "reason": reason, **more}
+
+
 def _clocked(tech_api, day, start, end):
     with at(day, start):
         assert tech_api.post("/time/clock-in").status_code == 201
@@ -79,14 +85,14 @@ def test_a_scripted_week_gives_exact_timesheets_and_job_costing(owner):
     with at(7, "18:00"):
         added = owner.post(
             "/time/entries",
-            {
-                "technician_id": lee["id"],
-                "kind": "on_site",
-                "start": moment(7, "13:00").isoformat(),
-                "end": moment(7, "15:00").isoformat(),
-                "job_id": job["id"],
-                "reason": "forgot to clock in",
-            },
+            _entry(
+                lee,
+                "on_site",
+                moment(7, "13:00"),
+                moment(7, "15:00"),
+                "forgot to clock in",
+                job_id=job["id"],
+            ),
         )
     assert added.status_code == 201, added.body
     with at(7, "18:05"):
@@ -149,14 +155,7 @@ def test_clocking_twice_and_technician_limits_are_refused(owner):
     assert sam_api.get(f"/reports/timesheets?week={WEEK}").status_code == 403
     assert sam_api.post("/time/entries", {}).status_code == 403
     unexplained = owner.post(
-        "/time/entries",
-        {
-            "technician_id": sam["id"],
-            "kind": "shift",
-            "start": moment(3, "09:00").isoformat(),
-            "end": moment(3, "08:00").isoformat(),
-            "reason": "typo",
-        },
+        "/time/entries", _entry(sam, "shift", moment(3, "09:00"), moment(3, "08:00"), "typo")
     )
     assert unexplained.status_code == 422
     assert unexplained.data["error"]["code"] == "invalid_time_entry"
@@ -171,35 +170,18 @@ def test_another_businesss_team_and_time_are_not_found(owner, other_owner):
     assert other_owner.patch(f"/time/entries/{entry['id']}", {"reason": "x"}).status_code == 404
     assert other_owner.patch(f"/team/{sam['id']}", {"role": "office"}).status_code == 404
     assert other_owner.post(f"/team/{sam['id']}/deactivate").status_code == 404
-    assert (
-        other_owner.post(
-            "/time/entries",
-            {
-                "technician_id": sam["id"],
-                "kind": "shift",
-                "start": moment(3, "09:00").isoformat(),
-                "end": moment(3, "10:00").isoformat(),
-                "reason": "not ours",
-            },
-        ).data["error"]["code"]
-        == "unknown_technician"
-    )
+    theirs = _entry(sam, "shift", moment(3, "09:00"), moment(3, "10:00"), "not ours")
+    refused = other_owner.post("/time/entries", theirs)
+    assert refused.data["error"]["code"] == "unknown_technician"
     assert other_owner.get(f"/reports/timesheets?week={WEEK}").data["technicians"] == []
 
 
 def test_a_night_shift_across_the_spring_change_counts_the_hours_that_passed(owner):
     # Chicago's clocks skip from 02:00 to 03:00 on Sunday 8 March 2026 (week 2026-W10)
     sam = _technician(owner, "Sam Ortiz", 4_500)
-    night = owner.post(
-        "/time/entries",
-        {
-            "technician_id": sam["id"],
-            "kind": "shift",
-            "start": "2026-03-07T22:00:00-06:00",
-            "end": "2026-03-08T06:00:00-05:00",
-            "reason": "night call-out",
-        },
-    )
+    start = datetime(2026, 3, 7, 22, tzinfo=CHICAGO)  # CST, UTC-6
+    end = datetime(2026, 3, 8, 6, tzinfo=CHICAGO)  # CDT, UTC-5
+    night = owner.post("/time/entries", _entry(sam, "shift", start, end, "night call-out"))
     assert night.status_code == 201, night.body
 
     week = owner.get("/reports/timesheets?week=2026-W10").data
