@@ -5,6 +5,7 @@ services."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import clock
@@ -37,11 +38,7 @@ def whole_book(caller: Caller) -> list[Item]:
 
 
 def create(caller: Caller, fields: dict[str, Any]) -> Item:
-    now = clock.now()
-    currency = get_settings(caller).currency
-    item = check_item(
-        Item(item_id=new_id(), currency=currency, created_at=now, updated_at=now, **fields)
-    )
+    item = _new(fields, get_settings(caller).currency, clock.now())
     _save(caller.tenant_id, item)
     return item
 
@@ -51,9 +48,7 @@ def update(caller: Caller, item_id: str, changes: dict[str, Any], if_match: int 
     what they copied."""
     item = get_item(caller.tenant_id, item_id)
     check_version(item.version, if_match)
-    updated = check_item(
-        Item.model_validate({**item.model_dump(), **changes, "updated_at": clock.now()})
-    )
+    updated = _changed(item, changes, clock.now())
     _save(caller.tenant_id, updated)
     return updated
 
@@ -189,19 +184,27 @@ def _name_key(fields: dict[str, Any]) -> tuple[str, str] | None:
     return fields["kind"], search_name(fields["name"])
 
 
-def _planned(row: ImportRow, existing: Item | None, currency: str, now: Any) -> tuple[Item, str]:
+def _planned(
+    row: ImportRow, existing: Item | None, currency: str, now: datetime
+) -> tuple[Item, str]:
     if existing is None:
-        new = Item(
-            item_id=new_id(), currency=currency, created_at=now, updated_at=now, **row.fields
-        )
-        return check_item(new), "created"
+        return _new(row.fields, currency, now), "created"
     if row.fields.get("kind", existing.kind) != existing.kind:
         raise Invalid("the kind never changes", details=[{"field": "kind", "message": "changed"}])
-    changed = check_item(Item.model_validate({**existing.model_dump(), **row.fields}))
-    if changed == existing:
+    changed = _changed(existing, row.fields, now)
+    if changed.model_copy(update={"updated_at": existing.updated_at}) == existing:
         return existing, "unchanged"
-    changed.updated_at = now
     return changed, "updated"
+
+
+def _new(fields: dict[str, Any], currency: str, now: datetime) -> Item:
+    """A new item in the business's currency, its fields checked against its kind."""
+    fresh = {"item_id": new_id(), "currency": currency, "created_at": now, "updated_at": now}
+    return check_item(Item(**fresh, **fields))
+
+
+def _changed(item: Item, changes: dict[str, Any], now: datetime) -> Item:
+    return check_item(Item.model_validate({**item.model_dump(), **changes, "updated_at": now}))
 
 
 def _problem(row: ImportRow, column: str, message: str) -> dict[str, Any]:
