@@ -242,7 +242,7 @@ def materials_cents(invoices: list) -> int:
     """What the billed lines cost, where a line carries its `unit_cost_cents` (lines priced from
     the price book); a line without one costs 0 here."""
     return sum(
-        line.quantity * (getattr(line, "unit_cost_cents", None) or 0)
+        line.quantity * (line.unit_cost_cents or 0)
         for invoice in invoices
         if invoice.status != "void"
         for line in invoice.line_items

@@ -108,12 +108,26 @@ def test_a_scripted_week_gives_exact_timesheets_and_job_costing(owner):
     ]
     assert history[1]["by"] == owner.owner_id
     assert history[1]["changes"] == {"end": ["2030-06-07T20:00:00Z", "2030-06-07T19:30:00Z"]}
-    # The office bills the job: 400.00 of work, 10 % tax (not part of the margin)
+    # The office bills the job: 400.00 of work and two anode rods from the price book (60.00
+    # each, costing 22.50 each), 10 % tax (not part of the margin)
     owner.patch("/settings", {"tax_rate_bps": 1000})
-    lines = [{"description": "Replace anode rod", "quantity": 1, "unit_price_cents": 40_000}]
+    rod = owner.post(
+        "/pricebook/items",
+        {
+            "kind": "material",
+            "name": "Anode rod",
+            "unit_price_cents": 6_000,
+            "unit_cost_cents": 2_250,
+        },
+    )
+    assert rod.status_code == 201, rod.body
+    lines = [
+        {"description": "Replace anode rods", "quantity": 1, "unit_price_cents": 40_000},
+        {"item_id": rod.data["id"], "quantity": 2},
+    ]
     final = owner.post(f"/jobs/{job['id']}/invoices", {"kind": "final", "line_items": lines})
     assert final.status_code == 201, final.body
-    assert final.data["total_cents"] == 44_000
+    assert final.data["total_cents"] == 57_200
 
     sheets = owner.get(f"/reports/timesheets?week={WEEK}")
 
@@ -136,10 +150,10 @@ def test_a_scripted_week_gives_exact_timesheets_and_job_costing(owner):
     assert row["job_id"] == job["id"] and row["labour_minutes"] == 30 + 120 + 90
     # Sam 150 min at 45.00/h = 112.50; Lee 90 min at 30.00/h = 45.00
     assert row["labour_cents"] == 11_250 + 4_500
-    assert row["materials_cents"] == 0  # typed lines carry no cost
-    assert row["invoiced_cents"] == 40_000
-    assert row["margin_cents"] == 40_000 - 15_750
-    assert costing.data["totals"]["margin_cents"] == 24_250
+    assert row["materials_cents"] == 4_500  # the rods' cost; the typed line carries none
+    assert row["invoiced_cents"] == 52_000  # before tax
+    assert row["margin_cents"] == 52_000 - 15_750 - 4_500
+    assert costing.data["totals"]["margin_cents"] == 31_750
     # The week before has nothing
     assert owner.get("/reports/job-costing?from=2030-05-27&to=2030-06-02").data["jobs"] == []
 

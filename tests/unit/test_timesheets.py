@@ -86,9 +86,9 @@ def _invoice(invoice_id, kind, lines, tax_bps=1000, status="sent"):
             kind=line_kind,
             credits_invoice_id=credits,
             taxable=line_kind != "credit",
+            unit_cost_cents=cost,  # lines priced from the price book carry their cost
         )
-        # Lines priced from the price book carry their cost (the price-book change adds it).
-        priced.append(line.model_copy(update={"unit_cost_cents": cost}))
+        priced.append(line)
     subtotal = sum(line.amount_cents for line in priced)
     tax = sum(line.tax_cents for line in priced)
     return Invoice(
