@@ -43,7 +43,7 @@ def show(token: str) -> Response:
             "Please reload this page in a minute.",
             status=503,
         )
-    form = stripe_form(view["client_secret"], "cards.js")
+    form = stripe_form(view["client_secret"])
     body = document(
         "cards.html",
         f"Save a card with {tenant.name}",

@@ -159,13 +159,13 @@ class PayForm:
 
 def _pay_form(view: dict[str, Any]) -> PayForm | None:
     """The card form while money is owed; None when the page cannot take a payment."""
-    return stripe_form(view["client_secret"], "pay.js")
+    return stripe_form(view["client_secret"])
 
 
-def stripe_form(client_secret: str | None, page_script: str) -> PayForm | None:
-    """Stripe.js (or the local stage's stand-in and its bridge), then the page's own script, and
-    the Content-Security-Policy they need; None without a client secret or a publishable key.
-    The card-on-file page (pages/cards.py) uses it too."""
+def stripe_form(client_secret: str | None) -> PayForm | None:
+    """Stripe.js (or the local stage's stand-in and its bridge), then static/pay.js, and the
+    Content-Security-Policy they need; None without a client secret or a publishable key. The
+    card-on-file page (pages/cards.py) uses it too: its form says `data-intent="setup"`."""
     settings = get_settings()
     key = settings.stripe_publishable_key
     if not client_secret or not key:
@@ -180,7 +180,7 @@ def stripe_form(client_secret: str | None, page_script: str) -> PayForm | None:
         # the bridge asks the local stage to do what Stripe's servers would.
         connect, frames = ["'self'", origin], []
         scripts.append(Script(asset("../", "localstripe-bridge.js"), LOCAL_CONFIRM_URL))
-    scripts.append(Script(asset("../", page_script)))
+    scripts.append(Script(asset("../", "pay.js")))
     extra = {"script-src": ["'self'", origin], "connect-src": connect}
     if frames:
         extra["frame-src"] = frames

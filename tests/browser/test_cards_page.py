@@ -31,10 +31,10 @@ def test_homeowner_saves_a_card_on_file_and_the_office_sees_it(stage, tab):
     tab.screenshot("cards-01-empty")
     for field, value in TEST_CARD.items():
         page.locator(f"#card-element input[placeholder='{field}']").fill(value)
-    page.locator("#save-button").click()
+    page.locator("#pay-button").click()
 
     # Then the page says it is saved
-    page.locator("#save-status", has_text="saved").wait_for(timeout=15_000)
+    page.locator("#pay-status", has_text="saved").wait_for(timeout=15_000)
     tab.screenshot("cards-02-saved")
 
     # And once Stripe's webhook has landed, the office sees the card on file, the default

@@ -1,7 +1,9 @@
-/* Fieldline's pay form: Stripe.js's card Element and confirmCardPayment, on the tenant's
- * connected account. Everything it needs is in the form's data- attributes: the page's
- * Content-Security-Policy allows no inline script. After Stripe confirms, the page reloads;
- * the server shows "on its way" (and refreshes) until Stripe's webhook marks the invoice paid.
+/* Fieldline's card form: Stripe.js's card Element on the tenant's connected account, for the
+ * invoice page (pay: confirmCardPayment) and the card-on-file page (save: confirmCardSetup, when
+ * the form says data-intent="setup"). Everything it needs is in the form's data- attributes: the
+ * page's Content-Security-Policy allows no inline script. After Stripe confirms a payment the
+ * page reloads; the server shows "on its way" (and refreshes) until Stripe's webhook marks the
+ * invoice paid. A saved card is said so at once; Stripe's webhook puts it on file.
  */
 (function () {
   'use strict';
@@ -10,6 +12,7 @@
     return;
   }
   var data = form.dataset;
+  var saving = data.intent === 'setup';
   var stripe = data.account
     ? window.Stripe(data.key, {stripeAccount: data.account})
     : window.Stripe(data.key);
@@ -20,15 +23,24 @@
   var button = document.getElementById('pay-button');
   var errors = document.getElementById('card-errors');
   var status = document.getElementById('pay-status');
+  var bank = document.getElementById('bank');
 
-  function paid() {
+  function done(what) {
     form.hidden = true;
+    if (saving) {
+      if (bank) {
+        bank.hidden = true;
+      }
+      status.textContent = 'Your ' + what + ' is saved. Thank you!';
+      return;
+    }
     status.textContent = 'Payment received. Confirming it\u2026';
     window.location.reload();
   }
 
   function failed(target, control, error) {
-    target.textContent = (error && error.message) || 'The payment did not go through.';
+    var fallback = saving ? 'The card could not be saved.' : 'The payment did not go through.';
+    target.textContent = (error && error.message) || fallback;
     control.disabled = false;
   }
 
@@ -36,13 +48,14 @@
     event.preventDefault();
     button.disabled = true;
     errors.textContent = '';
-    stripe
-      .confirmCardPayment(data.clientSecret, {payment_method: {card: card}})
+    var confirm = saving ? stripe.confirmCardSetup : stripe.confirmCardPayment;
+    confirm
+      .call(stripe, data.clientSecret, {payment_method: {card: card}})
       .then(function (result) {
         if (result.error) {
           failed(errors, button, result.error);
         } else {
-          paid();
+          done('card');
         }
       })
       .catch(function (error) {
@@ -51,9 +64,10 @@
   });
 
   // A US bank account (ACH debit) through Financial Connections: only Stripe's own Stripe.js
-  // has it, so the page renders this section only when it loads that script.
-  var bank = document.getElementById('bank');
-  if (!bank || typeof stripe.collectBankAccountForPayment !== 'function') {
+  // has it, so the page renders this section only when it loads that script. Confirming
+  // records the customer's mandate.
+  var collect = saving ? stripe.collectBankAccountForSetup : stripe.collectBankAccountForPayment;
+  if (!bank || typeof collect !== 'function') {
     return;
   }
   bank.hidden = false;
@@ -68,8 +82,8 @@
     }
     bankButton.disabled = true;
     bankErrors.textContent = '';
-    stripe
-      .collectBankAccountForPayment({
+    collect
+      .call(stripe, {
         clientSecret: data.clientSecret,
         params: {
           payment_method_type: 'us_bank_account',
@@ -80,14 +94,18 @@
         if (result.error) {
           return failed(bankErrors, bankButton, result.error);
         }
-        if (result.paymentIntent.status !== 'requires_confirmation') {
+        var intent = saving ? result.setupIntent : result.paymentIntent;
+        if (intent.status !== 'requires_confirmation') {
           return failed(bankErrors, bankButton, {message: 'No bank account was linked.'});
         }
-        return stripe.confirmUsBankAccountPayment(data.clientSecret).then(function (confirmed) {
+        var confirmBank = saving
+          ? stripe.confirmUsBankAccountSetup
+          : stripe.confirmUsBankAccountPayment;
+        return confirmBank.call(stripe, data.clientSecret).then(function (confirmed) {
           if (confirmed.error) {
             failed(bankErrors, bankButton, confirmed.error);
           } else {
-            paid();
+            done('bank account');
           }
         });
       })
