@@ -4,12 +4,13 @@ the office's corrections, and the reports drawn from them (timesheets, job costi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.domain import clock
 from chalicelib.domain import timesheets as rules
-from chalicelib.domain.callers import Caller
+from chalicelib.domain.callers import TECHNICIAN, Caller
 from chalicelib.domain.errors import Conflict, Invalid
 from chalicelib.domain.invoices import Invoice
 from chalicelib.domain.timesheets import TimeEntry
@@ -17,6 +18,7 @@ from chalicelib.domain.users import User
 from chalicelib.services.common import check_version, found
 from chalicelib.services.tenants import get_settings
 from chalicelib.store import keys
+from chalicelib.store import tenants as user_store
 from chalicelib.store import time as store
 from chalicelib.store.db import ConditionFailed, Transaction
 from chalicelib.store.jobs import load_collection
@@ -100,10 +102,8 @@ def correct_entry(
 
 
 def _technician(caller: Caller, user_id: str) -> User:
-    from chalicelib.store.tenants import get_user
-
-    user = get_user(caller.tenant_id, user_id)
-    if user is None or user.role != "technician":
+    user = user_store.get_user(caller.tenant_id, user_id)
+    if user is None or user.role != TECHNICIAN:
         raise Invalid(f"no technician {user_id}", code="unknown_technician")
     return user
 
@@ -114,10 +114,8 @@ def _technician(caller: Caller, user_id: str) -> User:
 def timesheets(caller: Caller, week: str) -> dict:
     zone = get_settings(caller).timezone
     monday, low, high = rules.week_bounds(week, zone)
-    entries = [e for e in store.entries_starting_between(caller.tenant_id, low - LOOK_BACK, high)]
-    by_technician: dict[str, list[TimeEntry]] = defaultdict(list)
-    for entry in entries:
-        by_technician[entry.technician_id].append(entry)
+    entries = store.entries_starting_between(caller.tenant_id, low - LOOK_BACK, high)
+    by_technician = _grouped(entries, lambda entry: entry.technician_id)
     users = _users(caller, list(by_technician))
     now = clock.now()
     sheets = []
@@ -139,10 +137,8 @@ def job_costing(caller: Caller, first: date, last: date) -> dict:
     low = rules.local_midnight(first, tenant.timezone)
     high = rules.local_midnight(last + timedelta(days=1), tenant.timezone)
     entries = store.entries_starting_between(caller.tenant_id, low, high)
-    by_job: dict[str, list[TimeEntry]] = defaultdict(list)
-    for entry in entries:
-        if entry.job_id and entry.end is not None:
-            by_job[entry.job_id].append(entry)
+    finished = [entry for entry in entries if entry.job_id and entry.end is not None]
+    by_job = _grouped(finished, lambda entry: entry.job_id)
     users = _users(caller, sorted({e.technician_id for e in entries}))
     rates = {uid: user.cost_rate_cents or 0 for uid, user in users.items()}
     jobs = []
@@ -167,6 +163,13 @@ def job_costing(caller: Caller, first: date, last: date) -> dict:
         "totals": totals,
         "unrated_technicians": sorted(uid for uid, rate in rates.items() if not rate),
     }
+
+
+def _grouped(entries: list[TimeEntry], key: Callable[[TimeEntry], str]) -> dict:
+    groups: dict[str, list[TimeEntry]] = defaultdict(list)
+    for entry in entries:
+        groups[key(entry)].append(entry)
+    return groups
 
 
 def _users(caller: Caller, user_ids: list[str]) -> dict[str, User]:
