@@ -160,6 +160,7 @@ COLUMNS = (
 REQUIRED_COLUMNS = ("kind", "name", "unit_price_cents")
 MAX_IMPORT_ROWS = 2000  # the too_many_rows code's figure, as the customer import's
 SKILLS_SEPARATOR = ";"
+MAX_ID = 64
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection): exported
 # text that does gets a leading apostrophe, which spreadsheets show as text and import removes
 # (text that starts with an apostrophe gets one more, so it reads back as it was).
@@ -295,6 +296,9 @@ def _check_header(header: list[str]) -> None:
 
 def _row(number: int, record: dict[str | None, Any], present: set[str]) -> ImportRow:
     row = ImportRow(line=number, fields={}, item_id=(record.get("id") or "").strip() or None)
+    if row.item_id and len(row.item_id) > MAX_ID:  # never a key DynamoDB would refuse
+        row.errors.append({"row": number, "field": "id", "message": "not an item's id"})
+        row.item_id = None
     cells: dict[str, Any] = {}
     for column, raw in record.items():
         text = _uncell(raw if isinstance(raw, str) else "")

@@ -380,6 +380,7 @@ def test_the_csv_dry_run_reports_row_errors_and_nothing_is_written(owner, other_
             ",Service,gutter CLEANING,100,true,",  # 6: unknown kind (case counts)
             ",service,GUTTER  cleaning,100,true,30",  # 7: the same item as row 2
             f"{foreign['id']},material,Their pipe,100,true,",  # 8: another tenant's item
+            f"{'x' * 3000},material,Long id,100,true,",  # 9: no id is that long
             "",
         ]
     )
@@ -388,7 +389,7 @@ def test_the_csv_dry_run_reports_row_errors_and_nothing_is_written(owner, other_
     real = import_csv(owner, text)
 
     assert preview.status_code == 200, preview.body
-    assert (preview.data["rows"], preview.data["valid"]) == (7, 1)
+    assert (preview.data["rows"], preview.data["valid"]) == (8, 1)
     assert sorted((e["row"], e["field"]) for e in preview.data["errors"]) == [
         (3, "unit_price_cents"),
         (4, "kind"),
@@ -397,6 +398,7 @@ def test_the_csv_dry_run_reports_row_errors_and_nothing_is_written(owner, other_
         (6, "kind"),
         (7, "name"),
         (8, "id"),
+        (9, "id"),
     ]
     assert real.status_code == 422
     assert real.data["error"]["details"] == preview.data["errors"]
