@@ -139,7 +139,7 @@ def job_costing(caller: Caller, first: date, last: date) -> dict:
     entries = store.entries_starting_between(caller.tenant_id, low, high)
     finished = [entry for entry in entries if entry.job_id and entry.end is not None]
     by_job = _grouped(finished, lambda entry: entry.job_id)
-    users = _users(caller, sorted({e.technician_id for e in entries}))
+    users = _users(caller, sorted({e.technician_id for e in finished}))
     rates = {uid: user.cost_rate_cents or 0 for uid, user in users.items()}
     jobs = []
     for job_id, own in sorted(by_job.items()):
