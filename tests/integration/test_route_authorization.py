@@ -59,6 +59,7 @@ SAMPLE_BODIES = {
     "RefundIn": {"amount_cents": 100, "reason": "goodwill"},
     "PauseIn": {"until": (SOON + timedelta(days=7)).date().isoformat()},
     "OptimizeIn": {"date": SOON.date().isoformat(), "time_limit_seconds": 1},
+    "ReplanIn": {"date": SOON.date().isoformat(), "time_limit_seconds": 1},
     "ChecklistIn": {"items": [{"id": "gas-off", "label": "Shut off gas", "required": True}]},
     "ChecklistTickIn": {"done": True},
     "PhotoIn": {"filename": "meter.jpg", "content_type": "image/jpeg"},
