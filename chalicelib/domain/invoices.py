@@ -578,6 +578,21 @@ def online_payment(
     )
 
 
+def payment_started(payment: Payment, actor: str, **data: Any) -> TimelineEvent:
+    """The PaymentStarted event of a pending Stripe payment (the pay page's or autopay's)."""
+    return event(
+        payment.job_id,
+        "PaymentStarted",
+        actor,
+        invoice_id=payment.invoice_id,
+        payment_id=payment.payment_id,
+        stripe_payment_intent_id=payment.stripe_payment_intent_id,
+        currency=payment.currency,
+        amount_cents=payment.amount_cents,
+        **data,
+    )
+
+
 def succeed(payment: Payment, amount_cents: int, charge_id: str | None, method: str | None) -> bool:
     """Stripe took the money. False when that is already known (a replay, or a later state)."""
     if payment.status in SETTLED:

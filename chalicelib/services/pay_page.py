@@ -137,17 +137,7 @@ def _intent_for(opened: Opened, tip_cents: int = 0) -> tuple[stripe.Intent | Non
     tx.put(invoice_store.invoice_item(tenant_id, invoice), label="invoice", entity=invoice)
     for payment in changed:
         tx.put(invoice_store.payment_item(tenant_id, payment), label="payment", entity=payment)
-    started = event(
-        invoice.job_id,
-        "PaymentStarted",
-        CUSTOMER,
-        invoice_id=invoice.invoice_id,
-        payment_id=pending.payment_id,
-        stripe_payment_intent_id=intent.id,
-        currency=invoice.currency,
-        amount_cents=intent.amount_cents - tip_cents,
-        tip_cents=tip_cents,
-    )
+    started = rules.payment_started(pending, CUSTOMER, tip_cents=tip_cents)
     invoicing.events_only(tx, tenant_id, started).commit()
     return intent, False
 

@@ -28,7 +28,6 @@ from chalicelib.domain.errors import FieldlineError
 from chalicelib.domain.invoices import BillLine, Invoice
 from chalicelib.domain.plans import Enrolment
 from chalicelib.domain.tenants import Tenant
-from chalicelib.domain.timeline import event
 from chalicelib.integrations import payments_stripe as stripe
 from chalicelib.logs import logger
 from chalicelib.services import customers, invoicing, jobs, messaging, plans, tenants
@@ -96,7 +95,7 @@ def _bill(caller: Caller, tenant: Tenant, customer_id: str, enrolment_id: str, o
         )
         period = rules.billed(enrolment, invoice.invoice_id)
         books.add(invoice)
-        billed = plans._event(
+        billed = plans.plan_event(
             enrolment, "PlanBilled", BILLING, invoice_id=invoice.invoice_id, period=str(period)
         )
         tx = plans.save(Transaction(), caller.tenant_id, enrolment)
@@ -202,7 +201,7 @@ def _record(
             tx.commit()
             return "charged"
         status = rules.charge_failed(enrolment, failed, tenant.plan_retry_days)
-        told = plans._event(
+        told = plans.plan_event(
             enrolment,
             "PlanPaymentFailed",
             BILLING,
@@ -215,7 +214,8 @@ def _record(
         )
         events = [told]
         if status == "paused":
-            events.append(plans._event(enrolment, "PlanPaused", BILLING, reason="payment_failed"))
+            paused = plans.plan_event(enrolment, "PlanPaused", BILLING, reason="payment_failed")
+            events.append(paused)
         tx = plans.save(Transaction(), caller.tenant_id, enrolment)
         jobs.record_events(tx, caller, *events).commit()
         return status
@@ -245,17 +245,7 @@ def _pending_payment(
     )
     tx.put(invoice_store.invoice_item(caller.tenant_id, invoice), label="invoice", entity=invoice)
     tx.put(invoice_store.payment_item(caller.tenant_id, pending), label="payment")
-    started = event(
-        invoice.job_id,
-        "PaymentStarted",
-        BILLING,
-        invoice_id=invoice.invoice_id,
-        payment_id=pending.payment_id,
-        stripe_payment_intent_id=result.intent_id,
-        currency=invoice.currency,
-        amount_cents=invoice.balance_cents,
-        off_session=True,
-    )
+    started = invoice_rules.payment_started(pending, BILLING, off_session=True)
     invoicing.events_only(tx, caller.tenant_id, started)
 
 
@@ -355,7 +345,7 @@ def _settle(caller: Caller, enrolment: Enrolment, invoice: Invoice) -> bool:
         tx = plans.save(Transaction(), caller.tenant_id, current)
         recovered = was in rules.COLLECTING and current.status == "active"
         if recovered:
-            jobs.record_events(tx, caller, plans._event(current, "PlanRecovered", BILLING))
+            jobs.record_events(tx, caller, plans.plan_event(current, "PlanRecovered", BILLING))
         tx.commit()
         return recovered
 
@@ -369,7 +359,8 @@ def _pause(caller: Caller, enrolment: Enrolment, reason: str) -> bool:
             return False
         rules.pause(current, reason)
         tx = plans.save(Transaction(), caller.tenant_id, current)
-        jobs.record_events(tx, caller, plans._event(current, "PlanPaused", BILLING, reason=reason))
+        paused = plans.plan_event(current, "PlanPaused", BILLING, reason=reason)
+        jobs.record_events(tx, caller, paused)
         tx.commit()
         return True
 

@@ -92,7 +92,7 @@ def enrol(caller: Caller, customer_id: str, fields: dict[str, Any]) -> Enrolment
     enrolment = rules.enrol(
         new_id(), plan, customer_id, job.job_id, start, tenant.timezone, method_id
     )
-    enrolled = _event(enrolment, "PlanEnrolled", caller.user_id, plan_id=plan.plan_id)
+    enrolled = plan_event(enrolment, "PlanEnrolled", caller.user_id, plan_id=plan.plan_id)
     tx = Transaction()
     tally = Tally()
     tx.put(job_store.tally_item(caller.tenant_id, job.job_id, tally), entity=tally)
@@ -187,7 +187,7 @@ def cancel(
         enrolment = require(caller, customer_id, enrolment_id)
         check_version(enrolment.version, if_match)
         rules.cancel(enrolment, reason)
-        cancelled = _event(enrolment, "PlanCancelled", caller.user_id, reason=reason)
+        cancelled = plan_event(enrolment, "PlanCancelled", caller.user_id, reason=reason)
         tx = Transaction()
         save(tx, caller.tenant_id, enrolment)
         jobs.record_events(tx, caller, cancelled).commit()
@@ -200,7 +200,7 @@ def cancel(
     return enrolment
 
 
-def _event(enrolment: Enrolment, type_: str, actor: str, **data):
+def plan_event(enrolment: Enrolment, type_: str, actor: str, **data):
     return event(
         enrolment.job_id,
         type_,
