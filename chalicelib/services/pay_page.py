@@ -13,7 +13,6 @@ from chalicelib.domain.callers import CUSTOMER, Caller
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.invoices import Invoice, Payment
 from chalicelib.domain.tenants import Tenant
-from chalicelib.domain.timeline import event
 from chalicelib.integrations import payments_stripe as stripe
 from chalicelib.services import invoicing, jobs, tenants
 from chalicelib.services.common import retrying
