@@ -31,17 +31,9 @@ ISSUED = ("sent", "partially_paid", "paid", "uncollectible")
 
 
 def scope_lines(option: QuoteOption) -> list[BillLine]:
-    """The approved option's lines, as the customer approved them."""
-    return [
-        BillLine(
-            description=line.description,
-            quantity=line.quantity,
-            unit_price_cents=line.unit_price_cents,
-            taxable=line.taxable,
-            kind="scope",
-        )
-        for line in option.line_items
-    ]
+    """The approved option's lines, as the customer approved them (with the price-book item
+    and unit cost they were copied from, for job costing)."""
+    return [BillLine(**line.model_dump(), kind="scope") for line in option.line_items]
 
 
 def deposit_lines(option: QuoteOption) -> list[BillLine]:

@@ -161,3 +161,11 @@ def test_a_refund_reopens_a_paid_job_and_the_timeline_says_why():
         "paid",
         "refund",
     )
+
+
+def test_the_final_bills_a_price_book_line_with_its_item_and_cost_for_job_costing():
+    line = LineItem(
+        description="Tune-up", unit_price_cents=12_000, item_id="item1", unit_cost_cents=4_000
+    )
+    billed = ledger.scope_lines(price_option("Good", [line], 0, None))
+    assert [(b.item_id, b.unit_cost_cents, b.kind) for b in billed] == [("item1", 4_000, "scope")]
