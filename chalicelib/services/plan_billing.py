@@ -24,7 +24,7 @@ from chalicelib.domain import clock, currencies
 from chalicelib.domain import invoices as invoice_rules
 from chalicelib.domain import plans as rules
 from chalicelib.domain.callers import SYSTEM, Caller
-from chalicelib.domain.errors import FieldlineError
+from chalicelib.domain.errors import Conflict, FieldlineError
 from chalicelib.domain.invoices import BillLine, Invoice
 from chalicelib.domain.plans import Enrolment
 from chalicelib.domain.tenants import Tenant
@@ -41,6 +41,7 @@ from chalicelib.store.db import Transaction
 BILLING = "plan_billing"  # the actor of what the billing run does
 FLAG_PAGE = 200
 MAX_WRITES = 100  # a transaction's most
+AUTOPAY_HOLD = "autopay"  # why a plan invoice's payment reminders wait
 
 
 def run_due(now: datetime) -> dict[str, int]:
@@ -106,9 +107,36 @@ def _bill(caller: Caller, tenant: Tenant, customer_id: str, enrolment_id: str, o
     if enrolment is None:
         return "already_billed"
     _send(caller, enrolment)
-    if not enrolment.autopay:
+    if enrolment.autopay:
+        _hold_reminders(caller, enrolment)
+    else:
         _hand_over(caller, enrolment)
     return "billed"
+
+
+def _hold_reminders(caller: Caller, enrolment: Enrolment) -> None:
+    """Autopay collects the invoice: its payment reminders wait (the customer is texted the
+    card link instead), and go on if the plan is paused."""
+    from chalicelib.services import dunning
+
+    def attempt() -> None:
+        invoice = _open_invoice(caller, enrolment)
+        for chased, record in dunning.unheld_chased(caller.tenant_id, [invoice]):
+            tx = Transaction()
+            held = dunning.queue_hold(tx, caller, chased, record, AUTOPAY_HOLD)
+            jobs.record_events(tx, caller, held).commit()
+
+    retrying(attempt)
+
+
+def _resume_reminders(caller: Caller, enrolment: Enrolment) -> None:
+    """Autopay gave up: the invoice's payment reminders take over."""
+    from chalicelib.services import dunning
+
+    try:
+        dunning.resume(caller, enrolment.job_id, enrolment.open_invoice_id)
+    except Conflict:
+        logger.info("plan invoice's reminders were not held", extra={"job_id": enrolment.job_id})
 
 
 def _period_label(enrolment: Enrolment) -> str:
@@ -225,6 +253,7 @@ def _record(
         _text_failure(caller, tenant, charged)
     if outcome == "paused":
         flag_upcoming_visits(caller, charged.job_id, True)
+        _resume_reminders(caller, charged)
     return outcome
 
 

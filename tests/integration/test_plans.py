@@ -276,6 +276,9 @@ def test_after_the_last_retry_the_plan_is_paused_and_its_visits_flagged(owner):
     # And nothing more is billed while it is paused, however late it gets
     _run(owner, _month_later(start, 1))
     assert len(_plan_invoices(owner, enrolment["job_id"])) == 1
+    # And the invoice's payment reminders, held while autopay tried, take over
+    told = [e["type"] for e in _timeline(owner, enrolment["job_id"])]
+    assert told.index("DunningHeld") < told.index("PlanPaused") < told.index("DunningResumed")
     # And its upcoming visits are flagged for dispatch
     visits = owner.get(f"/jobs/{enrolment['job_id']}/visits").data["items"]
     upcoming = [v for v in visits if v["start"] > datetime.now(UTC).isoformat()]
