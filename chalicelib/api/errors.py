@@ -95,12 +95,12 @@ CODES: dict[str, str] = {
     "card_declined": "422: the card was declined (local stage card form)",
     "invalid_card": "422: the card's number, expiry or CVC is wrong (local stage card form)",
     "stripe_refused": "422: Stripe refused the operation (its reason in `message`)",
+    "unsafe_webhook_url": "422: a webhook receiver that is not https on a public address "
+    "(private, loopback, link-local and metadata addresses are refused)",
     # 429, 5xx: try again later (`Retry-After` says when)
     "too_many_requests": "429: over the stage's request rate: wait `Retry-After` seconds",
     "rate_limited": "429: too many online bookings from this address or phone: wait "
     "`Retry-After` seconds",
-    "unsafe_webhook_url": "422: a webhook receiver that is not https on a public address "
-    "(private, loopback, link-local and metadata addresses are refused)",
     "internal_error": "500: a bug on our side",
     "gateway_timeout": "504: the request took longer than the gateway waits (29 s); it may "
     "have taken effect: retry with the same `Idempotency-Key`",

@@ -33,14 +33,14 @@ DEFAULTS = {
     "{visit_window}.",
     "booking_confirmed": "Hi {first_name}, {business_name} booked you for {visit_window}. "
     "Details or changes: {link}",
-    "card_setup": "Hi {first_name}, {business_name} asks you to keep a card on file for "
-    "future payments. Add it here: {link}",
     "plan_payment_failed": "Hi {first_name}, {business_name} could not charge your card for "
     "{job_title} ({amount_due}). Update your card here: {link}",
     "plan_receipt": "Thanks {first_name}: {business_name} received {amount_due} for {job_title}. "
     "Your plan: {link}",
     "plan_renewal": "Hi {first_name}, your {job_title} plan with {business_name} renews on "
     "{due_date} for {amount_due}. To cancel: {link}",
+    "card_setup": "Hi {first_name}, {business_name} asks you to keep a card on file for "
+    "future payments. Add it here: {link}",
     "help": "{business_name}: call us at {business_phone}. Reply STOP to opt out.",
 }
 

@@ -264,33 +264,6 @@ def workflow(tenant_id: str, kind: str, object_id: str) -> Key:
     return Key(f"{_t(tenant_id)}#WORKFLOW#{kind}#{object_id}", "WORKFLOW")
 
 
-PLATFORM = "PLATFORM"  # what belongs to no tenant: the platform's own Stripe account
-
-
-def reconciliation_cursor(account: str | None) -> Key:
-    """How far reconciliation has read one Stripe account's balance history."""
-    return Key(f"RECON#{account or PLATFORM}", "CURSOR")
-
-
-def reconciliation_day(tenant_id: str | None, day: str) -> str:
-    """A day's reconciliation report: one item per balance transaction and per payout."""
-    owner = _t(tenant_id) if tenant_id else PLATFORM
-    return f"{owner}#RECON#{day}"
-
-
-def reconciliation_entry(tenant_id: str | None, day: str, kind: str, stripe_id: str) -> Key:
-    return Key(reconciliation_day(tenant_id, day), f"{kind}#{stripe_id}")
-
-
-# --- index keys (GSI1 / GSI2) ----------------------------------------------------------------
-
-
-def users_index(tenant_id: str) -> str:
-    return f"{_t(tenant_id)}#USERS"
-
-
-def users_sort(role: str, name: str, user_id: str) -> str:
-    return f"{role}#{name.lower()}#{user_id}"
 # --- outbound webhooks: subscriptions, their deliveries, one ordered lane per job ------------
 
 
@@ -321,6 +294,33 @@ def delivery_lane(tenant_id: str, subscription_id: str, job_id: str) -> Key:
     return Key(f"{_t(tenant_id)}#LANE#{subscription_id}#{job_id}", "LANE")
 
 
+PLATFORM = "PLATFORM"  # what belongs to no tenant: the platform's own Stripe account
+
+
+def reconciliation_cursor(account: str | None) -> Key:
+    """How far reconciliation has read one Stripe account's balance history."""
+    return Key(f"RECON#{account or PLATFORM}", "CURSOR")
+
+
+def reconciliation_day(tenant_id: str | None, day: str) -> str:
+    """A day's reconciliation report: one item per balance transaction and per payout."""
+    owner = _t(tenant_id) if tenant_id else PLATFORM
+    return f"{owner}#RECON#{day}"
+
+
+def reconciliation_entry(tenant_id: str | None, day: str, kind: str, stripe_id: str) -> Key:
+    return Key(reconciliation_day(tenant_id, day), f"{kind}#{stripe_id}")
+
+
+# --- index keys (GSI1 / GSI2) ----------------------------------------------------------------
+
+
+def users_index(tenant_id: str) -> str:
+    return f"{_t(tenant_id)}#USERS"
+
+
+def users_sort(role: str, name: str, user_id: str) -> str:
+    return f"{role}#{name.lower()}#{user_id}"
 
 
 def customers_index(tenant_id: str) -> str:

@@ -92,8 +92,6 @@ SAMPLE_BODIES = {
     },
     "EnrolmentCancelIn": {"reason": "moving away"},
 }
-
-
 # Routes whose body is text rather than JSON: a sample, sent with the route's content type.
 SAMPLE_TEXTS = {"/pricebook/import": "kind,name,unit_price_cents\r\nfee,Trip charge,4900\r\n"}
 
@@ -163,17 +161,13 @@ def owners_objects(owner):
     )
     if enrolment.status_code == 201:
         ids["enrolment_id"] = enrolment.data["id"]
-    return ids
-
-
-def test_every_route_with_an_id_is_404_for_another_tenant(owners_objects, other_owner):
     subscription = owner.post("/webhooks/subscriptions", SAMPLE_BODIES["SubscriptionIn"])
     if subscription.status_code == 201:
         ids["subscription_id"] = subscription.data["id"]
         ids["delivery_id"] = _delivery_of(owner.tenant_id, ids["subscription_id"], job["id"])
-    leaks = []
-    for route in _protected_routes_with_ids():
-        params = set(re.findall(r"{(\w+)}", route.path)) - NOT_OBJECT_IDS.keys()
+    return ids
+
+
 def _delivery_of(tenant_id: str, subscription_id: str, job_id: str) -> str:
     """A delivery of the owner's (made as the delivery function would, without sending it)."""
     from chalicelib.domain import clock
@@ -192,6 +186,10 @@ def _delivery_of(tenant_id: str, subscription_id: str, job_id: str) -> str:
     return subscriptions.create_delivery(tenant_id, delivery).delivery_id
 
 
+def test_every_route_with_an_id_is_404_for_another_tenant(owners_objects, other_owner):
+    leaks = []
+    for route in _protected_routes_with_ids():
+        params = set(re.findall(r"{(\w+)}", route.path)) - NOT_OBJECT_IDS.keys()
         missing = params - owners_objects.keys()
         assert not missing, f"seed an object for {sorted(missing)} ({route.path})"
         path, body = _fill(route.path, owners_objects), _body(route, owners_objects)
