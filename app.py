@@ -26,8 +26,9 @@ if get_settings().is_local:
 
     localgateway.install()
 
-# Time-driven work (DESIGN §4); the handlers live in chalicelib/handlers. Each is bound to a
-# module-level name equal to its function's, which is how Lambda finds it ("app.<name>").
+# Time-driven work (ARCHITECTURE.md: events); the handlers live in chalicelib/handlers. Each
+# is bound to a module-level name equal to its function's, which is how Lambda finds it
+# ("app.<name>").
 # The stack replaces the stream ARN placeholder and sets ReportBatchItemFailures.
 STREAM, CONSUMER = "chalicelib.handlers.stream", "chalicelib.handlers.consumer"
 SCHEDULE, TASKS = "chalicelib.handlers.schedule", "chalicelib.handlers.tasks"

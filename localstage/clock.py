@@ -1,4 +1,6 @@
-"""The local stage's clock: does in-process what AWS would trigger (DESIGN §4, §7).
+"""The local stage's clock: does in-process what AWS would trigger.
+
+ARCHITECTURE.md has the why: "Events and workflows", and the facts about the emulators.
 
 - provisions the event bus, the workflow queue (fed by the bus's rule), the stream's
   dead-letter queue and the three state machines (the ASL files of infra/statemachines) in moto;

@@ -39,7 +39,7 @@ def start_moto(port: int | None = None):
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     os.environ.update(FAKE_AWS_ENV)
-    # AWS_ENDPOINT_URL would send every boto3 client elsewhere (DESIGN §7).
+    # AWS_ENDPOINT_URL would send every boto3 client elsewhere (ARCHITECTURE.md: emulators).
     os.environ.pop("AWS_ENDPOINT_URL", None)
     serialize_dynamodb_requests()
     roll_back_only_touched_items()

@@ -28,7 +28,7 @@ or cut off half-way, what is stored must still add up.
 - Timeline: each settled payment is told once as received, each refund once as RefundIssued,
   each lost dispute once as DisputeLost.
 
-Reads are Queries, per tenant and per job, as the app reads (DESIGN §3: no Scan). The tenant's
+Reads are Queries, per tenant and per job, as the app reads (ARCHITECTURE.md: no Scan). The tenant's
 jobs come from its jobs index, its technicians from its users index. A Scan would also trip the
 session's guard (tests/conftest.py forbids Scan on every hooked client), and reading by known
 tenants keeps each check independent of what other tests wrote to the shared table.

@@ -1,7 +1,7 @@
 """The HTTP middleware: body limit, bearer token, log context, CORS and the API.md error body.
 
 The token is checked here rather than in a Chalice authorizer so a bad token gets the same
-401 body locally, under `chalice.test.Client` and deployed (DESIGN §6).
+401 body locally, under `chalice.test.Client` and deployed (ARCHITECTURE.md: roles).
 """
 
 from __future__ import annotations

@@ -357,7 +357,8 @@ def current_quote(quotes: list[Quote]) -> Quote | None:
 
 
 def office_view(quote: Quote, with_prices: bool = True) -> dict[str, Any]:
-    """The quote on the job page. Technicians see the work, not the prices (DESIGN §6)."""
+    """The quote on the job page. Technicians see the work, not the prices
+    (ARCHITECTURE.md: roles)."""
     view = quote.model_dump(mode="json")
     if not with_prices:
         _drop_money(view)

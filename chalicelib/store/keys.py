@@ -250,7 +250,7 @@ def sms_opt_out(sender: str, phone: str) -> Key:
     return Key(f"OPTOUT#{sender}#{phone}", "OPTOUT")
 
 
-# --- time-driven work (DESIGN §4) -------------------------------------------------------------
+# --- time-driven work (ARCHITECTURE.md: events) ---------------------------------------------
 
 
 def consumed_event(tenant_id: str, consumer: str, event_id: str) -> Key:

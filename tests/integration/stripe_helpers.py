@@ -1,10 +1,10 @@
 """Stripe in tests: pay on the session's localstripe, and deliver events signed like Stripe's.
 
 localstripe runs PaymentIntents for real but sends no `charge.refunded` or dispute events and
-ignores idempotency keys (DESIGN §7), so tests build events from the real objects and sign them
-with the endpoint's webhook secret: `t=<ts>,v1=hmac(secret, "ts.body")`. The tenants' payments
-are on their connected accounts (the local Stripe double's), so their events go to the Connect
-endpoint.
+ignores idempotency keys (ARCHITECTURE.md: emulators), so tests build events from the real
+objects and sign them with the endpoint's webhook secret: `t=<ts>,v1=hmac(secret, "ts.body")`.
+The tenants' payments are on their connected accounts (the local Stripe double's), so their
+events go to the Connect endpoint.
 """
 
 from __future__ import annotations

@@ -13,7 +13,10 @@ from chalicelib.store import keys
 ROOT = Path(__file__).resolve().parents[2]
 # Folders of one machine (or beside the clone), never in a tracked file. Paths a program
 # really uses on every machine are written so they don't read as one (see localstage/).
-MACHINE_PATHS = re.compile(r"(?<![\w.])(/work/|/home/|/root/|/Users/|/tmp/|/mnt/|\.\./shared\b)")
+# "DESIGN §n" named the briefs beside the clone, which a user's clone doesn't have.
+MACHINE_PATHS = re.compile(
+    r"(?<![\w.])(/work/|/home/|/root/|/Users/|/tmp/|/mnt/|\.\./shared\b|DESIGN §)"
+)
 # [text](target) and [label]: target; images too. Code spans and fenced blocks are not links.
 INLINE_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REFERENCE_LINK = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s.*)?$", re.MULTILINE)
@@ -50,6 +53,7 @@ def test_the_checks_see_what_they_look_for():
     text = "See [a](docs/A.md#x) and `[c](C.md)`.\n[b]: ../B.md\n```\n[d](D.md)\n```\n"
     assert sorted(links_in(text)) == ["../B.md", "docs/A.md#x"]
     assert MACHINE_PATHS.search("read /work/shared/bench") and MACHINE_PATHS.search("../shared/x")
+    assert MACHINE_PATHS.search("as the design says (DESIGN §4)")
     assert not MACHINE_PATHS.search("https://example.com/home/x and chalicelib/store/keys.py")
 
 

@@ -1,4 +1,4 @@
-"""Workflows against the real ASL files, executed by moto (DESIGN §7).
+"""Workflows against the real ASL files, executed by moto (ARCHITECTURE.md: emulators).
 
 The session's moto server is switched to executing mode and given the bus, queues and state
 machines the local stage has (`localstage.clock.provision`). Lambda tasks run the app's own

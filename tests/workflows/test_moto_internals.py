@@ -1,5 +1,5 @@
-"""The workflow tests and the local stage's clock patch moto's internals (DESIGN §7). This test
-fails, loudly and first, if a moto upgrade moves them."""
+"""The workflow tests and the local stage's clock patch moto's internals (ARCHITECTURE.md:
+emulators). This test fails, loudly and first, if a moto upgrade moves them."""
 
 from __future__ import annotations
 
