@@ -12,7 +12,7 @@ from chalicelib.api.schemas import ListQuery, Name, Out, PageOut, Strict
 from chalicelib.domain import plans as rules
 from chalicelib.domain.callers import STAFF
 from chalicelib.domain.invoices import MAX_UNIT_PRICE_CENTS
-from chalicelib.services import plans
+from chalicelib.services import plan_billing, plans
 
 api = Api(__name__, "service plans")
 
@@ -173,6 +173,18 @@ def cancel_enrolment(
     """Nothing more is billed and the plan's job is cancelled with its open visits; invoices
     already sent stay owed."""
     return plans.cancel(caller(), customer_id, enrolment_id, body.reason, if_match)
+
+
+@api.route(
+    "/customers/{customer_id}/plans/{enrolment_id}/resume",
+    "POST",
+    roles=STAFF,
+    response=EnrolmentOut,
+)
+def resume_enrolment(customer_id: str, enrolment_id: str, if_match: int | None = None):
+    """A paused plan is active again (409 `illegal_transition` from any other state), its visits
+    unflagged; with autopay and a saved method, the open period is charged at once."""
+    return plan_billing.resume(caller(), customer_id, enrolment_id, if_match)
 
 
 @api.route("/public/plans/{token}", "GET", roles=None, response=PublicPlanOut)

@@ -278,6 +278,21 @@ def retry_now(enrolment: Enrolment, on: date, payment_method_id: str) -> bool:
     return True
 
 
+def resume(enrolment: Enrolment, on: date, can_charge: bool) -> None:
+    """The office takes a paused plan back: active, and with autopay and a method to charge,
+    the open period charged at once (its next attempt: a new charge, never a replay of the
+    last). Without one, the open invoice stays with its payment reminders."""
+    if enrolment.status != "paused":
+        raise Conflict(
+            f"the enrolment is {enrolment.status}: only a paused one resumes",
+            code="illegal_transition",
+        )
+    charge_now = can_charge and enrolment.autopay and enrolment.open_invoice_id is not None
+    enrolment.status, enrolment.paused_reason = "active", None
+    enrolment.retry_on = on if charge_now else None
+    _touch(enrolment)
+
+
 def reminded(enrolment: Enrolment) -> None:
     enrolment.renewal_reminded_for = enrolment.next_bill_on
     _touch(enrolment)

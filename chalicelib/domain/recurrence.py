@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from chalicelib.domain.checklists import ChecklistItem
 from chalicelib.domain.errors import Invalid
 
 # Visits of a series exist this far ahead (a quarter: what an office plans); the rest are
@@ -67,6 +68,8 @@ class Series(BaseModel):
     timezone: str
     technician_ids: list[str] = Field(default_factory=list)
     required_skills: list[str] = Field(default_factory=list)
+    # What each visit covers: every visit of the series starts with it, the nightly ones too.
+    checklist: list[ChecklistItem] = Field(default_factory=list)
     # Occurrences up to this moment exist as visits (None: none written yet).
     written_until: datetime | None = None
     ended: bool = False

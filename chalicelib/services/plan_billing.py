@@ -31,7 +31,7 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.integrations import payments_stripe as stripe
 from chalicelib.logs import logger
 from chalicelib.services import customers, invoicing, jobs, messaging, plans, tenants
-from chalicelib.services.common import retrying
+from chalicelib.services.common import check_version, retrying
 from chalicelib.store import invoices as invoice_store
 from chalicelib.store import jobs as job_store
 from chalicelib.store import plans as store
@@ -418,6 +418,32 @@ def _retry_on_new_card(caller: Caller, enrolment: Enrolment, method_id: str) -> 
         return current
 
     return retrying(attempt)
+
+
+def resume(
+    caller: Caller, customer_id: str, enrolment_id: str, if_match: int | None = None
+) -> Enrolment:
+    """The office takes a paused plan back (409 from any other state): active, its visits no
+    longer flagged, and with autopay the open period charged at once on the saved method, as a
+    retry is (a failure pauses it again)."""
+    tenant = tenants.get_settings(caller)
+    enrolment = plans.get(caller, customer_id, enrolment_id)
+    can_charge = _method(caller, enrolment) is not None
+
+    def attempt() -> Enrolment:
+        current = plans.require(caller, customer_id, enrolment_id)
+        check_version(current.version, if_match)
+        rules.resume(current, rules.today(current, clock.now()), can_charge)
+        tx = plans.save(Transaction(), caller.tenant_id, current)
+        resumed = plans.plan_event(current, "PlanResumed", caller.user_id)
+        jobs.record_events(tx, caller, resumed).commit()
+        return current
+
+    resumed = attempt() if if_match is not None else retrying(attempt)
+    flag_upcoming_visits(caller, resumed.job_id, False)
+    if rules.is_charge_due(resumed, rules.today(resumed, clock.now())):
+        charge(caller, tenant, resumed)
+    return plans.require(caller, customer_id, enrolment_id)
 
 
 # --- the board --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from chalicelib.domain.plans import Enrolment, Plan
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import event
 from chalicelib.domain.visits import Tally
-from chalicelib.services import checklists, closing, customers, jobs, scheduling, tenants
+from chalicelib.services import closing, customers, jobs, scheduling, tenants
 from chalicelib.services.common import check_version, found, retrying
 from chalicelib.store import jobs as job_store
 from chalicelib.store import plans as store
@@ -140,12 +140,12 @@ def _start_visits(
             "window_start": datetime.combine(enrolment.start_date, opens, local),
             "window_end": datetime.combine(enrolment.start_date, closes, local),
             "duration_minutes": plan.visit_duration_minutes,
+            # What each visit covers: the series gives it to the visits the nights add too.
+            "checklist": [
+                {"id": f"item-{n}", "label": label} for n, label in enumerate(plan.checklist, 1)
+            ],
         },
     )
-    if plan.checklist:
-        items = [{"id": f"item-{n}", "label": label} for n, label in enumerate(plan.checklist, 1)]
-        for visit in visits:  # what each visit covers (the series' later visits start without)
-            checklists.define(caller, enrolment.job_id, visit.visit_id, items)
     if visits:
 
         def attempt() -> None:

@@ -16,6 +16,7 @@ from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.domain import checklists as checklist_rules
 from chalicelib.domain import clock, recurrence
 from chalicelib.domain import jobs as job_rules
 from chalicelib.domain import visits as rules
@@ -61,7 +62,8 @@ def create_visit(
     series_id: str | None = None,
 ) -> Visit:
     """A visit in the job's collection: `unscheduled`, or `scheduled` when technicians are given.
-    (`visit_id` and `series_id`: a series' next visit, written by the nightly schedule.)"""
+    (`visit_id` and `series_id`, and `fields["checklist"]` the series' items: a series' next
+    visit, written by the nightly schedule.)"""
     tenant = tenants.get_settings(caller)
     job = jobs.get(caller, job_id)
     if not job.is_open:
@@ -80,6 +82,7 @@ def create_visit(
         location=_location_of(customer),
     )
     visit.series_id = series_id
+    visit.checklist = [item.model_copy() for item in fields.get("checklist") or []]
     technician_ids = fields.get("technician_ids") or []
     if not technician_ids:
         return _change(caller, tenant, job_id, visit.visit_id, _just([created]), new=visit)
@@ -443,6 +446,7 @@ def create_series(caller: Caller, job_id: str, fields: dict[str, Any]) -> list[V
         timezone=timezone,
         technician_ids=technician_ids,
         required_skills=fields.get("required_skills") or [],
+        checklist=checklist_rules.define([], fields.get("checklist") or [], "unscheduled"),
         created_by=caller.user_id,
         created_at=clock.now(),
     )
@@ -464,6 +468,7 @@ def create_series(caller: Caller, job_id: str, fields: dict[str, Any]) -> list[V
             location=_location_of(customer),
         )
         visit.series_id = series_id
+        visit.checklist = [item.model_copy() for item in series.checklist]
         events = [created]
         if technician_ids:
             events += rules.assign(visit, technician_ids, None, caller.user_id)

@@ -61,6 +61,7 @@ def _write(caller: Caller, series: Series, occurrence: Occurrence) -> int:
         "duration_minutes": series.duration_minutes,
         "required_skills": series.required_skills,
         "technician_ids": series.technician_ids,
+        "checklist": series.checklist,
     }
     try:
         scheduling.create_visit(caller, series.job_id, fields, visit_id, series.series_id)

@@ -285,6 +285,62 @@ def test_after_the_last_retry_the_plan_is_paused_and_its_visits_flagged(owner):
     assert upcoming and all("plan_paused" in v["flags"] for v in upcoming)
 
 
+def test_a_paused_plan_is_resumed_by_the_office_and_charged_at_once(owner):
+    # Given a plan paused after its last retry (the card is declined every time)
+    customer, enrolment, start = _enrolled(owner, card=DECLINES_AT_CHARGE)
+    for day in (0, 1, 3, 7):
+        _run(owner, start + timedelta(days=day))
+    resume = f"/customers/{customer['id']}/plans/{enrolment['id']}/resume"
+
+    # When the office resumes it on the same card: one more charge, declined, paused again
+    again = owner.post(resume)
+    assert again.status_code == 200, again.body
+    assert (again.data["status"], again.data["failed_attempts"]) == ("paused", 5)
+
+    # When the customer has saved a new card, made the default, and the office resumes it
+    _save_card_through_the_page(owner, customer["id"])
+    newest = owner.get(f"/customers/{customer['id']}/payment-methods").data["items"][0]
+    owner.post(f"/customers/{customer['id']}/payment-methods/{newest['id']}/default")
+    resumed = owner.post(resume)
+    assert resumed.status_code == 200, resumed.body
+
+    # Then the open period is charged at once on the new card; Stripe's payment settles it
+    assert resumed.data["status"] == "active"
+    intents = _intents(owner, enrolment["job_id"])
+    assert intent(intents[-1])["payment_method"] == newest["id"]
+    _stripe_pays(owner, intents[-1])
+    now = _enrolment(owner, enrolment)
+    assert (now["status"], now["open_invoice_id"], now["paused_reason"]) == ("active", None, None)
+    assert _plan_invoices(owner, enrolment["job_id"])[0]["status"] == "paid"
+    # And its upcoming visits are no longer flagged; the office sees who resumed it
+    visits = owner.get(f"/jobs/{enrolment['job_id']}/visits").data["items"]
+    assert visits and not any("plan_paused" in v["flags"] for v in visits)
+    assert "PlanResumed" in [e["type"] for e in _timeline(owner, enrolment["job_id"])]
+
+    # And an active plan does not resume
+    refused = owner.post(resume)
+    assert refused.status_code == 409 and refused.data["error"]["code"] == "illegal_transition"
+
+
+def test_every_visit_of_the_plan_has_its_checklist_the_nightly_ones_too(owner):
+    from chalicelib.services import series
+    from chalicelib.store import series as series_store
+
+    # Given a monthly plan whose visits cover a checklist (a quarter's visits written)
+    _, enrolment, _ = _enrolled(owner, checklist=["Replace filter", "Check coil"])
+    first = len(owner.get(f"/jobs/{enrolment['job_id']}/visits").data["items"])
+
+    # When the nights of the next half year pass
+    kept = series_store.get_series(owner.tenant_id, enrolment["job_id"], enrolment["series_id"])
+    series.extend(owner.tenant_id, kept, datetime.now(UTC) + timedelta(days=183))
+
+    # Then the visits they added carry the plan's checklist as the first ones do
+    visits = owner.get(f"/jobs/{enrolment['job_id']}/visits?limit=100").data["items"]
+    assert len(visits) > first
+    labels = [[item["label"] for item in v["checklist"]] for v in visits]
+    assert labels == [["Replace filter", "Check coil"]] * len(visits)
+
+
 def test_autopay_needs_a_saved_card_and_an_archived_plan_takes_no_enrolment(owner):
     plan = owner.post("/service-plans", MONTHLY).data
     customer = _customer(owner)

@@ -423,6 +423,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/customers/{customer_id}/plans/{enrolment_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A paused plan is active again (409 `illegal_transition` from any other state), its visits
+         * @description Roles: owner, office
+         */
+        post: operations["resume_enrolment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/public/plans/{token}": {
         parameters: {
             query?: never;
@@ -7384,6 +7404,46 @@ export interface operations {
                 "application/json": components["schemas"]["EnrolmentCancelIn"];
             };
         };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrolmentOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    resume_enrolment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The object's ETag (`"3"`, or `W/"3"`) or bare version (`3`): the change is refused with 409 `version_conflict` if the object changed since. `*` checks nothing. */
+                "If-Match"?: string;
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                customer_id: string;
+                enrolment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description Success */
             200: {
