@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from chalice import Response
 
-from chalicelib.api.http import Api
+from chalicelib.api.http import Api, source_ip
 from chalicelib.domain.errors import FieldlineError, NotFound
 from chalicelib.logs import logger
 from chalicelib.pages import booking, cards, invitation, invoice, quote, render, visit
@@ -60,12 +60,6 @@ def _error_code(request) -> str | None:
     return (request.query_params or {}).get("error")
 
 
-def _source_ip(request) -> str | None:
-    # Recorded with the signature as evidence of who approved; API Gateway puts it here.
-    identity = (getattr(request, "context", None) or {}).get("identity") or {}
-    return identity.get("sourceIp")
-
-
 @api.route("/p/quotes/{token}", "GET", roles=None, raw=True)
 @_always_html("../")
 def quote_page(request, token: str):
@@ -77,7 +71,7 @@ def quote_page(request, token: str):
 @_always_html("../../")
 def approve_quote_form(request, token: str):
     """Form post (option_id, signed_by): approve, then 303 back to the quote page."""
-    return quote.approve(token, request.raw_body, _source_ip(request))
+    return quote.approve(token, request.raw_body, source_ip())
 
 
 @api.route("/p/quotes/{token}/decline", "POST", roles=None, raw=True, content_types=FORM)
@@ -149,7 +143,7 @@ def book_page(request, slug: str):
 def book_form(request, slug: str):
     """Form post (service_id, start, name, phone, email?, address): book, then 303 to the
     confirmation; a slot taken meanwhile 303s back to that day's times."""
-    return booking.book(slug, request.raw_body, _source_ip(request))
+    return booking.book(slug, request.raw_body, source_ip())
 
 
 @api.route("/p/plans/{token}", "GET", roles=None, raw=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 
 from chalicelib.api.enums import OptionStatus, QuoteStatus
-from chalicelib.api.http import Api, caller, current_request
+from chalicelib.api.http import Api, caller, source_ip
 from chalicelib.api.schemas import LineIn, ListQuery, Out, PageOut, Strict
 from chalicelib.domain.callers import STAFF
 from chalicelib.domain.quotes import (
@@ -195,7 +195,7 @@ def approve_quote(token: str, body: QuoteApprovalIn):
     Approving a revision supersedes the quote approved before it. 409 `quote_superseded` for a
     replaced quote; 409 `illegal_transition` once the job's final invoice is sent.
     """
-    return quotes.approve(token, body.option_id, body.signed_by, _customer_ip())
+    return quotes.approve(token, body.option_id, body.signed_by, source_ip())
 
 
 @api.route(
@@ -209,10 +209,3 @@ def approve_quote(token: str, body: QuoteApprovalIn):
 def decline_quote(token: str, body: QuoteDeclineIn):
     """The customer declines the quote; the job stays for the office to decide."""
     return quotes.decline(token, body.reason)
-
-
-def _customer_ip() -> str | None:
-    # Recorded with the signature as evidence of who approved; API Gateway puts it here.
-    request = current_request.get()
-    identity = (getattr(request, "context", None) or {}).get("identity") or {}
-    return identity.get("sourceIp")
