@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from chalicelib.api.customers import CustomerIn
 from chalicelib.api.http import Api, caller
-from chalicelib.api.schemas import Strict
+from chalicelib.api.schemas import RowProblem, Strict
 from chalicelib.domain.callers import OWNER, STAFF
 from chalicelib.domain.imports import CustomerRow, read_customers
 from chalicelib.services import exports, imports
@@ -22,12 +22,6 @@ class CustomerImportQuery(Strict):
     dry_run: bool = Field(
         False, description="Check every row and say what would happen; write nothing"
     )
-
-
-class RowProblem(BaseModel):
-    row: int = Field(description="The spreadsheet's row: the header is row 1, the first customer 2")
-    field: str = Field(description="The customer's field (name, phone, email, line1, city, ...)")
-    message: str
 
 
 class CustomerImportOut(BaseModel):

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationError
 
 from chalicelib.api.enums import ItemKind
 from chalicelib.api.http import Api, caller
-from chalicelib.api.schemas import ListQuery, Out, PageOut, Patch, Strict
+from chalicelib.api.schemas import ListQuery, Out, PageOut, Patch, RowProblem, Strict
 from chalicelib.domain.callers import ANYONE, STAFF, Caller
 from chalicelib.domain.errors import Invalid
 from chalicelib.domain.pricebook import MAX_DESCRIPTION, MAX_DURATION_MINUTES, MAX_NAME, Item
@@ -181,12 +181,6 @@ class ItemImportQuery(Strict):
     )
 
 
-class ItemRowProblem(BaseModel):
-    row: int = Field(description="The spreadsheet's row: the header is row 1, the first item 2")
-    field: str = Field(description="The column; empty for the row as a whole")
-    message: str
-
-
 class ImportedItem(BaseModel):
     row: int
     id: str | None = Field(description="The item's id (null for one a dry run would create)")
@@ -197,7 +191,7 @@ class ItemImportOut(BaseModel):
     dry_run: bool
     rows: int
     valid: int = Field(description="Rows without errors")
-    errors: list[ItemRowProblem]
+    errors: list[RowProblem]
     created: int
     updated: int
     unchanged: int

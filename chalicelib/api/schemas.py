@@ -80,6 +80,14 @@ class FieldProblem(BaseModel):
     message: str
 
 
+class RowProblem(BaseModel):
+    """What is wrong with one row of an imported file (its other rows are still read)."""
+
+    row: int = Field(description="The spreadsheet's row: the header is row 1, the first record 2")
+    field: str = Field(description="The column (the record's field); empty for the whole row")
+    message: str
+
+
 class CurrentVersion(BaseModel):
     """The object's version now (409 `version_conflict`): reload it, then retry."""
 

@@ -3524,7 +3524,7 @@ export interface components {
              */
             valid: number;
             /** Errors */
-            errors: components["schemas"]["ItemRowProblem"][];
+            errors: components["schemas"]["RowProblem"][];
             /** Created */
             created: number;
             /** Updated */
@@ -3654,21 +3654,6 @@ export interface components {
             bookable_online?: boolean;
             /** Archived */
             archived?: boolean;
-        };
-        /** ItemRowProblem */
-        ItemRowProblem: {
-            /**
-             * Row
-             * @description The spreadsheet's row: the header is row 1, the first item 2
-             */
-            row: number;
-            /**
-             * Field
-             * @description The column; empty for the row as a whole
-             */
-            field: string;
-            /** Message */
-            message: string;
         };
         /** JobCostOut */
         JobCostOut: {
@@ -5497,16 +5482,19 @@ export interface components {
              */
             role: "owner" | "office" | "technician";
         };
-        /** RowProblem */
+        /**
+         * RowProblem
+         * @description What is wrong with one row of an imported file (its other rows are still read).
+         */
         RowProblem: {
             /**
              * Row
-             * @description The spreadsheet's row: the header is row 1, the first customer 2
+             * @description The spreadsheet's row: the header is row 1, the first record 2
              */
             row: number;
             /**
              * Field
-             * @description The customer's field (name, phone, email, line1, city, ...)
+             * @description The column (the record's field); empty for the whole row
              */
             field: string;
             /** Message */
