@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from chalicelib.domain.tenants import Tenant
-from chalicelib.store import db, keys
-from chalicelib.store.models import Item
+from chalicelib.store import keys
+from chalicelib.store.counters import add_one
 from chalicelib.store.tenants import BOOKING_SLUG, get_tenant, owner_of
 
 # A window's item outlives its window a little: DynamoDB deletes expired items within days,
@@ -36,15 +36,4 @@ def count_request(tenant_id: str, subject: str, now: datetime, window_seconds: i
     window = int(now.timestamp()) // window_seconds
     key = keys.rate_window(tenant_id, subject, window)
     expires = datetime.fromtimestamp((window + 1) * window_seconds + TTL_SLACK_SECONDS, UTC)
-    counter = Item(key.pk, key.sk)
-    with db.translate_errors():
-        counter.update(
-            actions=[
-                Item.counter.add(1),
-                Item.type.set("rate_window"),
-                Item.tenant_id.set(tenant_id),
-                Item.ttl.set(expires),
-            ],
-            add_version_condition=False,
-        )
-    return int(counter.counter)
+    return add_one(key, "rate_window", tenant_id, expires)

@@ -9,6 +9,8 @@ burst of sends in one tenant never contends on one version.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from chalicelib.store import db, keys
 from chalicelib.store.models import Item
 
@@ -17,17 +19,18 @@ def take(tenant_id: str, name: str) -> int:
     returned = _take_returned(tenant_id, name)
     if returned is not None:
         return returned
-    key = keys.counter(tenant_id, name)
+    return add_one(keys.counter(tenant_id, name), "counter", tenant_id)
+
+
+def add_one(key: keys.Key, kind: str, tenant_id: str, expires: datetime | None = None) -> int:
+    """One atomic UpdateItem ADD on the item's counter (made at 1 if missing); the new count.
+    `expires`: when DynamoDB's TTL may delete the item."""
     counter = Item(key.pk, key.sk)
+    actions = [Item.counter.add(1), Item.type.set(kind), Item.tenant_id.set(tenant_id)]
+    if expires is not None:
+        actions.append(Item.ttl.set(expires))
     with db.translate_errors():
-        counter.update(
-            actions=[
-                Item.counter.add(1),
-                Item.type.set("counter"),
-                Item.tenant_id.set(tenant_id),
-            ],
-            add_version_condition=False,
-        )
+        counter.update(actions=actions, add_version_condition=False)
     return int(counter.counter)
 
 
