@@ -90,6 +90,25 @@ def test_a_new_card_charges_a_paused_enrolment_again_but_not_a_disputed_one():
     assert not rules.retry_now(disputed, date(2030, 2, 1), "pm_new")
 
 
+def test_resuming_charges_the_open_period_only_when_autopay_has_a_method():
+    on = date(2030, 2, 9)
+    with_card, without_card = _enrolment(), _enrolment()
+    for enrolment in (with_card, without_card):
+        rules.billed(enrolment, "inv1")
+        for _ in range(4):
+            rules.charge_failed(enrolment, "card_declined", [1, 3, 7])
+
+    rules.resume(with_card, on, can_charge=True)
+    rules.resume(without_card, on, can_charge=False)
+
+    assert (with_card.status, with_card.paused_reason) == ("active", None)
+    assert rules.is_charge_due(with_card, on) and rules.attempt_number(with_card) == 5
+    assert without_card.status == "active" and not rules.is_charge_due(without_card, on)
+    assert rules.next_action_on(without_card) is None  # its invoice is the reminders' to chase
+    with pytest.raises(Conflict):
+        rules.resume(with_card, on, can_charge=True)
+
+
 def test_a_payment_of_another_invoice_changes_nothing():
     enrolment = _enrolment()
     rules.billed(enrolment, "inv1")
