@@ -65,6 +65,14 @@ class JobOut(Out):
     tags: list[str]
     stage: Stage
     closed_reason: str | None
+    imported_total_cents: int | None = Field(
+        None,
+        description="An imported job's total as the other product had it (minor units of the "
+        "job's currency): information only, never billed or collected",
+    )
+    imported_status: Literal["paid", "unpaid"] | None = Field(
+        None, description="Whether the other product had the imported job paid"
+    )
     created_at: datetime
     updated_at: datetime
     version: int

@@ -30,6 +30,11 @@ class Job(BaseModel):
     tags: list[str] = Field(default_factory=list)
     stage: str = "lead"
     closed_reason: str | None = None
+    # Work done before the business moved to Fieldline (POST /imports/jobs): what the other
+    # product said the job came to and whether it was paid. Information only: no invoice bills
+    # it, so the ledger (domain/ledger.py, which reads invoices alone) never counts it.
+    imported_total_cents: int | None = None
+    imported_status: str | None = None
     created_at: datetime
     updated_at: datetime
     version: int | None = None

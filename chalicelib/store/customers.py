@@ -89,9 +89,19 @@ def put_opt_out(tx: Transaction, choice: SmsOptOut) -> None:
 
 
 def customer_phones(tenant_id: str) -> set[str]:
-    """Every phone number of the tenant's customers: their phone entries on the customers
-    index (one paged Query, not one per number; eventually consistent)."""
+    """Every phone number of the tenant's customers."""
+    return set(customers_by_phone(tenant_id))
+
+
+def customers_by_phone(tenant_id: str) -> dict[str, str]:
+    """Every phone number of the tenant's customers → the id of the first customer with it:
+    their phone entries on the customers index (one paged Query, not one per number;
+    eventually consistent)."""
     prefix = keys.customer_phone_sort("")
+    found: dict[str, str] = {}
     with db.translate_errors():
         entries = Item.gsi1.query(keys.customers_index(tenant_id), Item.gsi1sk.startswith(prefix))
-        return {entry.gsi1sk.removeprefix(prefix).rsplit("#", 1)[0] for entry in entries}
+        for entry in entries:
+            phone, customer_id = entry.gsi1sk.removeprefix(prefix).rsplit("#", 1)
+            found.setdefault(phone, customer_id)
+    return found

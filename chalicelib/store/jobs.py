@@ -16,6 +16,7 @@ from chalicelib.store.db import Transaction
 from chalicelib.store.models import Item
 from chalicelib.store.records import (
     Page,
+    batch_get,
     entity,
     get,
     page,
@@ -57,6 +58,12 @@ def child_item(tenant_id: str, job_id: str, kind: str, child_id: str, child: Bas
 
 def get_job(tenant_id: str, job_id: str) -> Job | None:
     return get(keys.job(tenant_id, job_id), Job)
+
+
+def existing_jobs(tenant_id: str, job_ids: list[str]) -> set[str]:
+    """Which of these job ids the tenant has (BatchGetItem, strongly consistent)."""
+    found = batch_get([keys.job(tenant_id, job_id) for job_id in job_ids], consistent=True)
+    return {item.data["job_id"] for item in found}
 
 
 def check_unchanged(tx: Transaction, tenant_id: str, job: Job) -> None:

@@ -1,5 +1,6 @@
-"""Moving over: customers imported from a CSV export (a dry run, then for real, then again), and
-every record of the business exported as JSON Lines, another business's never among them."""
+"""Moving over: customers and jobs history imported from a CSV export (a dry run, then for real,
+then again), and every record of the business exported as JSON Lines, another business's never
+among them."""
 
 from __future__ import annotations
 
@@ -101,6 +102,121 @@ def test_the_office_imports_and_a_technician_may_not(owner):
     assert office.post("/imports/customers", WITH_BAD_ROWS, headers=CSV).status_code == 200
     technician = owner.as_role("technician")
     refused = technician.post("/imports/customers", WITH_BAD_ROWS, headers=CSV)
+    assert refused.status_code == 403
+
+
+# --- jobs history -----------------------------------------------------------------------------
+
+# Row 2: Dana, already a customer (her phone written another way), a paid water heater job.
+# Row 3: a new customer, added from the name and phone. Row 4: a phone no customer has and no
+# name to add one by. Row 5: open work, not history. Row 6: a total with a cent too many.
+# Row 7: Dana again, a cancelled estimate.
+JOBS = """customer_phone,customer_name,title,description,date,status,total,currency
++1 312 555 0142,,Water heater swap,40 gal gas,2024-11-03,paid,"1,234.50",USD
+773-555-0199,Cory Park,Drain cleaning,,2025-02-10T14:30,unpaid,189,USD
+312-555-0100,,Leaky faucet,,2025-01-05,completed,90,USD
+312-555-0142,,Annual service,,2025-03-01,scheduled,120,USD
+773-555-0199,Cory Park,Sump pump,,2025-02-11,completed,12.345,USD
+312-555-0142,,Softener estimate,,2025-01-20,cancelled,,
+"""
+
+
+def customer_jobs(api, customer_id: str) -> list[dict]:
+    return api.get(f"/jobs?customer_id={customer_id}").data["items"]
+
+
+def test_jobs_history_a_dry_run_then_a_real_run_then_the_same_file_again(owner):
+    dana = owner.post("/customers", CUSTOMER).data
+
+    dry = owner.post("/imports/jobs?dry_run=true", JOBS, headers=CSV)
+    assert dry.status_code == 200, dry.body
+    assert (dry.data["rows"], dry.data["valid"], dry.data["created"]) == (6, 3, 0)
+    assert {(e["row"], e["field"]) for e in dry.data["errors"]} == {
+        (4, "customer_name"),
+        (5, "status"),
+        (6, "total"),
+    }
+    assert owner.get("/jobs").data["items"] == [] and names(owner) == ["Dana Whitfield"]
+
+    real = owner.post("/imports/jobs", JOBS, headers=CSV)
+    assert real.status_code == 200, real.body
+    assert (real.data["created"], real.data["customers_created"]) == (3, 1)
+    assert real.data["errors"] == dry.data["errors"]
+    assert names(owner) == ["Cory Park", "Dana Whitfield"]
+
+    again = owner.post("/imports/jobs", JOBS, headers=CSV).data
+    assert (again["created"], again["customers_created"], again["skipped_duplicates"]) == (0, 0, 3)
+    assert len(owner.get("/jobs").data["items"]) == 3
+    assert names(owner) == ["Cory Park", "Dana Whitfield"]
+
+    # On Dana's history, newest first: the cancelled estimate, then the paid job.
+    estimate, heater = customer_jobs(owner, dana["id"])
+    assert (estimate["stage"], estimate["source"], estimate["imported_total_cents"]) == (
+        "cancelled",
+        "import",
+        None,
+    )
+    assert (heater["title"], heater["stage"]) == ("Water heater swap", "completed")
+    assert (heater["imported_total_cents"], heater["imported_status"]) == (123450, "paid")
+    assert heater["created_at"].startswith("2024-11-03T05:00:00")  # local midnight, Chicago
+
+
+def test_an_imported_job_is_history_the_ledger_does_not_count(owner):
+    owner.post("/imports/jobs", JOBS, headers=CSV)
+    (cory,) = owner.get("/customers?q=cory").data["items"]
+    (job,) = customer_jobs(owner, cory["id"])
+
+    detail = owner.get(f"/jobs/{job['id']}").data
+    assert detail["stage"] == "completed" and detail["imported_total_cents"] == 18900
+    assert detail["balance_cents"] == 0 and detail["invoices"] == []
+    assert (detail["visit_count"], detail["open_visit_count"]) == (1, 0)
+    (visit,) = owner.get(f"/jobs/{job['id']}/visits").data["items"]
+    assert visit["status"] == "completed" and visit["technician_ids"] == []
+    assert visit["start"].startswith("2025-02-10T20:30:00")  # 14:30 in Chicago (CST)
+    assert owner.get(f"/invoices?job_id={job['id']}").data["items"] == []
+    (imported,) = owner.get(f"/jobs/{job['id']}/timeline").data["items"]
+    assert imported["type"] == "JobImported" and imported["data"]["row"] == 3
+    # Nobody's day is booked by it: the day's board has no unassigned work.
+    board = owner.get("/dispatch/board?date=2025-02-10")
+    assert board.status_code == 200 and board.data["unassigned"] == []
+
+
+def test_housecall_pro_and_jobber_job_exports_import_by_their_job_numbers(owner):
+    housecall_pro = (
+        "Invoice Number,Created At,Date,Customer,First Name,Last Name,Mobile Phone,"
+        "Description,Job Status,Total Amount,Amount Due\n"
+        "1042,2024-10-01,2024-10-05 10:00,,Ana,Lopez,312-555-0150,Replace anode rod,"
+        "complete,189.00,0\n"
+    )
+    jobber = (
+        "Job #,Client name,Client phone,Title,Completed,Job status,Total ($)\n"
+        "77,Acme Rentals,312-555-0160,Spring cleanup,2025-04-20,Archived,450\n"
+    )
+    for text in (housecall_pro, jobber):
+        first = owner.post("/imports/jobs", text, headers=CSV)
+        assert first.status_code == 200, first.body
+        assert (first.data["created"], first.data["errors"]) == (1, [])
+        # The same job number again, its title edited since: still the same job.
+        edited = text.replace("Replace anode rod", "Anode").replace("Spring cleanup", "Cleanup")
+        assert owner.post("/imports/jobs", edited, headers=CSV).data["skipped_duplicates"] == 1
+    paid = [j for j in owner.get("/jobs").data["items"] if j["imported_status"] == "paid"]
+    assert [j["title"] for j in paid] == ["Replace anode rod"]  # nothing due on it
+
+
+def test_another_business_sees_none_of_the_imported_history(owner, other_owner):
+    for business in (owner, other_owner):
+        business.post("/customers", CUSTOMER)
+    owner.post("/imports/jobs", JOBS, headers=CSV)
+    ours = owner.get("/jobs").data["items"]
+    assert other_owner.get("/jobs").data["items"] == []
+    assert other_owner.get(f"/jobs/{ours[0]['id']}").status_code == 404
+    # The same file in their account makes their own jobs (the ids are per business).
+    theirs = other_owner.post("/imports/jobs", JOBS, headers=CSV).data
+    assert theirs["created"] == 3 and len(owner.get("/jobs").data["items"]) == 3
+
+
+def test_a_technician_may_not_import_jobs(owner):
+    refused = owner.as_role("technician").post("/imports/jobs", JOBS, headers=CSV)
     assert refused.status_code == 403
 
 

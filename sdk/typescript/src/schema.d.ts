@@ -295,6 +295,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/imports/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bring past jobs in as history from a CSV file: Housecall Pro's or Jobber's job export,
+         * @description Roles: owner, office
+         */
+        post: operations["import_jobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/exports/tenant": {
         parameters: {
             query?: never;
@@ -2840,6 +2860,8 @@ export interface components {
              * @description Rows without errors (duplicates included)
              */
             valid: number;
+            /** Errors */
+            errors: components["schemas"]["RowProblem"][];
             /**
              * Created
              * @description Customers created (0 in a dry run)
@@ -2850,8 +2872,6 @@ export interface components {
              * @description Valid rows whose phone (E.164) an existing customer or an earlier row has: not created (in a dry run: would not be)
              */
             skipped_duplicates: number;
-            /** Errors */
-            errors: components["schemas"]["RowProblem"][];
         };
         /** CustomerIn */
         CustomerIn: {
@@ -3733,6 +3753,16 @@ export interface components {
             /** Closed Reason */
             closed_reason: string | null;
             /**
+             * Imported Total Cents
+             * @description An imported job's total as the other product had it (minor units of the job's currency): information only, never billed or collected
+             */
+            imported_total_cents: number | null;
+            /**
+             * Imported Status
+             * @description Whether the other product had the imported job paid
+             */
+            imported_status: ("paid" | "unpaid") | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -3779,6 +3809,38 @@ export interface components {
              * @description The latest 10 notes, newest first
              */
             notes: components["schemas"]["JobNoteOut"][];
+        };
+        /** JobImportOut */
+        JobImportOut: {
+            /** Dry Run */
+            dry_run: boolean;
+            /**
+             * Rows
+             * @description Data rows read (blank rows are not counted)
+             */
+            rows: number;
+            /**
+             * Valid
+             * @description Rows without errors (duplicates included)
+             */
+            valid: number;
+            /** Errors */
+            errors: components["schemas"]["RowProblem"][];
+            /**
+             * Created
+             * @description Jobs created (0 in a dry run)
+             */
+            created: number;
+            /**
+             * Customers Created
+             * @description Customers added for rows whose phone no customer had (0 in a dry run)
+             */
+            customers_created: number;
+            /**
+             * Skipped Duplicates
+             * @description Valid rows whose job was imported before (the same job number, else the same customer, day and title) or is an earlier row's: not created
+             */
+            skipped_duplicates: number;
         };
         /** JobInvoiceOut */
         JobInvoiceOut: {
@@ -3881,6 +3943,16 @@ export interface components {
             stage: "lead" | "quoted" | "approved" | "scheduled" | "in_progress" | "completed" | "invoiced" | "paid" | "lost" | "cancelled" | "on_hold";
             /** Closed Reason */
             closed_reason: string | null;
+            /**
+             * Imported Total Cents
+             * @description An imported job's total as the other product had it (minor units of the job's currency): information only, never billed or collected
+             */
+            imported_total_cents: number | null;
+            /**
+             * Imported Status
+             * @description Whether the other product had the imported job paid
+             */
+            imported_status: ("paid" | "unpaid") | null;
             /**
              * Created At
              * Format: date-time
@@ -7112,6 +7184,47 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CustomerImportOut"];
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            503: components["responses"]["503"];
+        };
+    };
+    import_jobs: {
+        parameters: {
+            query?: {
+                /** @description Check every row and say what would happen; write nothing */
+                dry_run?: boolean;
+            };
+            header?: {
+                /** @description A key of the client's choosing: a retry with the same key and body returns the first response (with `Idempotent-Replayed: true`) and takes effect once. Kept 24 hours; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobImportOut"];
                 };
             };
             400: components["responses"]["400"];
