@@ -14,20 +14,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from bench import ddbcalls
-from bench.overhead import TABLE, _environment
-from localstage import emulators
+from bench.overhead import moto_table
 
 
 def main() -> None:
-    port = emulators.free_port()
-    _environment(port)
     ddbcalls.install()
-    server, endpoint = emulators.start_moto(port)
-    try:
-        emulators.create_table(endpoint, TABLE)
+    with moto_table():
         report()
-    finally:
-        server.stop()
 
 
 def report() -> None:

@@ -21,6 +21,8 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from localstage import emulators
 
@@ -38,6 +40,20 @@ def _environment(moto_port: int) -> None:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
     )
+
+
+@contextmanager
+def moto_table() -> Iterator[None]:
+    """The app pointed at a fresh in-process moto holding the bench's table, stopped after
+    (install any DynamoDB client hooks before: the table is made through a client too)."""
+    port = emulators.free_port()
+    _environment(port)
+    server, endpoint = emulators.start_moto(port)
+    try:
+        emulators.create_table(endpoint, TABLE)
+        yield
+    finally:
+        server.stop()
 
 
 class Recorder:
@@ -74,16 +90,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
-    port = emulators.free_port()
-    _environment(port)
     recorder = Recorder()
     _hook_clients(recorder)
-    server, endpoint = emulators.start_moto(port)
-    try:
-        emulators.create_table(endpoint, TABLE)
+    with moto_table():
         run(args.rounds, recorder)
-    finally:
-        server.stop()
 
 
 def run(rounds: int, recorder: Recorder) -> None:
@@ -171,7 +181,8 @@ def _seed(client) -> tuple[str, dict[str, str]]:
         response = client.http.post(path, headers=headers, body=json.dumps(body))
         return json.loads(response.body)
 
-    token = post("/dev/tenants", {"name": "Bench Plumbing"})["owner_token"]
+    # No Stripe account: the bench runs without localstripe (as bench.calls does).
+    token = post("/dev/tenants", {"name": "Bench Plumbing", "stripe": "none"})["owner_token"]
     customer = post("/customers", {"name": "Dana Bench", "phone": "312-555-0142"}, token)
     job = post("/leads", {"customer_id": customer["id"], "title": "Bench job"}, token)
     for n in range(5):

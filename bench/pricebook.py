@@ -17,8 +17,7 @@ import time
 
 from bench import ddbcalls
 from bench.calls import _caller
-from bench.overhead import TABLE, _environment
-from localstage import emulators
+from bench.overhead import moto_table
 
 KINDS = ("service", "material", "fee")
 
@@ -27,15 +26,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=2000)
     items = parser.parse_args().items
-    port = emulators.free_port()
-    _environment(port)
     ddbcalls.install()
-    server, endpoint = emulators.start_moto(port)
-    try:
-        emulators.create_table(endpoint, TABLE)
+    with moto_table():
         report(items)
-    finally:
-        server.stop()
 
 
 def _file(items: int) -> str:
