@@ -26,7 +26,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -215,8 +215,18 @@ STAGE_OF_STATUS = {
     **dict.fromkeys(("cancelled", "canceled", "usercanceled", "procanceled"), "cancelled"),
     **dict.fromkeys(("lost", "declined"), "lost"),
 }
-PAID = {"paid": "paid", "paidinfull": "paid", "closed": "paid"}
-UNPAID = ("unpaid", "invoiced", "requiresinvoicing", "partiallypaid", "pastdue", "due", "open")
+PAID = ("paid", "paidinfull")
+UNPAID = (
+    "unpaid",
+    "invoiced",
+    "requiresinvoicing",
+    "awaitingpayment",
+    "partiallypaid",
+    "pastdue",
+    "baddebt",
+    "due",
+    "open",
+)
 # A total beyond this is a misread cell, not a job (ten million in major units).
 MAX_IMPORTED_CENTS = 10**9
 # A visit imported with a date and no time is an all-day ("anytime") visit of this length.
@@ -296,35 +306,35 @@ def history(
     checks = (
         ("date", lambda: _moment(cells["date"], zone, month_first, now)),
         ("status", lambda: _stage(cells["status"])),
-        ("total", lambda: _total_cents(cells["total"], cells["currency"], currency)),
-        ("amount_due", lambda: _total_cents(cells["due"], cells["currency"], currency)),
+        ("currency", lambda: _same_currency(cells["currency"], currency)),
+        ("total", lambda: _total_cents(cells["total"], currency)),
+        ("amount_due", lambda: _total_cents(cells["due"], currency)),
     )
     said = []
     for name, check in checks:
         try:
             said.append(check())
         except FieldlineError as error:
-            row.problem("currency" if error.code == "unsupported_currency" else name, error.message)
+            row.problem(name, error.message)
     if row.errors:
         return None
-    (moment, timed), stage, total, due = said
+    (moment, timed), stage, _, total, due = said
     return History(moment, timed, stage, _paid(cells["payment"] or cells["status"], due), total)
 
 
 def _moment(text: str, zone: str, month_first: bool, now: datetime) -> tuple[datetime, bool]:
     local = ZoneInfo(zone)
     try:
-        day = date.fromisoformat(text)
+        moment = datetime.combine(date.fromisoformat(text), time())
     except ValueError:
         moment = _date_time(text, month_first)
-        timed = True
-    else:
-        moment, timed = datetime.combine(day, time()), False
+    # A local midnight is a date alone (03/04/2025 reads as 03/04/2025 00:00).
+    timed = moment.tzinfo is not None or moment.time() != time()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=local)
     if moment > now:
         raise Invalid("in the future: history is work already done (book it as a job)")
-    return moment.astimezone(ZoneInfo("UTC")), timed
+    return moment.astimezone(UTC), timed
 
 
 def _date_time(text: str, month_first: bool) -> datetime:
@@ -356,7 +366,7 @@ def _paid(word: str, due_cents: int | None) -> str | None:
     """paid or unpaid, from a payment or status word, else from the amount due."""
     key = normalised(word)
     if key in PAID:
-        return PAID[key]
+        return "paid"
     if key in UNPAID:
         return "unpaid"
     if due_cents is not None:
@@ -364,16 +374,20 @@ def _paid(word: str, due_cents: int | None) -> str | None:
     return None
 
 
-def _total_cents(text: str, row_currency: str, currency: str) -> int | None:
-    """A decimal amount in the tenant's currency ("1,234.50", "$89") as integer minor units:
-    exact (Decimal, never a float), refused when it has more decimals than the currency."""
-    if not text:
-        return None
+def _same_currency(row_currency: str, currency: str) -> None:
+    """A row's currency, when it says one, is the tenant's: amounts are never converted."""
     if row_currency and require_currency(row_currency) != currency:
         raise Invalid(
             f"the business bills in {currency}; amounts in {row_currency} are not converted",
             code="unsupported_currency",
         )
+
+
+def _total_cents(text: str, currency: str) -> int | None:
+    """A decimal amount in the tenant's currency ("1,234.50", "$89") as integer minor units:
+    exact (Decimal, never a float), refused when it has more decimals than the currency."""
+    if not text:
+        return None
     found = _AMOUNT.fullmatch(text.strip())
     if found is None:
         raise Invalid(f"'{text}' is not an amount")
@@ -455,7 +469,7 @@ def _completed_visit(job_id: str, said: History, zone: str, actor: str, now: dat
     else:
         local = start.astimezone(ZoneInfo(zone))
         next_day = datetime.combine(local.date() + timedelta(days=1), time(), ZoneInfo(zone))
-        window_end = next_day.astimezone(ZoneInfo("UTC"))
+        window_end = next_day.astimezone(UTC)
     done = start + timedelta(minutes=NOMINAL_MINUTES)
     return Visit(
         visit_id=f"{job_id}v",
