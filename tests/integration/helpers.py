@@ -26,7 +26,9 @@ class Api:
         response = self.client.http.request(method, path, headers=all_headers, body=payload or b"")
         # A CSV or a page is read from `body`; everything else the API answers is JSON.
         kind = {k.lower(): v for k, v in response.headers.items()}.get("content-type", "json")
-        response.data = json.loads(response.body) if response.body and "json" in kind else None
+        media = kind.split(";")[0].strip()
+        is_json = media in ("json", "application/json") or media.endswith("+json")  # not ndjson
+        response.data = json.loads(response.body) if response.body and is_json else None
         return response
 
     def get(self, path, **kw):

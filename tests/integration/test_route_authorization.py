@@ -91,6 +91,13 @@ SAMPLE_BODIES = {
         "start_date": (SOON + timedelta(days=1)).date().isoformat(),
     },
     "EnrolmentCancelIn": {"reason": "moving away"},
+    "SetupIn": {},
+    "BookingSettingsIn": {
+        "enabled": True,
+        "slug": "acme-plumbing",
+        "service_area": {"postal_codes": ["60607"]},
+    },
+    "BookingIn": {"service_id": "svc", "start": SOON.isoformat(), "customer": CUSTOMER},
 }
 # Routes whose body is text rather than JSON: a sample, sent with the route's content type.
 SAMPLE_TEXTS = {"/pricebook/import": "kind,name,unit_price_cents\r\nfee,Trip charge,4900\r\n"}
@@ -136,6 +143,7 @@ def owners_objects(owner):
     tech = owner.post("/technicians", SAMPLE_BODIES["TechnicianIn"]).data
     job = owner.post("/leads", {"customer_id": customer["id"], "title": "Leak"}).data
     ids = {"customer_id": customer["id"], "technician_id": tech["id"], "job_id": job["id"]}
+    ids["user_id"] = tech["id"]  # a technician is one of the team's users
     quote = owner.post(f"/jobs/{job['id']}/quotes", SAMPLE_BODIES["QuoteIn"])
     if quote.status_code == 201:
         ids["quote_id"] = quote.data["id"]
@@ -165,7 +173,33 @@ def owners_objects(owner):
     if subscription.status_code == 201:
         ids["subscription_id"] = subscription.data["id"]
         ids["delivery_id"] = _delivery_of(owner.tenant_id, ids["subscription_id"], job["id"])
+    ids["method_id"] = _saved_card_of(owner.tenant_id, customer["id"])
+    entry = owner.post("/time/entries", _with_ids(SAMPLE_BODIES["TimeEntryIn"], ids))
+    if entry.status_code == 201:
+        ids["entry_id"] = entry.data["id"]
     return ids
+
+
+def _saved_card_of(tenant_id: str, customer_id: str) -> str:
+    """A card on file for the owner's customer (as the setup_intent.succeeded webhook saves it)."""
+    from chalicelib.domain import clock
+    from chalicelib.domain.cards import SavedMethod
+    from chalicelib.services import cards
+
+    now = clock.now()
+    card = SavedMethod(
+        id="pm_seeded",
+        stripe_customer_id="cus_seeded",
+        type="card",
+        brand="visa",
+        last4="4242",
+        exp_month=12,
+        exp_year=2034,
+        authorization_text="I authorize Acme Plumbing to charge this card.",
+        authorized_at=now,
+        saved_at=now,
+    )
+    return cards.save_method(tenant_id, customer_id, card).id
 
 
 def _delivery_of(tenant_id: str, subscription_id: str, job_id: str) -> str:
