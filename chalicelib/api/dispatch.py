@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from chalicelib.api.enums import JobStage, Priority, VisitStatus
-from chalicelib.api.http import Api, caller
+from chalicelib.api.http import Accepted, Api, caller
 from chalicelib.api.schemas import Out, Strict
 from chalicelib.domain.callers import ANYONE, STAFF, TECHNICIAN
 from chalicelib.domain.checklists import MAX_ITEMS
@@ -178,11 +178,28 @@ class SkippedTechnicianOut(Out):
     reason: str
 
 
+class SkippedVisitOut(Out):
+    visit_id: str
+    reason: str
+
+
+class ApplicationOut(Out):
+    """A big plan being applied in the background: how far it got."""
+
+    attempt: int  # applying again after a failure resumes it
+    deadline: dt.datetime  # still applying then, it has stopped (failed; apply again)
+    visit_ids: list[str]  # the visits the plan changes
+    applied_visit_ids: list[str]
+    skipped: list[SkippedVisitOut]  # refused by the double-booking guard, with the reason
+    texted_visit_ids: list[str]
+    finished_at: dt.datetime | None
+
+
 class ProposalOut(Out):
     """A day being planned: the plan's fields are null until the status is done."""
 
     id: str = Field(validation_alias="proposal_id")
-    status: Literal["running", "done", "failed"]
+    status: Literal["running", "done", "failed", "applying", "applied"]
     reason: str | None  # why it failed
     kind: Literal["optimize", "replan"] = "optimize"
     replan_reason: str | None = None
@@ -201,6 +218,7 @@ class ProposalOut(Out):
     deadline: dt.datetime | None  # still running then, it is failed
     expires_at: dt.datetime
     applied_at: dt.datetime | None
+    application: ApplicationOut | None = None  # a plan applied in the background
 
 
 class AppliedStepOut(Out):
@@ -302,10 +320,20 @@ def get_proposal(proposal_id: str):
     return dispatch.get_proposal(caller(), proposal_id)
 
 
-@api.route("/dispatch/optimize/{proposal_id}/apply", "POST", roles=STAFF, response=AppliedOut)
+@api.route(
+    "/dispatch/optimize/{proposal_id}/apply",
+    "POST",
+    roles=STAFF,
+    response=AppliedOut,
+    accepted=ProposalOut,
+)
 def apply_proposal(proposal_id: str):
-    """Book the proposal through the double-booking guard; 409 if anything moved meanwhile."""
-    return dispatch.apply(caller(), proposal_id)
+    """Book the proposal through the double-booking guard; 409 if anything moved meanwhile.
+    A plan of more than 50 changes is booked in the background: 202, the proposal applying."""
+    result = dispatch.apply(caller(), proposal_id)
+    if isinstance(result, dispatch.Deferred):
+        return Accepted(result.result)
+    return result
 
 
 @api.route(

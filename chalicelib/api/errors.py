@@ -40,6 +40,7 @@ CODES: dict[str, str] = {
     "proposal_running": "409: the dispatch proposal is still being computed",
     "proposal_failed": "409: the dispatch proposal failed (see its `reason`)",
     "proposal_applied": "409: the dispatch proposal was already applied",
+    "proposal_applying": "409: the dispatch proposal is being applied (GET it for progress)",
     "proposal_stale": "409: visits changed since the proposal was made: optimize again",
     "quote_expired": "409: the quote's link expired",
     "quote_superseded": "409: a newer quote replaced this one (the customer has a newer link)",

@@ -41,6 +41,9 @@ class Route:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    # The route's other answer, 202: the work was started, not done (the handler returns
+    # `Accepted(result)`, shaped by this model), when it is too long for a request.
+    accepted: type[BaseModel] | None = None
     tag: str = ""
     content_types: list[str] = field(default_factory=lambda: [JSON])
     raw: bool = False  # the handler reads the request itself (webhooks) and returns a Response
@@ -63,6 +66,14 @@ class Route:
 
 
 ROUTES: list[Route] = []
+
+
+@dataclass
+class Accepted:
+    """A handler's answer when the work goes on in the background: 202 with `result` (the
+    route's `accepted` model), instead of the route's usual status and response."""
+
+    result: Any
 
 
 # Seconds a client waits before trying again after a 503 (the app's) or a 429 (the gateway's).
@@ -103,6 +114,7 @@ class Api:
         query: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
+        accepted: type[BaseModel] | None = None,
         content_types: list[str] | None = None,
         raw: bool = False,
         location: str | None = None,
@@ -121,6 +133,7 @@ class Api:
                 query=query,
                 response=response,
                 status=status,
+                accepted=accepted,
                 tag=self.tag,
                 content_types=content_types or [JSON],
                 raw=raw,
@@ -189,7 +202,11 @@ def _run_declared(spec: Route, handler: Callable, request, path_params: dict[str
         kwargs["if_match"] = parse_if_match(if_match)
 
     def compute() -> dict:
-        body = shape(spec.response, handler(**kwargs))
+        result = handler(**kwargs)
+        if isinstance(result, Accepted) and spec.accepted is not None:
+            body = shape(spec.accepted, result.result)
+            return {"status": 202, "body": body, "headers": {}}
+        body = shape(spec.response, result)
         return {"status": spec.status, "body": body, "headers": _headers(spec, body)}
 
     key = idempotency_key() if spec.takes_idempotency_key else None

@@ -149,6 +149,8 @@ def _models(routes: list[Route]) -> list[tuple[type[BaseModel], str]]:
             found.add((route.body, "validation"))
         if route.response is not None:
             found.add((route.response, "serialization"))
+        if route.accepted is not None:
+            found.add((route.accepted, "serialization"))
     return sorted(found, key=lambda pair: (pair[0].__name__, pair[1]))
 
 
@@ -225,8 +227,16 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/Idempotent-Replayed"}
     if headers:
         ok["headers"] = headers
+    accepted = {}
+    if route.accepted is not None:
+        schema = refs[(route.accepted, "serialization")]
+        accepted["202"] = {
+            "description": "Accepted: the work goes on in the background",
+            "content": {JSON: {"schema": schema}},
+        }
     return {
         str(route.status): ok,
+        **accepted,
         **{code: {"$ref": f"#/components/responses/{code}"} for code in _error_codes(route)},
     }
 

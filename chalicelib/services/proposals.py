@@ -9,7 +9,9 @@ plus time to read the day and fetch travel times) is failed: the invocation was 
 The plan is stored with the versions of every visit it may move and of every technician day it
 plans; applying it refuses (409) if any of them changed, then books each visit through
 scheduling's own assignment (the double-booking guard), in an order that never makes one visit
-of the plan clash with another one's old slot.
+of the plan clash with another one's old slot. A plan of more than ASYNC_APPLY_STEPS changes is
+applied off the request path too (the optimizer's function, `run_apply`): one transaction per
+moved visit would outlast API Gateway's 29 seconds.
 """
 
 from __future__ import annotations
@@ -23,16 +25,17 @@ from pydantic import BaseModel, Field
 
 from chalicelib.config import get_settings
 from chalicelib.domain import clock
-from chalicelib.domain.callers import Caller
+from chalicelib.domain.callers import SYSTEM, Caller
 from chalicelib.domain.errors import Conflict, FieldlineError, Invalid, NotFound, Unavailable
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.visits import Booking, TechDay, Visit, find_clash
+from chalicelib.logs import logger
 from chalicelib.services import scheduling, tenants
 from chalicelib.services.dispatch_board import MOVABLE, all_technicians, chosen_technicians
 from chalicelib.store import proposals as proposal_store
 from chalicelib.store import visits as visit_store
-from chalicelib.store.db import Transaction
+from chalicelib.store.db import ConditionFailed, Transaction
 
 PROPOSAL_TTL = timedelta(days=1)
 # The optimizer's function runs for up to 15 minutes (infra/fieldline_stack.py): two passes of
@@ -43,8 +46,18 @@ DEFAULT_TIME_LIMIT_SECONDS, MAX_TIME_LIMIT_SECONDS = 10, 300
 SOLVE_PASSES = 2.5
 SOLVE_OVERHEAD = timedelta(minutes=2)
 RUNNING, DONE, FAILED = "running", "done", "failed"
+APPLYING, APPLIED = "applying", "applied"
 TIMED_OUT_REASON = "the optimizer did not finish in time; try again, or plan fewer technicians"
 CRASHED_REASON = "the optimizer failed; try again"
+# Changes applied within the request; a bigger plan is applied by the optimizer's function.
+# One change is one scheduling transaction with its reads: 48 ms on moto (a 60-change plan
+# applied in 2.9 s through the test client, 2026-12-03), so 1,000 would take some 50 s, past
+# API Gateway's 29 s; 50 take 2.5 s, with room for slower round trips and a cold start.
+ASYNC_APPLY_STEPS = 50
+# The optimizer's function stops at 15 minutes: an apply still running past this has stopped.
+APPLY_DEADLINE = timedelta(minutes=16)
+APPLY_PROGRESS_EVERY = 25  # changes between two saves of the progress
+APPLY_TIMED_OUT_REASON = "applying stopped part way; apply again to resume"
 
 
 # --- the proposal as stored ---------------------------------------------------------------------
@@ -94,12 +107,31 @@ class Change(BaseModel):
     to_end: datetime | None
 
 
+class SkippedVisit(BaseModel):
+    visit_id: str
+    reason: str
+
+
+class Application(BaseModel):
+    """A plan being applied by the optimizer's function, and how far it got."""
+
+    applied_by: str
+    attempt: int = 1  # applying again after a failure resumes: attempt 2, ...
+    deadline: datetime
+    visit_ids: list[str]  # the visits the plan changes
+    run_started_at: datetime | None = None  # the invocation that claimed this attempt
+    applied_visit_ids: list[str] = Field(default_factory=list)
+    skipped: list[SkippedVisit] = Field(default_factory=list)
+    texted_visit_ids: list[str] = Field(default_factory=list)
+    finished_at: datetime | None = None
+
+
 class Proposal(BaseModel):
     """A request to plan a day and, once its invocation is done, the plan."""
 
     proposal_id: str
     # Proposals stored before optimizing ran in the background were made done.
-    status: Literal["running", "done", "failed"] = DONE
+    status: Literal["running", "done", "failed", "applying", "applied"] = DONE
     # A re-plan starts from the day as it is (work under way pinned, moves penalised) and
     # says what it changes; applying it texts the customers whose time moved.
     kind: Literal["optimize", "replan"] = "optimize"
@@ -125,12 +157,15 @@ class Proposal(BaseModel):
     created_at: datetime
     expires_at: datetime
     applied_at: datetime | None = None
+    application: Application | None = None  # applied by the optimizer's function
     version: int | None = None
 
     def current_status(self, now: datetime) -> tuple[str, str | None]:
-        """The status and reason a client sees: running past the deadline is failed."""
+        """The status and reason a client sees: running or applying past the deadline is failed."""
         if self.status == RUNNING and self.deadline is not None and now >= self.deadline:
             return FAILED, TIMED_OUT_REASON
+        if self.status == APPLYING and self.application and now >= self.application.deadline:
+            return FAILED, APPLY_TIMED_OUT_REASON
         return self.status, self.reason
 
 
@@ -225,7 +260,7 @@ def proposal_view(proposal: Proposal) -> dict[str, Any]:
     status, reason = proposal.current_status(clock.now())
     shown = proposal.model_dump(exclude={"visit_versions", "day_versions", "started_at"})
     shown |= {"status": status, "reason": reason}
-    if status != DONE:  # no plan yet, or none to come
+    if status in (RUNNING, FAILED) and proposal.application is None:  # no plan, or none to come
         for name in PLAN_FIELDS:
             shown[name] = None
     return shown
@@ -266,7 +301,7 @@ class _Step:
     start: datetime | None = None
 
 
-def apply(caller: Caller, proposal_id: str) -> dict[str, Any]:
+def apply(caller: Caller, proposal_id: str) -> dict[str, Any] | Deferred:
     """Book the plan: 409 if any visit or technician day it was made from has changed.
 
     Each visit is assigned through `scheduling.assign`, the same transaction (visit, job,
@@ -275,54 +310,36 @@ def apply(caller: Caller, proposal_id: str) -> dict[str, Any]:
     slots, one visit is first unassigned to free its slot. Visits the plan leaves out lose
     their technician. Nothing is written when the check fails; should a booking race in
     mid-way, the 409 lists the steps already applied (each one whole, never a double booking).
+    A plan of more than ASYNC_APPLY_STEPS steps, or one whose background apply failed (it
+    resumes), is `Deferred`: the proposal, applying, which the optimizer's function applies.
     """
     proposal = load(caller.tenant_id, proposal_id)
-    status, reason = proposal.current_status(clock.now())
-    if status == RUNNING:
-        raise Conflict(
-            "the proposal is still being planned; apply it once its status is done",
-            code="proposal_running",
-        )
-    if status == FAILED:
-        raise Conflict(f"the proposal failed: {reason}", code="proposal_failed")
-    if proposal.applied_at is not None:
-        raise Conflict(
-            f"the proposal was applied at {clock.iso(proposal.applied_at)}",
-            code="proposal_applied",
-        )
+    resuming = _refuse_unless_applicable(proposal)
     visits, days = _current(caller, proposal)
-    _refuse_if_changed(proposal, visits, days)
+    if not resuming:  # a resumed apply changed the day itself: each visit is checked instead
+        _refuse_if_changed(proposal, visits, days)
+    tenant = tenants.get_settings(caller)
+    steps = _steps(proposal, visits, days, tenant.travel_buffer_minutes)
+    if resuming or len(steps) > ASYNC_APPLY_STEPS:
+        return Deferred(_apply_later(caller, proposal, steps))
     # Claimed first: a second apply of the same proposal stops here.
     proposal.applied_at = clock.now()
     save(caller.tenant_id, proposal)
-    tenant = tenants.get_settings(caller)
-    steps = _steps(proposal, visits, days, tenant.travel_buffer_minutes)
     versions = {visit_id: visit.version for visit_id, visit in visits.items()}
     applied: list[dict[str, Any]] = []
     for step in steps:
         try:
-            if step.action == "unassign":
-                done = scheduling.unassign(
-                    caller, step.job_id, step.visit_id, if_match=versions[step.visit_id]
-                )
-            else:
-                done = scheduling.assign(
-                    caller,
-                    step.job_id,
-                    step.visit_id,
-                    [step.technician_id],
-                    step.start,
-                    if_match=versions[step.visit_id],
-                )
+            versions[step.visit_id] = _book(caller, step, versions[step.visit_id])
         except FieldlineError as problem:
             problem.details = [
                 *problem.details,
                 {"proposal_id": proposal_id, "failed_visit_id": step.visit_id, "applied": applied},
             ]
             raise
-        versions[step.visit_id] = done.version
         applied.append(_step_view(step))
     told = _tell_moved_customers(caller, proposal, tenant) if proposal.kind == "replan" else []
+    proposal.status = APPLIED
+    save(caller.tenant_id, proposal)
     return {
         "proposal_id": proposal_id,
         "applied_at": proposal.applied_at,
@@ -332,7 +349,150 @@ def apply(caller: Caller, proposal_id: str) -> dict[str, Any]:
     }
 
 
-def _tell_moved_customers(caller: Caller, proposal: Proposal, tenant: Tenant) -> list[str]:
+@dataclass
+class Deferred:
+    """apply's answer when the plan is applied in the background: the proposal, applying."""
+
+    result: dict[str, Any]
+
+
+def _refuse_unless_applicable(proposal: Proposal) -> bool:
+    """409 unless the proposal can be applied now; True when it resumes a failed apply."""
+    status, reason = proposal.current_status(clock.now())
+    if status == RUNNING:
+        raise Conflict(
+            "the proposal is still being planned; apply it once its status is done",
+            code="proposal_running",
+        )
+    if status == APPLYING:
+        raise Conflict(
+            "the proposal is being applied; its status says how far it got",
+            code="proposal_applying",
+        )
+    if status == FAILED and proposal.application is not None:
+        return True
+    if status == FAILED:
+        raise Conflict(f"the proposal failed: {reason}", code="proposal_failed")
+    if proposal.applied_at is not None:
+        raise Conflict(
+            f"the proposal was applied at {clock.iso(proposal.applied_at)}",
+            code="proposal_applied",
+        )
+    return False
+
+
+def _book(caller: Caller, step: _Step, version: int | None) -> int | None:
+    """One step through scheduling's guard; the visit's new version."""
+    if step.action == "unassign":
+        done = scheduling.unassign(caller, step.job_id, step.visit_id, if_match=version)
+    else:
+        done = scheduling.assign(
+            caller, step.job_id, step.visit_id, [step.technician_id], step.start, if_match=version
+        )
+    return done.version
+
+
+def _apply_later(caller: Caller, proposal: Proposal, steps: list[_Step]) -> dict[str, Any]:
+    """Hand the plan to the optimizer's function: the proposal, applying (a 503 if the
+    function could not be invoked: the proposal is then failed, and applying again retries)."""
+    moment = clock.now()
+    earlier = proposal.application
+    if earlier is None:
+        changed = list(dict.fromkeys(step.visit_id for step in steps))
+        proposal.applied_at = moment
+        proposal.application = Application(
+            applied_by=caller.user_id, deadline=moment + APPLY_DEADLINE, visit_ids=changed
+        )
+    else:  # resuming: what was done stays done; the run recomputes what is left
+        earlier.attempt += 1
+        earlier.deadline = moment + APPLY_DEADLINE
+        earlier.run_started_at = None
+    proposal.status, proposal.reason = APPLYING, None
+    try:
+        save(caller.tenant_id, proposal)
+    except ConditionFailed as lost:  # another apply of this proposal got there first
+        raise Conflict("the proposal is being applied", code="proposal_applying") from lost
+    from chalicelib.integrations import lambdas
+
+    event = {"tenant_id": caller.tenant_id, "proposal_id": proposal.proposal_id}
+    try:
+        lambdas.invoke_async(get_settings().optimizer_function, {**event, "action": "apply"})
+    except Unavailable:
+        finish(caller.tenant_id, proposal, FAILED, "applying could not be started; apply again")
+        raise
+    return proposal_view(proposal)
+
+
+def run_apply(tenant_id: str, proposal_id: str) -> str:
+    """The optimizer's function applying a proposal: each change through the same guard as a
+    request's apply; a change the guard refuses (a booking made meanwhile) is skipped with the
+    reason, never the end of the rest. Safe to run twice: a second delivery of the event finds
+    the attempt claimed; a resumed attempt recomputes the steps from the day as it is, so the
+    visits already moved are not moved again. Returns the status it leaves (or "skipped")."""
+    proposal = proposal_store.get_proposal(tenant_id, proposal_id, Proposal)
+    if proposal is None or proposal.status != APPLYING or proposal.application is None:
+        return "skipped"
+    work = proposal.application
+    if work.run_started_at is not None:
+        return "skipped"
+    if proposal.current_status(clock.now())[0] == FAILED:  # queued past its deadline
+        return finish(tenant_id, proposal, FAILED, APPLY_TIMED_OUT_REASON)
+    work.run_started_at = clock.now()
+    try:
+        save(tenant_id, proposal)
+    except ConditionFailed:
+        return "skipped"
+    caller = Caller(tenant_id=tenant_id, user_id=work.applied_by, role=SYSTEM)
+    try:
+        _apply_in_background(caller, proposal)
+    except Exception:  # recorded on the proposal: applying again resumes
+        logger.exception("applying a proposal failed", extra={"proposal_id": proposal_id})
+        return finish(tenant_id, proposal, FAILED, APPLY_TIMED_OUT_REASON)
+    return APPLIED
+
+
+def _apply_in_background(caller: Caller, proposal: Proposal) -> None:
+    work = proposal.application
+    assert work is not None
+    visits, days = _current(caller, proposal)
+    tenant = tenants.get_settings(caller)
+    steps = _steps(proposal, visits, days, tenant.travel_buffer_minutes)
+    # The first attempt books over the versions the plan was made from (a visit changed by
+    # hand since is skipped); a resumed one over the visits as they are (its own changes).
+    current = {visit_id: visit.version for visit_id, visit in visits.items()}
+    versions = dict(proposal.visit_versions) if work.attempt == 1 else current
+    skipped = {s.visit_id for s in work.skipped}
+    for count, step in enumerate(steps, start=1):
+        if step.visit_id in skipped:
+            continue
+        try:
+            versions[step.visit_id] = _book(caller, step, versions.get(step.visit_id))
+        except FieldlineError as refused:
+            work.skipped.append(SkippedVisit(visit_id=step.visit_id, reason=refused.message))
+            skipped.add(step.visit_id)
+        if count % APPLY_PROGRESS_EVERY == 0:
+            work.applied_visit_ids = _applied_so_far(work, steps[count:])
+            save(caller.tenant_id, proposal)
+    work.applied_visit_ids = _applied_so_far(work, [])
+    if proposal.kind == "replan":
+        moved = set(work.applied_visit_ids) - set(work.texted_visit_ids)
+        told = _tell_moved_customers(caller, proposal, tenant, only=moved)
+        work.texted_visit_ids = sorted({*work.texted_visit_ids, *told})
+    work.finished_at = clock.now()
+    proposal.status = APPLIED
+    save(caller.tenant_id, proposal)
+
+
+def _applied_so_far(work: Application, left: list[_Step]) -> list[str]:
+    """The plan's changed visits neither skipped nor still to do: moved, by this attempt or
+    an earlier one."""
+    not_done = {s.visit_id for s in work.skipped} | {step.visit_id for step in left}
+    return [visit_id for visit_id in work.visit_ids if visit_id not in not_done]
+
+
+def _tell_moved_customers(
+    caller: Caller, proposal: Proposal, tenant: Tenant, only: set[str] | None = None
+) -> list[str]:
     """Text each customer whose booked start moved by more than the tenant's notice threshold
     (a visit that had a technician and still has one): the visits whose customer was texted.
     A text that fails is recorded as failed on the job (messaging), never undoes the plan."""
@@ -350,6 +510,7 @@ def _tell_moved_customers(caller: Caller, proposal: Proposal, tenant: Tenant) ->
         and change.to_start
         and change.to_end
         and abs(change.to_start - change.from_start) > threshold
+        and (only is None or change.visit_id in only)
     ]
     if not moved:
         return []

@@ -71,17 +71,18 @@ def _start(owner, **fields):
     return response.data
 
 
-def _until_finished(owner, proposal_id):
-    """Poll as a client would (the solver runs on a thread of this process, as in the local
-    stage); the bound is far above any test's solve, not a timing assertion."""
+def _until_finished(owner, proposal_id, while_status="running"):
+    """Poll as a client would (the solver, or a big plan's apply, runs on a thread of this
+    process, as in the local stage); the bound is far above any test's solve, not a timing
+    assertion."""
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         response = owner.get(f"/dispatch/optimize/{proposal_id}")
         assert response.status_code == 200, response.body
-        if response.data["status"] != "running":
+        if response.data["status"] != while_status:
             return response.data
         time.sleep(0.05)
-    raise AssertionError(f"proposal {proposal_id} still running after {WAIT_SECONDS}s")
+    raise AssertionError(f"proposal {proposal_id} still {while_status} after {WAIT_SECONDS}s")
 
 
 def _stops(proposal, technician_id):

@@ -2457,6 +2457,29 @@ export interface components {
             /** Amount Cents */
             amount_cents: number;
         };
+        /**
+         * ApplicationOut
+         * @description A big plan being applied in the background: how far it got.
+         */
+        ApplicationOut: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Deadline
+             * Format: date-time
+             */
+            deadline: string;
+            /** Visit Ids */
+            visit_ids: string[];
+            /** Applied Visit Ids */
+            applied_visit_ids: string[];
+            /** Skipped */
+            skipped: components["schemas"]["SkippedVisitOut"][];
+            /** Texted Visit Ids */
+            texted_visit_ids: string[];
+            /** Finished At */
+            finished_at: string | null;
+        };
         /** AppliedOut */
         AppliedOut: {
             /** Proposal Id */
@@ -3167,6 +3190,7 @@ export interface components {
              *     - `proposal_running`: 409: the dispatch proposal is still being computed
              *     - `proposal_failed`: 409: the dispatch proposal failed (see its `reason`)
              *     - `proposal_applied`: 409: the dispatch proposal was already applied
+             *     - `proposal_applying`: 409: the dispatch proposal is being applied (GET it for progress)
              *     - `proposal_stale`: 409: visits changed since the proposal was made: optimize again
              *     - `quote_expired`: 409: the quote's link expired
              *     - `quote_superseded`: 409: a newer quote replaced this one (the customer has a newer link)
@@ -3233,7 +3257,7 @@ export interface components {
              *     - `no_workflow`: 503: the stage has no workflow for this configured
              * @enum {string}
              */
-            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "advance_unsent" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "invitation_accepted" | "login_exists" | "already_clocked_in" | "not_clocked_in" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "unrecognized_columns" | "too_many_rows" | "export_too_large" | "amount_too_large" | "invalid_amount" | "invalid_tip" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "no_saved_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "invitation_expired" | "own_account" | "invalid_time_entry" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "unsafe_webhook_url" | "too_many_requests" | "rate_limited" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
+            code: "bad_request" | "malformed_json" | "invalid_cursor" | "invalid_phone" | "invalid_signature" | "malformed_event" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "version_conflict" | "illegal_transition" | "double_booking" | "advance_unsent" | "already_invoiced" | "number_taken" | "stripe_account_taken" | "slug_taken" | "slot_taken" | "cards_not_accepted" | "payment_processing" | "proposal_running" | "proposal_failed" | "proposal_applied" | "proposal_applying" | "proposal_stale" | "quote_expired" | "quote_superseded" | "request_in_progress" | "upload_missing" | "invitation_accepted" | "login_exists" | "already_clocked_in" | "not_clocked_in" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "unrecognized_columns" | "too_many_rows" | "export_too_large" | "amount_too_large" | "invalid_amount" | "invalid_tip" | "overpayment" | "refund_exceeds_payment" | "invoice_not_payable" | "invalid_invoice" | "invalid_method" | "no_saved_method" | "nothing_to_bill" | "invalid_quote" | "unknown_option" | "invalid_pause" | "invalid_recurrence" | "invalid_template" | "unknown_placeholder" | "outside_service_area" | "invalid_timezone" | "invalid_locale" | "unsupported_currency" | "unknown_technician" | "invitation_expired" | "own_account" | "invalid_time_entry" | "missing_skill" | "off_shift" | "technician_unavailable" | "checklist_incomplete" | "photo_too_large" | "wrong_type" | "card_declined" | "invalid_card" | "stripe_refused" | "unsafe_webhook_url" | "too_many_requests" | "rate_limited" | "internal_error" | "gateway_timeout" | "upstream_unavailable" | "storage_unavailable" | "stripe_unavailable" | "bus_unavailable" | "function_unavailable" | "workflow_unavailable" | "travel_times_unavailable" | "no_function" | "no_scheduler" | "no_workflow";
             /**
              * Message
              * @description For a person; may change
@@ -4909,7 +4933,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "running" | "done" | "failed";
+            status: "running" | "done" | "failed" | "applying" | "applied";
             /** Reason */
             reason: string | null;
             /**
@@ -4958,6 +4982,7 @@ export interface components {
             expires_at: string;
             /** Applied At */
             applied_at: string | null;
+            application: components["schemas"]["ApplicationOut"] | null;
         };
         /** ProposedRouteOut */
         ProposedRouteOut: {
@@ -5762,6 +5787,13 @@ export interface components {
             technician_id: string;
             /** Name */
             name: string;
+            /** Reason */
+            reason: string;
+        };
+        /** SkippedVisitOut */
+        SkippedVisitOut: {
+            /** Visit Id */
+            visit_id: string;
             /** Reason */
             reason: string;
         };
@@ -9151,6 +9183,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AppliedOut"];
+                };
+            };
+            /** @description Accepted: the work goes on in the background */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalOut"];
                 };
             };
             400: components["responses"]["400"];
