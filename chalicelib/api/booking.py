@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from chalicelib.api.customers import AddressIn
 from chalicelib.api.http import Api, caller, source_ip
-from chalicelib.api.schemas import Out, Strict
+from chalicelib.api.schemas import Out, PointIn, Strict
 from chalicelib.domain import booking as rules
 from chalicelib.domain.callers import OWNER, STAFF
 from chalicelib.domain.errors import NotFound
@@ -21,17 +21,12 @@ api = Api(__name__, "online booking")
 RFC3339 = "RFC 3339 with the business's offset, e.g. 2030-03-10T09:00:00-05:00"
 
 
-class PointIn(Strict):
-    lat: float = Field(ge=-90, le=90)
-    lng: float = Field(ge=-180, le=180)
-
-
 class ServiceAreaIn(Strict):
     """Either `postal_codes`, or `center` and `radius_km`."""
 
     postal_codes: list[str] | None = Field(None, min_length=1, max_length=500)
     center: PointIn | None = None
-    radius_km: float | None = Field(None, gt=0, le=500)
+    radius_km: float | None = Field(None, ge=0.1, le=500)
 
     @model_validator(mode="after")
     def _one_kind(self) -> ServiceAreaIn:

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from chalicelib.api.http import Api, caller
-from chalicelib.api.schemas import ListQuery, Out, PageOut, Patch, Strict
+from chalicelib.api.schemas import Latitude, ListQuery, Longitude, Out, PageOut, Patch, Strict
 from chalicelib.domain.callers import STAFF
 from chalicelib.domain.customers import Address
 from chalicelib.services import customers
@@ -22,8 +22,8 @@ class AddressIn(Strict):
     region: str = Field(min_length=1, max_length=100)
     postal_code: str = Field(min_length=1, max_length=20)
     country: str = Field("US", pattern="^[A-Z]{2}$")
-    lat: float | None = Field(None, ge=-90, le=90)
-    lng: float | None = Field(None, ge=-180, le=180)
+    lat: Latitude | None = None
+    lng: Longitude | None = None
 
 
 class CustomerIn(Strict):

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from chalicelib.api.http import Api, caller
-from chalicelib.api.schemas import ListQuery, Out, PageOut, Patch, Strict
+from chalicelib.api.schemas import ListQuery, Out, PageOut, Patch, PointIn, Strict
 from chalicelib.domain.callers import STAFF
 from chalicelib.domain.users import Point, Shift
 from chalicelib.services import technicians
@@ -30,11 +30,6 @@ class ShiftIn(Strict):
         if info.data.get("start") and end <= info.data["start"]:
             raise ValueError("a shift ends after it starts")
         return end
-
-
-class PointIn(Strict):
-    lat: float = Field(ge=-90, le=90)
-    lng: float = Field(ge=-180, le=180)
 
 
 Skill = Field(min_length=1, max_length=50)

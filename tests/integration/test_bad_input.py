@@ -59,3 +59,16 @@ def test_a_wrong_content_type_gets_the_api_error_body(owner):
 def test_an_unknown_id_is_404_with_the_error_body(owner):
     _assert_error(owner.get("/jobs/does-not-exist"), 404, "not_found")
     _assert_error(owner.get("/customers/does-not-exist"), 404, "not_found")
+
+
+def test_a_coordinate_too_small_for_dynamodb_is_kept_as_zero_not_a_503(owner):
+    # DynamoDB refuses numbers below 1e-130 in magnitude; coordinates are kept to 6 decimals.
+    address = {**CUSTOMER["address"], "lat": 5e-324, "lng": -87.6581234567}
+    created = owner.post("/customers", {**CUSTOMER, "address": address})
+    assert created.status_code == 201, created.body
+    shown = owner.get(f"/customers/{created.data['id']}").data["address"]
+    assert (shown["lat"], shown["lng"]) == (0.0, -87.658123)
+    area = {"center": {"lat": 41.88, "lng": -87.63}, "radius_km": 5e-324}
+    booking = {"enabled": True, "slug": "tiny-radius", "service_area": area}
+    refused = owner.call("PUT", "/settings/booking", booking)
+    assert refused.status_code == 422, refused.body
