@@ -114,7 +114,7 @@ def test_each_operation_makes_the_same_calls_on_a_job_of_one_visit_and_of_five_h
     # with one item more, which tells whether another page follows; besides the pages, the
     # job's header and tally and the caller's user (checked on every request: still active?)
     assert _calls(on_big) == _calls(on_small)
-    shown = {"GET job": NEXT_VISITS + 1 + LATEST_NOTES + 1 + 3, "GET visits page": 20 + 1 + 2}
+    shown = {"GET job": NEXT_VISITS + 1 + LATEST_NOTES + 1 + 3, "GET visits page": 20 + 1 + 3}
     for name, measured in on_big.items():
         bound = shown.get(name, on_small[name]["items read"])
         assert measured["items read"] <= bound, (name, measured, on_small[name])
